@@ -1,0 +1,43 @@
+"""Errors meant for users: the CLI prints them as one line, no traceback."""
+
+
+class DeepxcError(Exception):
+    """Base of every error a user can cause and fix."""
+
+
+class InputFileError(DeepxcError):
+    """A file the user gave is missing, unreadable or not what it should be."""
+
+
+class InvalidGraph(DeepxcError):
+    """The model graph breaks a rule (dangling input, cycle, bad shape...)."""
+
+
+class UnsupportedOp(DeepxcError):
+    """An operator (or an attribute of it) that deepxc cannot compile."""
+
+    def __init__(self, node_name: str, op_type: str, reason: str = ""):
+        self.node_name = node_name
+        self.op_type = op_type
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"node '{node_name}': unsupported op {op_type}{detail}")
+
+
+class ShapeError(DeepxcError):
+    """A shape is unknown (symbolic) or invalid."""
+
+
+class TargetError(DeepxcError):
+    """An unknown target or a broken target file."""
+
+
+class BundleError(DeepxcError):
+    """An output directory or bundle that cannot be used."""
+
+
+class RunError(DeepxcError):
+    """Running a bundle failed, or its inputs do not match the model."""
+
+
+class ToolchainError(DeepxcError):
+    """The C compiler or another external tool failed."""

@@ -1,0 +1,1 @@
+"""ONNX -> IR, and the simplifying passes that run right after."""

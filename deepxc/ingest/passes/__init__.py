@@ -1,0 +1,3 @@
+"""Simplifying IR passes, run in this order after import; each in its own file."""
+
+PASSES = []

@@ -1,0 +1,197 @@
+"""ONNX file -> IR: load and check the file, pin shapes, infer them, import each node."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, shape_inference
+
+from deepxc.errors import InputFileError, InvalidGraph, ShapeError, UnsupportedOp
+from deepxc.ingest.importers import IMPORTERS
+from deepxc.ir import Graph, Node, TensorSpec
+
+
+def load_onnx(path: str) -> onnx.ModelProto:
+    """Read an ONNX file, with a clear error for a missing, foreign or corrupt file."""
+    if not os.path.exists(path):
+        raise InputFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputFileError(f"{path}: is a directory, expected an .onnx file")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception as exc:  # protobuf raises several unrelated types
+        raise InputFileError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+    if not model.graph.node and not model.graph.output:
+        raise InputFileError(f"{path}: not an ONNX model (no graph found)")
+    if model.ir_version <= 0:
+        raise InputFileError(f"{path}: not an ONNX model (missing ir_version)")
+    return model
+
+
+def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
+    """Parse `name=1,3,224,224` strings given on the command line."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items or []:
+        name, sep, dims = item.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or any(d <= 0 for d in shape):
+            raise ShapeError(f"--input-shape {item!r}: expected NAME=D1,D2,... with D > 0")
+        shapes[name] = shape
+    return shapes
+
+
+def import_model(
+    model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]] | None = None
+) -> Graph:
+    """Build the IR of an in-memory ONNX model."""
+    input_shapes = dict(input_shapes or {})
+    model = _pin_input_shapes(model, input_shapes)
+    try:
+        model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise InvalidGraph(f"ONNX shape inference failed: {_first_line(exc)}") from None
+    onnx_graph = model.graph
+    graph = Graph(onnx_graph.name or "model")
+    opset = _default_opset(model)
+
+    for init in onnx_graph.initializer:
+        graph.add_constant(init.name, _to_array(init))
+    for value in list(onnx_graph.value_info) + list(onnx_graph.output):
+        spec = _spec(value)
+        if spec is not None:
+            graph.tensors.setdefault(value.name, spec)
+    for value in onnx_graph.input:
+        if value.name in graph.constants:
+            continue  # old exporters list initializers as inputs too
+        spec = _spec(value)
+        if spec is None:
+            raise ShapeError(f"input '{value.name}' has no static shape: give --input-shape")
+        _check_float_io(value.name, spec, "input")
+        graph.tensors[value.name] = spec
+        graph.inputs.append(value.name)
+
+    for index, proto in enumerate(onnx_graph.node):
+        node = Node(
+            name=proto.name or f"{proto.op_type}_{index}",
+            op=proto.op_type,
+            inputs=list(proto.input),
+            outputs=list(proto.output),
+            attrs={a.name: _attribute(a) for a in proto.attribute},
+        )
+        if proto.domain not in ("", "ai.onnx"):
+            raise UnsupportedOp(node.name, f"{proto.domain}.{proto.op_type}")
+        importer = IMPORTERS.get(node.op)
+        if importer is None:
+            raise UnsupportedOp(node.name, node.op)
+        node.attrs["_opset"] = opset
+        imported = importer(node, graph)
+        if imported is not None:
+            graph.add_node(imported)
+
+    graph.outputs = [value.name for value in onnx_graph.output]
+    for name in graph.outputs:
+        if name in graph.tensors:
+            _check_float_io(name, graph.tensors[name], "output")
+    return graph
+
+
+def _pin_input_shapes(
+    model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]
+) -> onnx.ModelProto:
+    model_copy = onnx.ModelProto()
+    model_copy.CopyFrom(model)
+    initializers = {init.name for init in model_copy.graph.initializer}
+    known = {value.name for value in model_copy.graph.input}
+    for name in input_shapes:
+        if name not in known or name in initializers:
+            raise ShapeError(f"--input-shape names '{name}', which is not a model input")
+    for value in model_copy.graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if value.name in input_shapes:
+            shape = input_shapes[value.name]
+            if len(shape) != len(dims):
+                raise ShapeError(
+                    f"--input-shape {value.name}: model input has rank {len(dims)}, "
+                    f"got {len(shape)} dimensions"
+                )
+            for dim, size in zip(dims, shape):
+                if dim.HasField("dim_value") and dim.dim_value != size:
+                    raise ShapeError(
+                        f"--input-shape {value.name}: dimension {dim.dim_value} is fixed "
+                        f"by the model, got {size}"
+                    )
+                dim.Clear()
+                dim.dim_value = size
+            continue
+        for axis, dim in enumerate(dims):
+            if not dim.HasField("dim_value"):
+                label = dim.dim_param or "?"
+                raise ShapeError(
+                    f"input '{value.name}' has a symbolic dimension '{label}' (axis {axis}): "
+                    f"give --input-shape {value.name}=D1,D2,..."
+                )
+            if dim.dim_value <= 0:
+                raise InvalidGraph(
+                    f"input '{value.name}' has dimension {dim.dim_value} on axis {axis}: "
+                    "dimensions must be > 0"
+                )
+    return model_copy
+
+
+def _spec(value: onnx.ValueInfoProto) -> TensorSpec | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape") or tensor_type.elem_type == 0:
+        return None
+    dims = []
+    for dim in tensor_type.shape.dim:
+        if not dim.HasField("dim_value"):
+            return None
+        dims.append(int(dim.dim_value))
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+    return TensorSpec(tuple(dims), np.dtype(dtype).name)
+
+
+def _check_float_io(name: str, spec: TensorSpec, kind: str) -> None:
+    if spec.dtype != "float32":
+        raise UnsupportedOp(name, f"{kind} of type {spec.dtype}", "model inputs and outputs "
+                            "must be float32")
+
+
+def _to_array(init: onnx.TensorProto) -> np.ndarray:
+    if init.data_location == onnx.TensorProto.EXTERNAL:
+        raise InputFileError(f"initializer '{init.name}' uses external data, which is not "
+                             "supported: save the model with weights inside the file")
+    try:
+        return np.array(numpy_helper.to_array(init))
+    except Exception as exc:
+        raise InvalidGraph(f"initializer '{init.name}' is corrupt: {_first_line(exc)}") from None
+
+
+def _attribute(attr: onnx.AttributeProto):
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, onnx.TensorProto):
+        return _to_array(value)
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode("utf-8", "replace") for v in value]
+    return value
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    return 1
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

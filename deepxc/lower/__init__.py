@@ -1,0 +1,1 @@
+"""IR partition -> TVM -> kernel objects. The only stage that imports TVM."""
