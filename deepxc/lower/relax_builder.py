@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tvm
 from tvm import relax
+from tvm.ir.expr import Constant
 
 from deepxc.errors import UnsupportedOp
 from deepxc.ir import Graph, Node, TensorSpec
@@ -24,6 +25,7 @@ class RelaxProgram:
     inputs: list[str]  # graph inputs, in parameter order
     weights: list[str]  # constant tensors passed as parameters, after the inputs
     outputs: list[str]
+    layer_names: dict[str, str]  # Relax binding name -> IR node name
 
 
 @dataclass
@@ -34,6 +36,7 @@ class EmitContext:
     graph: Graph
     values: dict[str, relax.Expr] = field(default_factory=dict)
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
+    layer_names: dict[str, str] = field(default_factory=dict)
 
     def value(self, tensor: str) -> relax.Expr:
         """The Relax value of a tensor; a constant becomes a weight parameter."""
@@ -78,7 +81,9 @@ def build_relax(graph: Graph) -> RelaxProgram:
             output = bb.emit_output(results[0] if len(results) == 1 else relax.Tuple(results))
         weights = list(ctx.weight_params)
         bb.emit_func_output(output, params=input_params + list(ctx.weight_params.values()))
-    return RelaxProgram(bb.get(), list(graph.inputs), weights, list(graph.outputs))
+    return RelaxProgram(
+        bb.get(), list(graph.inputs), weights, list(graph.outputs), ctx.layer_names
+    )
 
 
 def _emit_node(ctx: EmitContext, node: Node) -> None:
@@ -87,12 +92,16 @@ def _emit_node(ctx: EmitContext, node: Node) -> None:
         raise UnsupportedOp(node.name, node.op, "no lowering for this op")
     results = emitter(ctx, node)
     for tensor, expr in zip(node.outputs, results):
-        if tensor and expr is not None:
-            ctx.values[tensor] = ctx.bb.emit(expr) if _needs_binding(expr) else expr
+        if not tensor or expr is None:
+            continue
+        if _needs_binding(expr):
+            expr = ctx.bb.emit(expr, name_hint=_param_name(node.name))
+            ctx.layer_names[expr.name] = node.name
+        ctx.values[tensor] = expr
 
 
 def _needs_binding(expr: relax.Expr) -> bool:
-    return not isinstance(expr, relax.Var | relax.Constant)
+    return not isinstance(expr, relax.Var | Constant)
 
 
 def _param_name(tensor: str) -> str:

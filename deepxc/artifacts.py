@@ -1,0 +1,44 @@
+"""Plain data handed from `lower` to `emit`: no TVM objects, so emit stays TVM-free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deepxc.ir import TensorSpec
+
+
+@dataclass
+class Buffer:
+    name: str
+    spec: TensorSpec
+    kind: str  # "input" | "weight" | "activation"
+
+
+@dataclass
+class Kernel:
+    symbol: str  # the plain C function the runtime calls
+    packed_symbol: str  # the symbol in the kernel object
+    params: list[TensorSpec]  # inputs then outputs, as the kernel reads them
+
+
+@dataclass
+class KernelCall:
+    kernel: str  # Kernel.symbol
+    args: list[str]  # buffer names, inputs then outputs
+    layers: list[str]  # IR node names this call computes
+    macs: int = 0
+
+
+@dataclass
+class LoweredPartition:
+    processor: str
+    object_path: str
+    kernels: list[Kernel]
+    calls: list[KernelCall]
+    buffers: dict[str, Buffer]
+    inputs: list[str]  # buffer names of the model inputs, in order
+    outputs: list[str]  # buffer names holding the model outputs, in order
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    workspace_bytes: int = 0

@@ -1,0 +1,1 @@
+"""Lowered partitions -> bundle directory: C runtime from templates, weights, build files."""

@@ -1,0 +1,134 @@
+"""The one typed object the templates render from; every decision is made here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepxc import __version__
+from deepxc.artifacts import LoweredPartition
+from deepxc.emit.memory_plan import MemoryPlan
+from deepxc.emit.weights import HEADER_BYTES
+from deepxc.ir import TensorSpec
+
+# DLPack type codes (kDLInt, kDLUInt, kDLFloat) by numpy kind
+_DL_CODES = {"i": 0, "u": 1, "b": 1, "f": 2}
+
+
+@dataclass
+class TensorParam:
+    ndim: int
+    shape: str  # C initializer, "{1, 3, 224, 224}"
+    dl_code: int
+    dl_bits: int
+
+
+@dataclass
+class KernelContext:
+    symbol: str
+    packed_symbol: str
+    params: list[TensorParam]
+
+
+@dataclass
+class CallContext:
+    symbol: str
+    args: list[str]  # C expressions of the buffer addresses
+    comment: str
+
+
+@dataclass
+class IOContext:
+    index: int
+    name: str
+    ndim: int
+    shape: str
+    size: int  # elements
+    nbytes: int
+    address: str  # C expression where the tensor lives (arena, weights)
+
+
+@dataclass
+class BundleContext:
+    version: str
+    model_name: str
+    target: str
+    arena_bytes: int
+    weights_bytes: int
+    weights_header_bytes: int
+    weights_payload_bytes: int
+    weights_checksum: int
+    workspace_offset: int
+    workspace_bytes: int
+    kernels: list[KernelContext]
+    calls: list[CallContext]
+    inputs: list[IOContext]
+    outputs: list[IOContext]
+
+
+def c_shape(spec: TensorSpec) -> str:
+    return "{" + ", ".join(str(d) for d in spec.shape) + "}" if spec.shape else "{1}"
+
+
+def tensor_param(spec: TensorSpec) -> TensorParam:
+    dtype = np.dtype(spec.dtype)
+    bits = 8 if dtype.kind == "b" else dtype.itemsize * 8
+    return TensorParam(len(spec.shape), c_shape(spec), _DL_CODES[dtype.kind], bits)
+
+
+def build_context(
+    partition: LoweredPartition,
+    plan: MemoryPlan,
+    weight_offsets: dict[str, int],
+    weights_blob_bytes: int,
+    weights_checksum: int,
+    model_name: str,
+    target_name: str,
+    model_outputs: list[str],
+) -> BundleContext:
+    def address(buffer: str) -> str:
+        if buffer in plan.offsets:
+            return f"(arena + {plan.offsets[buffer]})"
+        return f"(void *)(weights + {weight_offsets[buffer]})"
+
+    def describe(buffer: str) -> str:
+        spec = partition.buffers[buffer].spec
+        return f"{buffer}{list(spec.shape)}"
+
+    kernels = [
+        KernelContext(k.symbol, k.packed_symbol, [tensor_param(p) for p in k.params])
+        for k in partition.kernels
+    ]
+    calls = []
+    for call in partition.calls:
+        layers = ", ".join(call.layers) if call.layers else "(no layer name)"
+        comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
+        calls.append(CallContext(call.kernel, [address(a) for a in call.args], _c_comment(comment)))
+
+    def io(index: int, name: str, buffer: str) -> IOContext:
+        spec = partition.buffers[buffer].spec
+        return IOContext(
+            index, name, len(spec.shape), c_shape(spec), spec.size, spec.nbytes, address(buffer)
+        )
+
+    return BundleContext(
+        version=__version__,
+        model_name=_c_comment(model_name),
+        target=target_name,
+        arena_bytes=plan.arena_bytes,
+        weights_bytes=weights_blob_bytes,
+        weights_header_bytes=HEADER_BYTES,
+        weights_payload_bytes=weights_blob_bytes - HEADER_BYTES,
+        weights_checksum=weights_checksum,
+        workspace_offset=plan.workspace_offset,
+        workspace_bytes=plan.workspace_bytes,
+        kernels=kernels,
+        calls=calls,
+        inputs=[io(i, n, n) for i, n in enumerate(partition.inputs)],
+        outputs=[io(i, n, b) for i, (n, b) in enumerate(zip(model_outputs, partition.outputs))],
+    )
+
+
+def _c_comment(text: str) -> str:
+    return text.replace("*/", "* /").replace("\n", " ")

@@ -1,0 +1,69 @@
+"""Static arena layout from buffer lifetimes.
+
+Each arena buffer lives from the step that writes it to the last step that reads it
+(model inputs are written before step 0, model outputs are read after the last step).
+Buffers are placed largest first at the lowest 64-byte aligned offset that does not
+overlap a buffer whose lifetime intersects; the kernels' scratch space follows.
+This is the classic greedy-by-size heuristic: simple and close to optimal for CNNs, which
+no general-purpose library provides in a form we could use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deepxc.artifacts import LoweredPartition
+
+ALIGN = 64
+
+
+def align(value: int) -> int:
+    return (value + ALIGN - 1) // ALIGN * ALIGN
+
+
+@dataclass
+class MemoryPlan:
+    offsets: dict[str, int]  # arena buffer name -> byte offset
+    workspace_offset: int
+    workspace_bytes: int
+    arena_bytes: int
+
+
+def plan_memory(partition: LoweredPartition) -> MemoryPlan:
+    lifetimes = _lifetimes(partition)
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
+    offsets: dict[str, int] = {}
+    order = sorted(lifetimes, key=lambda n: (-partition.buffers[n].spec.nbytes, n))
+    for name in order:
+        size = align(partition.buffers[name].spec.nbytes)
+        first, last = lifetimes[name]
+        clashes = sorted(
+            (start, end) for start, end, f, l in placed if f <= last and first <= l
+        )
+        offset = 0
+        for start, end in clashes:
+            if offset + size <= start:
+                break
+            offset = max(offset, align(end))
+        placed.append((offset, offset + size, first, last))
+        offsets[name] = offset
+    planned = max((end for _, end, _, _ in placed), default=0)
+    workspace = align(partition.workspace_bytes)
+    return MemoryPlan(offsets, align(planned), workspace, align(planned) + workspace)
+
+
+def _lifetimes(partition: LoweredPartition) -> dict[str, tuple[int, int]]:
+    arena = {n for n, b in partition.buffers.items() if b.kind in ("input", "activation")}
+    end = len(partition.calls)
+    lifetimes = {name: (-1, -1) for name in partition.inputs if name in arena}
+    for step, call in enumerate(partition.calls):
+        for name in call.args:
+            if name not in arena:
+                continue
+            first, last = lifetimes.get(name, (step, step))
+            lifetimes[name] = (min(first, step), max(last, step))
+    for name in partition.outputs:
+        if name in arena:
+            first, _ = lifetimes.get(name, (end, end))
+            lifetimes[name] = (first, end)
+    return lifetimes

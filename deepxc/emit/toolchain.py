@@ -1,0 +1,51 @@
+"""Compile a rendered bundle with the target's C toolchain."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from deepxc.errors import ToolchainError
+from deepxc.targets import Target
+
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+
+
+@dataclass
+class BuildSpec:
+    cc: str
+    ar: str
+    cflags: list[str]
+    ldflags: list[str]
+    libs: list[str]
+    kernel_objects: list[str]
+
+
+def build_spec(target: Target, kernel_objects: list[str]) -> BuildSpec:
+    cc = target.cc
+    ar = cc[: -len("gcc")] + "ar" if cc.endswith("gcc") else "ar"
+    return BuildSpec(cc, ar, target.cflags + WARNINGS, target.ldflags, target.libs, kernel_objects)
+
+
+def compile_bundle(directory: str, spec: BuildSpec) -> str:
+    """Build `model` and `libmodel.a` in `directory`; return the executable's path."""
+    for tool in (spec.cc, spec.ar):
+        if shutil.which(tool) is None:
+            raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
+    steps = [
+        [spec.cc, *spec.cflags, "-c", "model.c", "-o", "model.o"],
+        [spec.cc, *spec.cflags, "-c", "main.c", "-o", "main.o"],
+        [spec.ar, "rcs", "libmodel.a", "model.o", *spec.kernel_objects],
+        [spec.cc, *spec.ldflags, "main.o", "libmodel.a", *spec.libs, "-o", "model"],
+    ]
+    if os.path.exists(os.path.join(directory, "libmodel.a")):
+        os.remove(os.path.join(directory, "libmodel.a"))
+    for command in steps:
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            first = detail[0] if detail else f"exit code {result.returncode}"
+            raise ToolchainError(f"{' '.join(command)} failed in {directory}: {first}")
+    return os.path.join(directory, "model")

@@ -1,0 +1,72 @@
+"""TIR kernels -> one object file for the target, and the C signature of each kernel."""
+
+from __future__ import annotations
+
+import tvm
+from tvm import tirx
+
+from deepxc.artifacts import Kernel
+from deepxc.lower.kernel_calls import spec_of
+
+PACKED_PREFIX = "__tvm_ffi_"
+
+
+def tvm_target(target_options: dict) -> tvm.target.Target:
+    options = dict(target_options)
+    if options.get("mcpu") == "native":
+        options["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
+    return tvm.target.Target(options)
+
+
+def build_kernels(
+    module: tvm.IRModule, names: list[str], symbol_prefix: str, target_options: dict, path: str
+) -> tuple[dict[str, Kernel], int]:
+    """Build the named PrimFuncs into an object file at `path`.
+
+    Returns the kernels by PrimFunc name and the workspace (bytes) the largest one may ask
+    for. Kernels keep TVM's packed calling convention inside the object with its argument
+    checks compiled out; the runtime calls them through generated plain C wrappers.
+    """
+    functions = {}
+    kernels = {}
+    workspace = 0
+    for name in names:
+        func = module[name]
+        symbol = f"{symbol_prefix}{name}"
+        functions[symbol] = func.with_attr("global_symbol", symbol)
+        kernels[name] = Kernel(symbol, PACKED_PREFIX + symbol, [spec_of(p.ty) for p in func.params])
+        workspace = max(workspace, _scratch_bytes(func))
+    with tvm.transform.PassContext(opt_level=3, config={"tirx.disable_assert": True}):
+        runtime_module = tvm.tirx.build(tvm.IRModule(functions), tvm_target(target_options))
+    runtime_module.write_to_file(path)
+    return kernels, workspace
+
+
+def _scratch_bytes(func: tirx.PrimFunc) -> int:
+    """Upper bound on the intermediate buffers a kernel allocates (64-byte aligned each)."""
+    total = 0
+    for buffer in _alloc_buffers(func.body):
+        ty = buffer.ty
+        count = 1
+        for dim in ty.shape:
+            count *= int(dim)
+        nbytes = count * tvm.runtime.DataType(str(ty.dtype)).bits // 8
+        total += (nbytes + 63) // 64 * 64
+    return total
+
+
+def _alloc_buffers(stmt):
+    block = getattr(stmt, "block", None)
+    if block is not None:
+        yield from block.alloc_buffers
+        yield from _alloc_buffers(block.body)
+        return
+    for child in _children(stmt):
+        yield from _alloc_buffers(child)
+
+
+def _children(stmt):
+    if isinstance(stmt, tirx.SeqStmt):
+        return list(stmt.seq)
+    body = getattr(stmt, "body", None)
+    return [body] if isinstance(body, tirx.Stmt) else []

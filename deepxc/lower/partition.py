@@ -1,0 +1,46 @@
+"""Lower one IR partition for one processor: Relax, fusion, TIR, object code."""
+
+from __future__ import annotations
+
+import os
+
+from deepxc.artifacts import LoweredPartition
+from deepxc.ir import Graph
+from deepxc.lower.codegen import build_kernels
+from deepxc.lower.kernel_calls import CallLister
+from deepxc.lower.relax_builder import build_relax
+from deepxc.lower.relax_pipeline import run_passes
+from deepxc.targets import Target
+
+
+def lower_partition(
+    graph: Graph, target: Target, workdir: str, processor: str = "cpu", log=print
+) -> LoweredPartition:
+    program = build_relax(graph)
+    log(f"lower: legalize and fuse {len(graph.dag)} layers")
+    module, layer_groups = run_passes(program.module)
+    lister = CallLister(program.inputs, program.weights)
+    outputs = lister.run(module["main"], layer_groups)
+    for call in lister.calls:
+        call.layers = [program.layer_names.get(name, name) for name in call.layers]
+        call.layers = [name for name in call.layers if name in graph.dag]
+    kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
+    log(f"lower: compile {len(kernel_names)} kernels for {target.name} ({len(lister.calls)} calls)")
+    object_path = os.path.join(workdir, f"kernels_{processor}.o")
+    prefix = f"dx_{processor}_"
+    kernels, workspace = build_kernels(module, kernel_names, prefix, target.tvm, object_path)
+    for call in lister.calls:
+        call.kernel = kernels[call.kernel].symbol
+    weights = {name: graph.constants[name] for name in program.weights}
+    weights.update(lister.constants)
+    return LoweredPartition(
+        processor=processor,
+        object_path=object_path,
+        kernels=list(kernels.values()),
+        calls=lister.calls,
+        buffers=lister.buffers,
+        inputs=list(program.inputs),
+        outputs=outputs,
+        weights=weights,
+        workspace_bytes=workspace,
+    )

@@ -1,0 +1,89 @@
+"""Relax -> fused TIR kernels, remembering which IR layers each kernel computes.
+
+The passes are a plain list, in order. FuseOps renames the bindings it creates, so the
+layer names of each fused kernel are recovered by matching its calls against the calls
+made before fusion: a call is identified by the kernel it calls and the values it reads.
+"""
+
+from __future__ import annotations
+
+import tvm
+from tvm import relax
+
+PASSES_BEFORE_FUSION = [
+    relax.transform.DecomposeOpsForInference,
+    relax.transform.LegalizeOps,
+    relax.transform.AnnotateTIROpPattern,
+    relax.transform.FoldConstant,
+]
+PASSES_FUSION = [relax.transform.FuseOps]
+PASSES_AFTER_FUSION = [relax.transform.FuseTIR, relax.transform.DeadCodeElimination]
+
+
+def run_passes(module: tvm.IRModule) -> tuple[tvm.IRModule, list[list[str]]]:
+    """Legalize and fuse; return the module and, per kernel call of `main` in order, the
+    names of the bindings (layers) it computes."""
+    module = _sequence(PASSES_BEFORE_FUSION)(module)
+    before = _call_keys(module["main"], {})
+    module = _sequence(PASSES_FUSION)(module)
+    layers = _fused_layers(module, before)
+    module = _sequence(PASSES_AFTER_FUSION)(module)
+    return module, layers
+
+
+def _sequence(passes: list) -> tvm.transform.Pass:
+    return tvm.transform.Sequential([make() for make in passes])
+
+
+def _bindings(func: relax.Function):
+    for block in func.body.blocks:
+        yield from block.bindings
+
+
+def _name(expr: relax.Expr, names: dict) -> str:
+    if isinstance(expr, relax.Var):
+        return names.get(expr, expr.name)
+    if isinstance(expr, relax.TupleGetItem):
+        return f"{_name(expr.tuple_value, names)}[{expr.index}]"
+    return f"<{type(expr).__name__}@{id(expr)}>"
+
+
+def _call_key(call: relax.Call, names: dict) -> tuple:
+    callee, args = call.args[0], call.args[1]
+    return (callee.name_hint, tuple(_name(a, names) for a in args.fields))
+
+
+def _is_call_tir(expr: relax.Expr) -> bool:
+    return isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.call_tir"
+
+
+def _call_keys(func: relax.Function, names: dict) -> dict[tuple, str]:
+    return {
+        _call_key(b.value, names): b.var.name for b in _bindings(func) if _is_call_tir(b.value)
+    }
+
+
+def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[str]]:
+    """Per call in the fused `main`, the pre-fusion binding names it computes."""
+    names: dict = {}  # post-fusion main var -> pre-fusion name
+    layers: list[list[str]] = []
+    for binding in _bindings(module["main"]):
+        value = binding.value
+        if _is_call_tir(value):
+            names[binding.var] = before.get(_call_key(value, names), binding.var.name)
+            layers.append([names[binding.var]])
+            continue
+        if not (isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar)):
+            continue
+        fused = module[value.op]
+        inner = {p: _name(a, names) for p, a in zip(fused.params, value.args)}
+        members = []
+        for inner_binding in _bindings(fused):
+            if not _is_call_tir(inner_binding.value):
+                continue
+            name = before.get(_call_key(inner_binding.value, inner), inner_binding.var.name)
+            inner[inner_binding.var] = name
+            members.append(name)
+        names[binding.var] = members[-1] if members else binding.var.name
+        layers.append(members)
+    return layers

@@ -1,0 +1,73 @@
+"""Run a compiled bundle: write inputs as .npy, run its executable, read outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+from deepxc.emit.bundle import read_manifest
+from deepxc.errors import RunError
+
+
+def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        t["name"]: rng.standard_normal(t["shape"]).astype(t["dtype"]) for t in manifest["inputs"]
+    }
+
+
+def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Order the arrays as the bundle expects, refusing missing, extra or mismatched ones."""
+    expected = {t["name"]: t for t in manifest["inputs"]}
+    extra = sorted(set(inputs) - set(expected))
+    if extra:
+        raise RunError(f"inputs file has arrays the model does not take: {', '.join(extra)} "
+                       f"(model inputs: {', '.join(expected)})")
+    ordered = []
+    for name, spec in expected.items():
+        if name not in inputs:
+            raise RunError(f"inputs file lacks model input '{name}'")
+        array = np.asarray(inputs[name])
+        if list(array.shape) != spec["shape"]:
+            raise RunError(f"input '{name}' has shape {list(array.shape)}, model wants {spec['shape']}")
+        if array.dtype != np.dtype(spec["dtype"]):
+            raise RunError(f"input '{name}' has dtype {array.dtype}, model wants {spec['dtype']}")
+        ordered.append(np.ascontiguousarray(array))
+    return ordered
+
+
+def run_bundle(
+    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
+) -> tuple[dict[str, np.ndarray], float | None]:
+    """Run once (and `bench` timed times); return the outputs and the median in ms."""
+    manifest = read_manifest(bundle)
+    executable = os.path.join(bundle, "model")
+    if not os.path.isfile(executable):
+        raise RunError(f"{bundle}: bundle has no compiled executable 'model'")
+    arrays = check_inputs(manifest, inputs if inputs is not None else random_inputs(manifest))
+    with tempfile.TemporaryDirectory(prefix="deepxc-run-") as tmp:
+        command = [*manifest.get("runner", []), os.path.abspath(executable)]
+        command += ["-w", os.path.abspath(os.path.join(bundle, "weights.bin"))]
+        for index, array in enumerate(arrays):
+            path = os.path.join(tmp, f"in{index}.npy")
+            np.save(path, array)
+            command += ["-i", path]
+        out_paths = [os.path.join(tmp, f"out{i}.npy") for i in range(len(manifest["outputs"]))]
+        for path in out_paths:
+            command += ["-o", path]
+        if bench:
+            command += ["--bench", str(bench)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip().splitlines()
+            raise RunError(f"{bundle}: model exited with {result.returncode}: "
+                           f"{message[-1] if message else 'no message'}")
+        outputs = {t["name"]: np.load(p) for t, p in zip(manifest["outputs"], out_paths)}
+    median = None
+    for line in result.stdout.splitlines():
+        if line.startswith("median_ms="):
+            median = float(line.split("=", 1)[1])
+    return outputs, median
