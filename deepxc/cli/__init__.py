@@ -1,0 +1,1 @@
+"""The `deepxc` command line."""

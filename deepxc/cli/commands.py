@@ -1,0 +1,86 @@
+"""What each subcommand does; the pipeline does the work."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+
+from deepxc.errors import InputFileError
+
+
+def build_command(args, log) -> int:
+    from deepxc.ingest.reader import parse_input_shapes
+    from deepxc.pipeline import build
+
+    shapes = parse_input_shapes(args.input_shape)
+    build(args.model, args.target, args.output, shapes, log=log)
+    return 0
+
+
+def run_command(args, log) -> int:
+    from deepxc.emit.bundle import read_manifest
+    from deepxc.runner import random_inputs, run_bundle
+
+    manifest = read_manifest(args.bundle)
+    if args.inputs:
+        inputs = _load_npz(args.inputs)
+    else:
+        inputs = random_inputs(manifest, args.seed)
+        log(f"no -i given: random normal inputs (seed {args.seed})")
+    if manifest.get("runner"):
+        log(f"running under {' '.join(manifest['runner'])}")
+    outputs, median = run_bundle(args.bundle, inputs, bench=args.bench)
+    for name, value in outputs.items():
+        flat = value.ravel()
+        head = ", ".join(f"{v:.6g}" for v in flat[:6])
+        print(f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
+              f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]")
+    if args.outputs:
+        np.savez(args.outputs, **outputs)
+        log(f"outputs saved to {args.outputs}")
+    if median is not None:
+        print(f"median_ms={median:.4f}")
+    return 0
+
+
+def inspect_command(args) -> int:
+    from deepxc.ingest.reader import load_onnx, parse_input_shapes
+    from deepxc.ir.stats import model_summary
+    from deepxc.pipeline import frontend
+
+    graph = frontend(load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None)
+    summary = model_summary(graph)
+    rows = [(l["name"], l["op"], str(l["output_shape"]), f"{l['params']:,}", f"{l['macs']:,}")
+            for l in summary["layers"]]
+    header = ("layer", "op", "output shape", "params", "MACs")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
+    line = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    print(line.format(*header))
+    for row in rows:
+        print(line.format(*row))
+    totals = summary["totals"]
+    print(f"total: {totals['layers']} layers, {totals['params']:,} parameters "
+          f"({totals['params'] * 4:,} bytes as float32), {totals['macs']:,} MACs")
+    return 0
+
+
+def targets_command() -> int:
+    from deepxc.targets import known_targets, load_target
+
+    for name in known_targets():
+        print(f"{name:16} {load_target(name).description}")
+    return 0
+
+
+def _load_npz(path: str) -> dict[str, np.ndarray]:
+    if not os.path.isfile(path):
+        raise InputFileError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise InputFileError(f"{path}: not an .npz archive (a single .npy array?)")
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
