@@ -50,6 +50,7 @@ def import_model(
 ) -> Graph:
     """Build the IR of an in-memory ONNX model."""
     input_shapes = dict(input_shapes or {})
+    _check_references(model.graph)
     model = _pin_input_shapes(model, input_shapes)
     try:
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
@@ -98,6 +99,29 @@ def import_model(
         if name in graph.tensors:
             _check_float_io(name, graph.tensors[name], "output")
     return graph
+
+
+def _check_references(onnx_graph: onnx.GraphProto) -> None:
+    """Every tensor a node reads must come from somewhere; every tensor has one producer."""
+    known = {v.name for v in onnx_graph.input} | {i.name for i in onnx_graph.initializer}
+    for index, node in enumerate(onnx_graph.node):
+        for tensor in node.output:
+            if tensor and tensor in known:
+                raise InvalidGraph(
+                    f"node '{node.name or index}' ({node.op_type}) writes '{tensor}', "
+                    "which is already an input, initializer or another node's output"
+                )
+            known.add(tensor)
+    for index, node in enumerate(onnx_graph.node):
+        for tensor in node.input:
+            if tensor and tensor not in known:
+                raise InvalidGraph(
+                    f"node '{node.name or index}' ({node.op_type}) reads '{tensor}', which is "
+                    "no input, no initializer and no node's output (missing initializer?)"
+                )
+    for value in onnx_graph.output:
+        if value.name not in known:
+            raise InvalidGraph(f"graph output '{value.name}' is never produced")
 
 
 def _pin_input_shapes(

@@ -1,0 +1,176 @@
+"""Bad input gets one line on stderr, a non-zero exit and no traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+from models import make_model, relu_add, tensor
+
+from deepxc.cli.main import main
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(capsys, argv, *fragments):
+    code, _, err = run_cli(capsys, *argv)
+    assert code != 0
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+def save(model: onnx.ModelProto, path) -> str:
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+@pytest.fixture
+def good_model(tmp_path):
+    return save(relu_add(), tmp_path / "good.onnx")
+
+
+def test_missing_file(capsys, tmp_path):
+    assert_one_line_error(capsys, ["build", tmp_path / "nope.onnx", "-o", tmp_path / "b"],
+                          "nope.onnx", "no such file")
+
+
+def test_not_onnx(capsys, tmp_path):
+    path = tmp_path / "notes.onnx"
+    path.write_text("this is not a model\n" * 10)
+    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "notes.onnx")
+
+
+def test_truncated_onnx(capsys, tmp_path, good_model):
+    data = open(good_model, "rb").read()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "cut.onnx")
+
+
+def test_corrupt_onnx(capsys, tmp_path, good_model):
+    data = bytearray(open(good_model, "rb").read())
+    for i in range(0, len(data), 7):
+        data[i] ^= 0xFF
+    path = tmp_path / "corrupt.onnx"
+    path.write_bytes(bytes(data))
+    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "corrupt.onnx")
+
+
+def test_unknown_target(capsys, tmp_path, good_model):
+    line = assert_one_line_error(
+        capsys, ["build", good_model, "--target", "pdp11", "-o", tmp_path / "b"], "pdp11"
+    )
+    assert "host" in line  # lists the known ones
+
+
+def test_dangling_input(capsys, tmp_path):
+    model = make_model(
+        [helper.make_node("Relu", ["ghost"], ["y"], name="r1")], [tensor("x", [1, 4])],
+        [tensor("y", [1, 4])],
+    )
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
+                                   tmp_path / "b"], "ghost")
+
+
+def test_missing_initializer(capsys, tmp_path):
+    model = make_model(
+        [helper.make_node("Add", ["x", "w"], ["y"], name="add_w")], [tensor("x", [1, 4])],
+        [tensor("y", [1, 4])],
+    )
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
+                                   tmp_path / "b"], "'w'")
+
+
+def test_cycle(capsys, tmp_path):
+    model = make_model(
+        [
+            helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+            helper.make_node("Relu", ["a"], ["b"], name="second"),
+        ],
+        [tensor("x", [1, 4])],
+        [tensor("a", [1, 4])],
+    )
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
+                                   tmp_path / "b"])
+
+
+@pytest.mark.parametrize("dim", [0, -3])
+def test_bad_dimension(capsys, tmp_path, dim):
+    model = relu_add()
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = dim
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
+                                   tmp_path / "b"], "dimension")
+
+
+def test_unsupported_op(capsys, tmp_path):
+    model = make_model(
+        [helper.make_node("Hardmax", ["x"], ["y"], name="hm_layer")], [tensor("x", [1, 4])],
+        [tensor("y", [1, 4])],
+    )
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
+                                   tmp_path / "b"], "hm_layer", "Hardmax")
+
+
+def test_symbolic_dim_needs_input_shape(capsys, tmp_path):
+    model = relu_add()
+    for value in (model.graph.input[0], model.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    path = save(model, tmp_path / "m.onnx")
+    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "batch",
+                          "--input-shape")
+    code, _, _ = run_cli(capsys, "build", path, "-o", tmp_path / "b", "--input-shape", "x=1,4")
+    assert code == 0
+
+
+def test_output_dir_not_a_bundle_is_refused(capsys, tmp_path, good_model):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    assert_one_line_error(capsys, ["build", good_model, "-o", out], "not a deepxc bundle")
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+@pytest.fixture
+def bundle(tmp_path, good_model, capsys):
+    code, _, _ = run_cli(capsys, "build", good_model, "-o", tmp_path / "bundle")
+    assert code == 0
+    return tmp_path / "bundle"
+
+
+@pytest.mark.parametrize(
+    "arrays, fragment",
+    [
+        ({"wrong_name": np.zeros((1, 4), np.float32)}, "wrong_name"),
+        ({"x": np.zeros((2, 4), np.float32)}, "shape"),
+        ({"x": np.zeros((1, 4), np.float64)}, "dtype"),
+        ({}, "lacks"),
+    ],
+)
+def test_npz_mismatch(capsys, tmp_path, bundle, arrays, fragment):
+    path = tmp_path / "in.npz"
+    np.savez(path, **arrays)
+    assert_one_line_error(capsys, ["run", bundle, "-i", path], fragment)
+
+
+def test_npz_not_npz(capsys, tmp_path, bundle):
+    path = tmp_path / "in.npz"
+    path.write_text("nope")
+    assert_one_line_error(capsys, ["run", bundle, "-i", path], "in.npz")
+
+
+def test_run_not_a_bundle(capsys, tmp_path):
+    assert_one_line_error(capsys, ["run", tmp_path], "not a deepxc bundle")
+
+
+def test_rebuild_into_existing_bundle(capsys, tmp_path, good_model, bundle):
+    code, _, _ = run_cli(capsys, "build", good_model, "-o", bundle)
+    assert code == 0
