@@ -1,0 +1,169 @@
+"""Latency and memory, side by side: deepxc bundle vs onnxruntime vs TVM's own build.
+
+    python benchmarks/latency.py [--models squeezenet tiny_cnn ...] [--repeat N]
+
+Batch 1, one thread everywhere, median of N timed runs after a warm-up. Prints one row
+per model with the ratios to onnxruntime, and the bundle's memory (arena + weights)
+against the growth of onnxruntime's resident memory when it loads and runs the model.
+Compare ratios, not absolute times: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from zoo import realistic_model  # noqa: E402
+
+from deepxc.pipeline import build_model  # noqa: E402
+from deepxc.runner import run_bundle  # noqa: E402
+
+ZOO = ["squeezenet", "shufflenet", "bvlc_alexnet", "inception_v1", "inception_v2",
+       "densenet121", "resnet50", "zfnet512", "vgg19"]
+EXAMPLES = {"tiny_cnn": os.path.join(ROOT, "examples", "tiny_cnn", "model.onnx")}
+
+
+def load(name: str) -> onnx.ModelProto:
+    return onnx.load(EXAMPLES[name]) if name in EXAMPLES else realistic_model(name)
+
+
+def inputs_of(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    initializers = {i.name for i in model.graph.initializer}
+    return {
+        v.name: rng.standard_normal([d.dim_value for d in v.type.tensor_type.shape.dim]).astype(
+            np.float32
+        )
+        for v in model.graph.input
+        if v.name not in initializers
+    }
+
+
+def median_ms(run, repeat: int) -> float:
+    run()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def time_onnxruntime(model: onnx.ModelProto, inputs, repeat: int) -> float:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return median_ms(lambda: session.run(None, inputs), repeat)
+
+
+ORT_RSS_PROBE = """
+import sys, numpy as np, onnx, onnxruntime as ort
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) * 1024
+model = onnx.load(sys.argv[1])
+feeds = {k: v for k, v in np.load(sys.argv[2]).items()}
+blob = model.SerializeToString(); del model
+before = rss()
+options = ort.SessionOptions(); options.intra_op_num_threads = 1
+session = ort.InferenceSession(blob, options, providers=['CPUExecutionProvider'])
+del blob
+session.run(None, feeds)
+print(rss() - before)
+"""
+
+
+def onnxruntime_rss_increase(model: onnx.ModelProto, inputs, workdir: str) -> int:
+    """Resident-memory growth of a fresh process creating a session and running once."""
+    model_path = os.path.join(workdir, "model.onnx")
+    inputs_path = os.path.join(workdir, "inputs.npz")
+    onnx.save(model, model_path)
+    np.savez(inputs_path, **inputs)
+    result = subprocess.run([sys.executable, "-c", ORT_RSS_PROBE, model_path, inputs_path],
+                            capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def time_tvm_default(model: onnx.ModelProto, inputs, repeat: int) -> float:
+    """TVM's own path: its ONNX frontend and default Relax build, run by its VM."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx
+
+    module = from_onnx(model, keep_params_in_input=False)
+    target = tvm.target.Target({"kind": "llvm",
+                                "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
+    executable = tvm.compile(module, target=target)
+    vm = relax.VirtualMachine(executable, tvm.cpu())
+    arguments = [tvm.runtime.tensor(inputs[v.name]) for v in model.graph.input
+                 if v.name in inputs]
+    return median_ms(lambda: vm["main"](*arguments), repeat)
+
+
+def time_deepxc(model: onnx.ModelProto, inputs, repeat: int, bundle: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    manifest = build_model(model, "host", bundle, log=lambda m: None)
+    build_s = time.perf_counter() - start
+    _, median = run_bundle(bundle, inputs, bench=repeat)
+    manifest["build_s"] = build_s
+    return median, manifest
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(EXAMPLES) + ZOO)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-tvm", action="store_true", help="skip TVM's own build")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args()
+
+    header = (f"{'model':14} {'deepxc ms':>10} {'ort ms':>9} {'tvm ms':>9} {'dx/ort':>7} "
+              f"{'tvm/ort':>8} {'build s':>8} {'dx MiB':>8} {'ort MiB':>8} {'mem ratio':>9}")
+    print(header)
+    rows = []
+    for name in args.models:
+        model = load(name)
+        inputs = inputs_of(model)
+        with tempfile.TemporaryDirectory(prefix="deepxc-bench-") as tmp:
+            deepxc_ms, manifest = time_deepxc(model, inputs, args.repeat, os.path.join(tmp, "b"))
+            ort_ms = time_onnxruntime(model, inputs, args.repeat)
+            tvm_ms = float("nan") if args.no_tvm else time_tvm_default(model, inputs, args.repeat)
+            ort_rss = onnxruntime_rss_increase(model, inputs, tmp)
+        sizes = manifest["sizes"]
+        bundle_bytes = sizes["arena_bytes"] + sizes["weights_bytes"]
+        row = {
+            "model": name, "deepxc_ms": deepxc_ms, "onnxruntime_ms": ort_ms, "tvm_ms": tvm_ms,
+            "build_s": manifest["build_s"], "bundle_bytes": bundle_bytes,
+            "onnxruntime_rss_bytes": ort_rss,
+        }
+        rows.append(row)
+        print(f"{name:14} {deepxc_ms:10.2f} {ort_ms:9.2f} {tvm_ms:9.2f} {deepxc_ms / ort_ms:7.2f} "
+              f"{tvm_ms / ort_ms:8.2f} {manifest['build_s']:8.1f} {bundle_bytes / 2**20:8.1f} "
+              f"{ort_rss / 2**20:8.1f} {bundle_bytes / max(ort_rss, 1):9.2f}", flush=True)
+    ratios = [r["deepxc_ms"] / r["onnxruntime_ms"] for r in rows]
+    print(f"geometric mean deepxc/onnxruntime: {statistics.geometric_mean(ratios):.2f}")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(rows, file, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
