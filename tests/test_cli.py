@@ -1,0 +1,82 @@
+"""The commands a user runs: build, run (with --bench), inspect, targets, debug dumps."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from models import make_model, relu_add, tensor
+from onnx import helper, numpy_helper
+from support import reference_outputs
+
+from deepxc.cli.main import main
+
+
+def conv_gemm_model() -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((6, 3, 3, 3)).astype(np.float32), "w")
+    fc = numpy_helper.from_array(rng.standard_normal((5, 6 * 4 * 4)).astype(np.float32), "fc")
+    return make_model(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv", strides=[2, 2]),
+            helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+            helper.make_node("Gemm", ["f", "fc"], ["y"], name="dense", transB=1),
+        ],
+        [tensor("x", [1, 3, 9, 9])],
+        [tensor("y", [1, 5])],
+        [w, fc],
+    )
+
+
+def test_build_run_and_save_outputs(tmp_path, capsys):
+    model_path = tmp_path / "m.onnx"
+    onnx.save(relu_add((3, 5)), model_path)
+    assert main(["build", str(model_path), "-o", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "ingest" in err and "lower" in err and "emit" in err  # progress by stage
+    x = np.random.default_rng(3).standard_normal((3, 5)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    assert main(["run", str(tmp_path / "b"), "-i", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "out.npz"), "--bench", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "median_ms=" in out
+    got = np.load(tmp_path / "out.npz")["y"]
+    expected = reference_outputs(relu_add((3, 5)), {"x": x})["y"]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_inspect_counts_params_and_macs(tmp_path, capsys):
+    path = tmp_path / "m.onnx"
+    onnx.save(conv_gemm_model(), path)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    conv_out = 1 * 6 * 4 * 4  # (9 - 3) / 2 + 1 = 4
+    conv_macs = conv_out * 3 * 3 * 3
+    dense_macs = 5 * 96
+    params = 6 * 3 * 3 * 3 + 5 * 96
+    assert f"{conv_macs:,}" in out and f"{dense_macs:,}" in out
+    assert f"{params:,} parameters" in out
+    assert f"{conv_macs + dense_macs:,} MACs" in out
+
+
+def test_targets_lists_host(capsys):
+    assert main(["targets"]) == 0
+    assert capsys.readouterr().out.startswith("host")
+
+
+@pytest.mark.parametrize("command", ["build", "run", "inspect", "targets"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: deepxc" in capsys.readouterr().out
+
+
+def test_debug_dump_shows_ir_after_each_pass(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DEEPXC_DEBUG", "2")
+    path = tmp_path / "m.onnx"
+    onnx.save(relu_add(), path)
+    assert main(["build", str(path), "-o", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "--- IR after ingest ---" in err
+    assert "relu1 = Relu(x)" in err
