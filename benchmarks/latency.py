@@ -30,8 +30,17 @@ from zoo import realistic_model  # noqa: E402
 from deepxc.pipeline import build_model  # noqa: E402
 from deepxc.runner import run_bundle  # noqa: E402
 
-ZOO = ["squeezenet", "shufflenet", "bvlc_alexnet", "inception_v1", "inception_v2",
-       "densenet121", "resnet50", "zfnet512", "vgg19"]
+ZOO = [
+    "squeezenet",
+    "shufflenet",
+    "bvlc_alexnet",
+    "inception_v1",
+    "inception_v2",
+    "densenet121",
+    "resnet50",
+    "zfnet512",
+    "vgg19",
+]
 EXAMPLES = {"tiny_cnn": os.path.join(ROOT, "examples", "tiny_cnn", "model.onnx")}
 
 
@@ -67,8 +76,9 @@ def time_onnxruntime(model: onnx.ModelProto, inputs, repeat: int) -> float:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     return median_ms(lambda: session.run(None, inputs), repeat)
 
 
@@ -96,8 +106,12 @@ def onnxruntime_rss_increase(model: onnx.ModelProto, inputs, workdir: str) -> in
     inputs_path = os.path.join(workdir, "inputs.npz")
     onnx.save(model, model_path)
     np.savez(inputs_path, **inputs)
-    result = subprocess.run([sys.executable, "-c", ORT_RSS_PROBE, model_path, inputs_path],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", ORT_RSS_PROBE, model_path, inputs_path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(result.stdout.strip().splitlines()[-1])
 
 
@@ -108,12 +122,10 @@ def time_tvm_default(model: onnx.ModelProto, inputs, repeat: int) -> float:
     from tvm.relax.frontend.onnx import from_onnx
 
     module = from_onnx(model, keep_params_in_input=False)
-    target = tvm.target.Target({"kind": "llvm",
-                                "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
+    target = tvm.target.Target({"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
     executable = tvm.compile(module, target=target)
     vm = relax.VirtualMachine(executable, tvm.cpu())
-    arguments = [tvm.runtime.tensor(inputs[v.name]) for v in model.graph.input
-                 if v.name in inputs]
+    arguments = [tvm.runtime.tensor(inputs[v.name]) for v in model.graph.input if v.name in inputs]
     return median_ms(lambda: vm["main"](*arguments), repeat)
 
 
@@ -134,8 +146,10 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args()
 
-    header = (f"{'model':14} {'deepxc ms':>10} {'ort ms':>9} {'tvm ms':>9} {'dx/ort':>7} "
-              f"{'tvm/ort':>8} {'build s':>8} {'dx MiB':>8} {'ort MiB':>8} {'mem ratio':>9}")
+    header = (
+        f"{'model':14} {'deepxc ms':>10} {'ort ms':>9} {'tvm ms':>9} {'dx/ort':>7} "
+        f"{'tvm/ort':>8} {'build s':>8} {'dx MiB':>8} {'ort MiB':>8} {'mem ratio':>9}"
+    )
     print(header)
     rows = []
     for name in args.models:
@@ -149,14 +163,21 @@ def main() -> int:
         sizes = manifest["sizes"]
         bundle_bytes = sizes["arena_bytes"] + sizes["weights_bytes"]
         row = {
-            "model": name, "deepxc_ms": deepxc_ms, "onnxruntime_ms": ort_ms, "tvm_ms": tvm_ms,
-            "build_s": manifest["build_s"], "bundle_bytes": bundle_bytes,
+            "model": name,
+            "deepxc_ms": deepxc_ms,
+            "onnxruntime_ms": ort_ms,
+            "tvm_ms": tvm_ms,
+            "build_s": manifest["build_s"],
+            "bundle_bytes": bundle_bytes,
             "onnxruntime_rss_bytes": ort_rss,
         }
         rows.append(row)
-        print(f"{name:14} {deepxc_ms:10.2f} {ort_ms:9.2f} {tvm_ms:9.2f} {deepxc_ms / ort_ms:7.2f} "
-              f"{tvm_ms / ort_ms:8.2f} {manifest['build_s']:8.1f} {bundle_bytes / 2**20:8.1f} "
-              f"{ort_rss / 2**20:8.1f} {bundle_bytes / max(ort_rss, 1):9.2f}", flush=True)
+        print(
+            f"{name:14} {deepxc_ms:10.2f} {ort_ms:9.2f} {tvm_ms:9.2f} {deepxc_ms / ort_ms:7.2f} "
+            f"{tvm_ms / ort_ms:8.2f} {manifest['build_s']:8.1f} {bundle_bytes / 2**20:8.1f} "
+            f"{ort_rss / 2**20:8.1f} {bundle_bytes / max(ort_rss, 1):9.2f}",
+            flush=True,
+        )
     ratios = [r["deepxc_ms"] / r["onnxruntime_ms"] for r in rows]
     print(f"geometric mean deepxc/onnxruntime: {statistics.geometric_mean(ratios):.2f}")
     if args.json:

@@ -50,23 +50,37 @@ def build(
     target = load_target(target_name)
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
-    return build_model(model, target_name, out_dir, input_shapes, log,
-                       name=os.path.splitext(os.path.basename(model_path))[0], target=target)
+    return build_model(
+        model,
+        target_name,
+        out_dir,
+        input_shapes,
+        log,
+        name=os.path.splitext(os.path.basename(model_path))[0],
+        target=target,
+    )
 
 
-def build_model(model, target_name, out_dir, input_shapes=None, log: Log = print, name=None,
-                target=None) -> dict:
+def build_model(
+    model, target_name, out_dir, input_shapes=None, log: Log = print, name=None, target=None
+) -> dict:
     target = target or load_target(target_name)
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
     summary = model_summary(graph)
-    log(f"ir: {len(graph.dag)} layers, {summary['totals']['macs']:,} MACs, "
-        f"{summary['totals']['params']:,} parameters")
+    log(
+        f"ir: {len(graph.dag)} layers, {summary['totals']['macs']:,} MACs, "
+        f"{summary['totals']['params']:,} parameters"
+    )
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
         partition = lower_partition(graph, target, workdir, log=log)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
-            out_dir, partition, target, name or graph.name, graph.outputs,
+            out_dir,
+            partition,
+            target,
+            name or graph.name,
+            graph.outputs,
             {"summary": summary["totals"]},
         )
     sizes = manifest["sizes"]

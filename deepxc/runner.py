@@ -24,15 +24,19 @@ def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarr
     expected = {t["name"]: t for t in manifest["inputs"]}
     extra = sorted(set(inputs) - set(expected))
     if extra:
-        raise RunError(f"inputs file has arrays the model does not take: {', '.join(extra)} "
-                       f"(model inputs: {', '.join(expected)})")
+        raise RunError(
+            f"inputs file has arrays the model does not take: {', '.join(extra)} "
+            f"(model inputs: {', '.join(expected)})"
+        )
     ordered = []
     for name, spec in expected.items():
         if name not in inputs:
             raise RunError(f"inputs file lacks model input '{name}'")
         array = np.asarray(inputs[name])
         if list(array.shape) != spec["shape"]:
-            raise RunError(f"input '{name}' has shape {list(array.shape)}, model wants {spec['shape']}")
+            raise RunError(
+                f"input '{name}' has shape {list(array.shape)}, model wants {spec['shape']}"
+            )
         if array.dtype != np.dtype(spec["dtype"]):
             raise RunError(f"input '{name}' has dtype {array.dtype}, model wants {spec['dtype']}")
         ordered.append(np.ascontiguousarray(array))
@@ -63,8 +67,10 @@ def run_bundle(
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()
-            raise RunError(f"{bundle}: model exited with {result.returncode}: "
-                           f"{message[-1] if message else 'no message'}")
+            raise RunError(
+                f"{bundle}: model exited with {result.returncode}: "
+                f"{message[-1] if message else 'no message'}"
+            )
         outputs = {t["name"]: np.load(p) for t, p in zip(manifest["outputs"], out_paths)}
     median = None
     for line in result.stdout.splitlines():

@@ -14,7 +14,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TARGETS_DIR = Path(os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parents[1] / "targets"))
+TARGETS_DIR = Path(
+    os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parents[1] / "targets")
+)
 
 
 @dataclass
@@ -46,7 +48,9 @@ def known_targets() -> list[str]:
 def load_target(name: str) -> Target:
     path = TARGETS_DIR / f"{name}.toml"
     if not path.is_file():
-        raise TargetError(f"unknown target '{name}': known targets are {', '.join(known_targets())}")
+        raise TargetError(
+            f"unknown target '{name}': known targets are {', '.join(known_targets())}"
+        )
     try:
         data = tomllib.loads(path.read_text())
         toolchain = data["toolchain"]

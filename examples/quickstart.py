@@ -17,8 +17,10 @@ DEEPXC = os.path.join(os.path.dirname(sys.executable), "deepxc")
 
 
 def step(*argv: str) -> None:
-    print("$ " + " ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a for a in argv),
-          flush=True)
+    print(
+        "$ " + " ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a for a in argv),
+        flush=True,
+    )
     subprocess.run(argv, check=True)
 
 
@@ -34,8 +36,10 @@ def main() -> int:
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     reference = session.run(None, {"image": image})[0]
     diff = float(np.max(np.abs(ours - reference)))
-    print(f"onnxruntime: argmax {int(reference.argmax())}, deepxc: argmax {int(ours.argmax())}, "
-          f"max abs diff {diff:.2e}")
+    print(
+        f"onnxruntime: argmax {int(reference.argmax())}, deepxc: argmax {int(ours.argmax())}, "
+        f"max abs diff {diff:.2e}"
+    )
     ok = diff <= 1e-4 * float(np.max(np.abs(reference)))
     print("MATCH: deepxc agrees with onnxruntime" if ok else "MISMATCH")
     return 0 if ok else 1

@@ -36,8 +36,21 @@ def test_build_run_and_save_outputs(tmp_path, capsys):
     assert "ingest" in err and "lower" in err and "emit" in err  # progress by stage
     x = np.random.default_rng(3).standard_normal((3, 5)).astype(np.float32)
     np.savez(tmp_path / "in.npz", x=x)
-    assert main(["run", str(tmp_path / "b"), "-i", str(tmp_path / "in.npz"),
-                 "-o", str(tmp_path / "out.npz"), "--bench", "3"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "b"),
+                "-i",
+                str(tmp_path / "in.npz"),
+                "-o",
+                str(tmp_path / "out.npz"),
+                "--bench",
+                "3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "median_ms=" in out
     got = np.load(tmp_path / "out.npz")["y"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import helper
 from models import make_model, relu_add, tensor
+from onnx import helper
 
 from deepxc.cli.main import main
 
@@ -39,8 +39,9 @@ def good_model(tmp_path):
 
 
 def test_missing_file(capsys, tmp_path):
-    assert_one_line_error(capsys, ["build", tmp_path / "nope.onnx", "-o", tmp_path / "b"],
-                          "nope.onnx", "no such file")
+    assert_one_line_error(
+        capsys, ["build", tmp_path / "nope.onnx", "-o", tmp_path / "b"], "nope.onnx", "no such file"
+    )
 
 
 def test_not_onnx(capsys, tmp_path):
@@ -74,20 +75,24 @@ def test_unknown_target(capsys, tmp_path, good_model):
 
 def test_dangling_input(capsys, tmp_path):
     model = make_model(
-        [helper.make_node("Relu", ["ghost"], ["y"], name="r1")], [tensor("x", [1, 4])],
+        [helper.make_node("Relu", ["ghost"], ["y"], name="r1")],
+        [tensor("x", [1, 4])],
         [tensor("y", [1, 4])],
     )
-    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
-                                   tmp_path / "b"], "ghost")
+    assert_one_line_error(
+        capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"], "ghost"
+    )
 
 
 def test_missing_initializer(capsys, tmp_path):
     model = make_model(
-        [helper.make_node("Add", ["x", "w"], ["y"], name="add_w")], [tensor("x", [1, 4])],
+        [helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+        [tensor("x", [1, 4])],
         [tensor("y", [1, 4])],
     )
-    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
-                                   tmp_path / "b"], "'w'")
+    assert_one_line_error(
+        capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"], "'w'"
+    )
 
 
 def test_cycle(capsys, tmp_path):
@@ -99,25 +104,30 @@ def test_cycle(capsys, tmp_path):
         [tensor("x", [1, 4])],
         [tensor("a", [1, 4])],
     )
-    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
-                                   tmp_path / "b"])
+    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"])
 
 
 @pytest.mark.parametrize("dim", [0, -3])
 def test_bad_dimension(capsys, tmp_path, dim):
     model = relu_add()
     model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = dim
-    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
-                                   tmp_path / "b"], "dimension")
+    assert_one_line_error(
+        capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"], "dimension"
+    )
 
 
 def test_unsupported_op(capsys, tmp_path):
     model = make_model(
-        [helper.make_node("Hardmax", ["x"], ["y"], name="hm_layer")], [tensor("x", [1, 4])],
+        [helper.make_node("Hardmax", ["x"], ["y"], name="hm_layer")],
+        [tensor("x", [1, 4])],
         [tensor("y", [1, 4])],
     )
-    assert_one_line_error(capsys, ["build", save(model, tmp_path / "m.onnx"), "-o",
-                                   tmp_path / "b"], "hm_layer", "Hardmax")
+    assert_one_line_error(
+        capsys,
+        ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"],
+        "hm_layer",
+        "Hardmax",
+    )
 
 
 def test_symbolic_dim_needs_input_shape(capsys, tmp_path):
@@ -125,8 +135,7 @@ def test_symbolic_dim_needs_input_shape(capsys, tmp_path):
     for value in (model.graph.input[0], model.graph.output[0]):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     path = save(model, tmp_path / "m.onnx")
-    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "batch",
-                          "--input-shape")
+    assert_one_line_error(capsys, ["build", path, "-o", tmp_path / "b"], "batch", "--input-shape")
     code, _, _ = run_cli(capsys, "build", path, "-o", tmp_path / "b", "--input-shape", "x=1,4")
     assert code == 0
 

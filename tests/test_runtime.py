@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 from models import relu_add
-from support import quiet, reference_outputs, assert_close
+from support import assert_close, quiet, reference_outputs
 
 from deepxc.errors import RunError
 from deepxc.pipeline import build_model

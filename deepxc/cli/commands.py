@@ -35,8 +35,10 @@ def run_command(args, log) -> int:
     for name, value in outputs.items():
         flat = value.ravel()
         head = ", ".join(f"{v:.6g}" for v in flat[:6])
-        print(f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
-              f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]")
+        print(
+            f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
+            f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]"
+        )
     if args.outputs:
         np.savez(args.outputs, **outputs)
         log(f"outputs saved to {args.outputs}")
@@ -50,10 +52,14 @@ def inspect_command(args) -> int:
     from deepxc.ir.stats import model_summary
     from deepxc.pipeline import frontend
 
-    graph = frontend(load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None)
+    graph = frontend(
+        load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None
+    )
     summary = model_summary(graph)
-    rows = [(l["name"], l["op"], str(l["output_shape"]), f"{l['params']:,}", f"{l['macs']:,}")
-            for l in summary["layers"]]
+    rows = [
+        (row["name"], row["op"], str(row["output_shape"]), f"{row['params']:,}", f"{row['macs']:,}")
+        for row in summary["layers"]
+    ]
     header = ("layer", "op", "output shape", "params", "MACs")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
     line = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
@@ -61,8 +67,10 @@ def inspect_command(args) -> int:
     for row in rows:
         print(line.format(*row))
     totals = summary["totals"]
-    print(f"total: {totals['layers']} layers, {totals['params']:,} parameters "
-          f"({totals['params'] * 4:,} bytes as float32), {totals['macs']:,} MACs")
+    print(
+        f"total: {totals['layers']} layers, {totals['params']:,} parameters "
+        f"({totals['params'] * 4:,} bytes as float32), {totals['macs']:,} MACs"
+    )
     return 0
 
 

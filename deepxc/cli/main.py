@@ -32,10 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("model", metavar="MODEL.onnx", help="the ONNX model to compile")
     build.add_argument("--target", default="host", help="target name (see `deepxc targets`)")
-    build.add_argument("-o", "--output", required=True, metavar="DIR",
-                       help="bundle directory (created; an existing non-bundle is refused)")
-    build.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
-                       help="pin the shape of an input with symbolic dimensions (repeatable)")
+    build.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="bundle directory (created; an existing non-bundle is refused)",
+    )
+    build.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D1,D2,...",
+        help="pin the shape of an input with symbolic dimensions (repeatable)",
+    )
 
     run = sub.add_parser(
         "run",
@@ -46,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("bundle", metavar="DIR", help="a directory made by `deepxc build`")
     run.add_argument("-i", "--inputs", metavar="INPUTS.npz", help="input arrays by name")
     run.add_argument("-o", "--outputs", metavar="OUTPUTS.npz", help="save outputs here")
-    run.add_argument("--bench", type=int, default=0, metavar="N",
-                     help="also time N runs after a warm-up and print the median")
+    run.add_argument(
+        "--bench",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N runs after a warm-up and print the median",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
 
     inspect = sub.add_parser(
@@ -56,11 +70,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Print each layer's op, output shape, parameters and MACs, and totals.",
     )
     inspect.add_argument("model", metavar="MODEL.onnx")
-    inspect.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
-                         help="pin the shape of an input with symbolic dimensions")
+    inspect.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D1,D2,...",
+        help="pin the shape of an input with symbolic dimensions",
+    )
 
-    sub.add_parser("targets", help="list the known targets",
-                   description="List the targets deepxc can compile for.")
+    sub.add_parser(
+        "targets",
+        help="list the known targets",
+        description="List the targets deepxc can compile for.",
+    )
     return parser
 
 
@@ -92,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("DEEPXC_DEBUG"):
             traceback.print_exc()
         else:
-            print(f"deepxc: internal error: {type(error).__name__}: {error} "
-                  "(rerun with DEEPXC_DEBUG=1 for a traceback)", file=sys.stderr)
+            print(
+                f"deepxc: internal error: {type(error).__name__}: {error} "
+                "(rerun with DEEPXC_DEBUG=1 for a traceback)",
+                file=sys.stderr,
+            )
         return 70
 
 

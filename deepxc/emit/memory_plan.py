@@ -38,7 +38,7 @@ def plan_memory(partition: LoweredPartition) -> MemoryPlan:
         size = align(partition.buffers[name].spec.nbytes)
         first, last = lifetimes[name]
         clashes = sorted(
-            (start, end) for start, end, f, l in placed if f <= last and first <= l
+            (start, end) for start, end, born, dies in placed if born <= last and first <= dies
         )
         offset = 0
         for start, end in clashes:

@@ -184,14 +184,17 @@ def _spec(value: onnx.ValueInfoProto) -> TensorSpec | None:
 
 def _check_float_io(name: str, spec: TensorSpec, kind: str) -> None:
     if spec.dtype != "float32":
-        raise UnsupportedOp(name, f"{kind} of type {spec.dtype}", "model inputs and outputs "
-                            "must be float32")
+        raise UnsupportedOp(
+            name, f"{kind} of type {spec.dtype}", "model inputs and outputs must be float32"
+        )
 
 
 def _to_array(init: onnx.TensorProto) -> np.ndarray:
     if init.data_location == onnx.TensorProto.EXTERNAL:
-        raise InputFileError(f"initializer '{init.name}' uses external data, which is not "
-                             "supported: save the model with weights inside the file")
+        raise InputFileError(
+            f"initializer '{init.name}' uses external data, which is not "
+            "supported: save the model with weights inside the file"
+        )
     try:
         return np.array(numpy_helper.to_array(init))
     except Exception as exc:

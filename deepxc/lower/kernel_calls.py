@@ -28,7 +28,11 @@ class CallLister:
     def run(self, main: relax.Function, layers: list[list[str]]) -> list[str]:
         for index, param in enumerate(main.params):
             is_input = index < len(self.input_names)
-            name = self.input_names[index] if is_input else self.weight_names[index - len(self.input_names)]
+            name = (
+                self.input_names[index]
+                if is_input
+                else self.weight_names[index - len(self.input_names)]
+            )
             self._values[param] = name
             self.buffers[name] = Buffer(name, spec_of(param.ty), "input" if is_input else "weight")
         for block in main.body.blocks:

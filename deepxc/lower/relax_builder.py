@@ -81,9 +81,7 @@ def build_relax(graph: Graph) -> RelaxProgram:
             output = bb.emit_output(results[0] if len(results) == 1 else relax.Tuple(results))
         weights = list(ctx.weight_params)
         bb.emit_func_output(output, params=input_params + list(ctx.weight_params.values()))
-    return RelaxProgram(
-        bb.get(), list(graph.inputs), weights, list(graph.outputs), ctx.layer_names
-    )
+    return RelaxProgram(bb.get(), list(graph.inputs), weights, list(graph.outputs), ctx.layer_names)
 
 
 def _emit_node(ctx: EmitContext, node: Node) -> None:

@@ -58,9 +58,7 @@ def _is_call_tir(expr: relax.Expr) -> bool:
 
 
 def _call_keys(func: relax.Function, names: dict) -> dict[tuple, str]:
-    return {
-        _call_key(b.value, names): b.var.name for b in _bindings(func) if _is_call_tir(b.value)
-    }
+    return {_call_key(b.value, names): b.var.name for b in _bindings(func) if _is_call_tir(b.value)}
 
 
 def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[str]]:

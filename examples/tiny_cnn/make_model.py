@@ -18,7 +18,9 @@ def make_model(seed: int = 0) -> onnx.ModelProto:
 
     def weight(name, shape, fan_in=None):
         scale = np.sqrt(2.0 / fan_in) if fan_in else 0.1
-        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+        return numpy_helper.from_array(
+            (rng.standard_normal(shape) * scale).astype(np.float32), name
+        )
 
     initializers = [
         weight("conv1_w", (8, 3, 3, 3), 27),
@@ -33,15 +35,22 @@ def make_model(seed: int = 0) -> onnx.ModelProto:
         weight("fc_b", (10,)),
     ]
     nodes = [
-        helper.make_node("Conv", ["image", "conv1_w", "conv1_b"], ["c1"], name="conv1",
-                         pads=[1, 1, 1, 1]),
-        helper.make_node("BatchNormalization", ["c1", "bn1_scale", "bn1_bias", "bn1_mean",
-                                                "bn1_var"], ["b1"], name="bn1"),
+        helper.make_node(
+            "Conv", ["image", "conv1_w", "conv1_b"], ["c1"], name="conv1", pads=[1, 1, 1, 1]
+        ),
+        helper.make_node(
+            "BatchNormalization",
+            ["c1", "bn1_scale", "bn1_bias", "bn1_mean", "bn1_var"],
+            ["b1"],
+            name="bn1",
+        ),
         helper.make_node("Relu", ["b1"], ["r1"], name="relu1"),
-        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2],
-                         strides=[2, 2]),
-        helper.make_node("Conv", ["p1", "conv2_w", "conv2_b"], ["c2"], name="conv2",
-                         pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]
+        ),
+        helper.make_node(
+            "Conv", ["p1", "conv2_w", "conv2_b"], ["c2"], name="conv2", pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
         helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
         helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
