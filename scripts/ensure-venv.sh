@@ -9,7 +9,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.deepxc-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    echo "setting up .venv (first run only; log in .venv/install.log)"
+    if ! { .venv/bin/python -m pip install --upgrade pip &&
+           .venv/bin/python -m pip install -e ".[test]"; } > .venv/install.log 2>&1; then
+        tail -n 20 .venv/install.log
+        echo "error: installing deepxc into .venv failed (full log: .venv/install.log)" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi

@@ -5,9 +5,44 @@ values) and the graph built so far. It checks what deepxc supports, fills in def
 and returns the node to add, or None when it folded the node into the graph (Constant).
 """
 
-from deepxc.ingest.importers import elementwise
+from deepxc.ingest.importers import conv, elementwise, pool
+from deepxc.ingest.importers.common import passthrough
+from deepxc.ingest.importers.constant import constant
 
 IMPORTERS = {
-    "Relu": elementwise.unary,
-    "Add": elementwise.binary,
+    "Conv": conv.conv,
+    "Gemm": passthrough,
+    "MatMul": passthrough,
+    "Add": passthrough,
+    "Sub": passthrough,
+    "Mul": passthrough,
+    "Div": passthrough,
+    "Sum": passthrough,
+    "Relu": passthrough,
+    "LeakyRelu": passthrough,
+    "Clip": passthrough,
+    "Sigmoid": passthrough,
+    "Tanh": passthrough,
+    "Softmax": passthrough,
+    "LogSoftmax": passthrough,
+    "BatchNormalization": elementwise.batch_norm,
+    "LRN": passthrough,
+    "MaxPool": pool.pool,
+    "AveragePool": pool.pool,
+    "GlobalAveragePool": pool.global_pool,
+    "GlobalMaxPool": pool.global_pool,
+    "Flatten": passthrough,
+    "Reshape": passthrough,
+    "Transpose": passthrough,
+    "Squeeze": passthrough,
+    "Unsqueeze": passthrough,
+    "Concat": passthrough,
+    "Split": passthrough,
+    "Pad": passthrough,
+    "Dropout": elementwise.dropout,
+    "Identity": passthrough,
+    "Constant": constant,
+    "ConstantOfShape": passthrough,
+    "Shape": passthrough,
+    "Gather": passthrough,
 }

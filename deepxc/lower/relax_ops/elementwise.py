@@ -1,11 +1,57 @@
-"""Element-wise ops."""
+"""Element-wise ops: arithmetic with broadcasting, activations, Clip."""
 
+from __future__ import annotations
+
+from functools import reduce
+
+import numpy as np
 from tvm import relax
 
+_BINARY = {
+    "Add": relax.op.add,
+    "Sub": relax.op.subtract,
+    "Mul": relax.op.multiply,
+    "Div": relax.op.divide,
+}
+_UNARY = {
+    "Relu": relax.op.nn.relu,
+    "Sigmoid": relax.op.sigmoid,
+    "Tanh": relax.op.tanh,
+}
 
-def relu(ctx, node):
-    return [relax.op.nn.relu(ctx.value(node.inputs[0]))]
+
+def binary(ctx, node):
+    return [_BINARY[node.op](ctx.value(node.inputs[0]), ctx.value(node.inputs[1]))]
 
 
-def add(ctx, node):
-    return [relax.op.add(ctx.value(node.inputs[0]), ctx.value(node.inputs[1]))]
+def unary(ctx, node):
+    return [_UNARY[node.op](ctx.value(node.inputs[0]))]
+
+
+def sum_(ctx, node):
+    return [reduce(relax.op.add, [ctx.value(t) for t in node.inputs])]
+
+
+def leaky_relu(ctx, node):
+    return [relax.op.nn.leakyrelu(ctx.value(node.inputs[0]), node.attrs.get("alpha", 0.01))]
+
+
+def clip(ctx, node):
+    dtype = ctx.spec(node.inputs[0]).dtype
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    if node.attrs["_opset"] < 11:
+        low, high = node.attrs.get("min", info.min), node.attrs.get("max", info.max)
+    else:
+        low, high = info.min, info.max
+        if len(node.inputs) > 1 and node.inputs[1]:
+            low = ctx.constant(node, 1, "min").item()
+        if len(node.inputs) > 2 and node.inputs[2]:
+            high = ctx.constant(node, 2, "max").item()
+    x = ctx.value(node.inputs[0])
+    if low > high:  # ONNX: every element becomes max
+        return [relax.op.full_like(x, relax.const(high, dtype))]
+    return [relax.op.clip(x, float(low), float(high))]
+
+
+def identity(ctx, node):
+    return [ctx.value(node.inputs[0])]

@@ -1,0 +1,68 @@
+"""Evaluate at compile time every node whose inputs are all known.
+
+Shape of a tensor with a static shape is known too. Evaluation uses ONNX's reference
+implementation on a one-node model, so folding agrees with the ONNX specification
+without deepxc re-implementing each op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from deepxc.errors import InvalidGraph
+from deepxc.ir import Graph, Node
+
+NEVER_FOLD = {"Dropout"}  # folding would evaluate the training branch's randomness
+
+
+def run(graph: Graph) -> Graph:
+    for node in graph.nodes():
+        if node.op in NEVER_FOLD:
+            continue
+        if node.op == "Shape":
+            values = [_shape_of(graph, node)]
+        elif all(not t or graph.is_constant(t) for t in node.inputs):
+            values = _evaluate(graph, node)
+        else:
+            continue
+        graph.remove_node(node.name)
+        for tensor, value in zip(node.outputs, values):
+            if tensor:
+                graph.add_constant(tensor, value)
+    graph.drop_unused_constants()
+    return graph
+
+
+def _shape_of(graph: Graph, node: Node) -> np.ndarray:
+    shape = np.array(graph.spec(node.inputs[0]).shape, dtype=np.int64)
+    start = node.attrs.get("start", 0)
+    end = node.attrs.get("end", len(shape))
+    return shape[start:end]
+
+
+def _evaluate(graph: Graph, node: Node) -> list[np.ndarray]:
+    inputs = [t for t in node.inputs if t]
+    attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_")}
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray):
+            attrs[key] = numpy_helper.from_array(value)
+    proto = helper.make_node(node.op, node.inputs, node.outputs, **attrs)
+    model = helper.make_model(
+        helper.make_graph(
+            [proto],
+            "fold",
+            [],
+            [helper.make_tensor_value_info(t, 0, None) for t in node.outputs if t],
+            [numpy_helper.from_array(graph.constants[t], t) for t in inputs],
+        ),
+        opset_imports=[helper.make_opsetid("", node.attrs.get("_opset", 17))],
+    )
+    try:
+        results = ReferenceEvaluator(model).run(None, {})
+    except Exception as exc:  # the reference raises many types for malformed nodes
+        raise InvalidGraph(f"node '{node.name}' ({node.op}) cannot be evaluated: {exc}") from None
+    return [np.asarray(r) for r in results]
+
+

@@ -1,0 +1,26 @@
+"""Conv (1-D, 2-D) with an optional bias."""
+
+from __future__ import annotations
+
+from tvm import relax
+
+
+def conv(ctx, node):
+    attrs = node.attrs
+    rank = len(attrs["kernel_shape"])
+    x, w = ctx.value(node.inputs[0]), ctx.value(node.inputs[1])
+    pads = list(attrs["pads"])  # [begin..., end...], the order relax takes too
+    op = relax.op.nn.conv2d if rank == 2 else relax.op.nn.conv1d
+    y = op(
+        x,
+        w,
+        strides=list(attrs["strides"]),
+        padding=pads,
+        dilation=list(attrs["dilations"]),
+        groups=attrs["group"],
+    )
+    if len(node.inputs) > 2 and node.inputs[2]:
+        channels = ctx.spec(node.inputs[2]).shape[0]
+        bias = relax.op.reshape(ctx.value(node.inputs[2]), [1, channels] + [1] * rank)
+        y = relax.op.add(y, bias)
+    return [y]

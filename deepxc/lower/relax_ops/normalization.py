@@ -1,0 +1,59 @@
+"""BatchNormalization (inference), LRN, Softmax and LogSoftmax."""
+
+from __future__ import annotations
+
+import numpy as np
+from tvm import relax
+
+
+def batch_norm(ctx, node):
+    """y = x * a + b per channel, with a and b computed at build time when constant."""
+    x = ctx.value(node.inputs[0])
+    rank = len(ctx.spec(node.inputs[0]).shape)
+    epsilon = node.attrs.get("epsilon", 1e-5)
+    scale, bias, mean, var = (ctx.constant(node, i, n) for i, n in
+                              enumerate(("scale", "bias", "mean", "var"), start=1))
+    factor = scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + epsilon)
+    shift = bias - mean * factor
+    shape = (-1,) + (1,) * (rank - 2)
+    dtype = ctx.spec(node.inputs[0]).dtype
+    a = relax.const(factor.reshape(shape).astype(dtype))
+    b = relax.const(shift.reshape(shape).astype(dtype))
+    return [relax.op.add(relax.op.multiply(x, a), b)]
+
+
+def lrn(ctx, node):
+    """ONNX LRN: x / (bias + alpha / size * sum of squares over a window of channels)^beta.
+
+    The window sum is an average pool over the channel axis (times size), on a view of the
+    input as (N, 1, C, H*W).
+    """
+    shape = ctx.spec(node.inputs[0]).shape
+    size = node.attrs["size"]
+    alpha, beta = node.attrs.get("alpha", 1e-4), node.attrs.get("beta", 0.75)
+    bias = node.attrs.get("bias", 1.0)
+    dtype = ctx.spec(node.inputs[0]).dtype
+    x = ctx.value(node.inputs[0])
+    rest = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    squares = relax.op.reshape(relax.op.multiply(x, x), [shape[0], 1, shape[1], rest])
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    mean = relax.op.nn.avg_pool2d(
+        squares, pool_size=[size, 1], padding=[before, 0, after, 0], count_include_pad=True
+    )
+    window = relax.op.reshape(mean, list(shape))
+    denominator = relax.op.add(
+        relax.const(np.array(bias, dtype)), relax.op.multiply(window, relax.const(np.array(alpha, dtype)))
+    )
+    return [relax.op.divide(x, relax.op.power(denominator, relax.const(np.array(beta, dtype))))]
+
+
+def softmax(ctx, node):
+    x = ctx.value(node.inputs[0])
+    shape = ctx.spec(node.inputs[0]).shape
+    op = relax.op.nn.softmax if node.op == "Softmax" else relax.op.nn.log_softmax
+    if node.attrs["_opset"] >= 13:
+        return [op(x, axis=node.attrs.get("axis", -1))]
+    axis = node.attrs.get("axis", 1) % max(len(shape), 1)
+    rows = int(np.prod(shape[:axis]))
+    flat = relax.op.reshape(x, [rows, int(np.prod(shape)) // max(rows, 1)])
+    return [relax.op.reshape(op(flat, axis=1), list(shape))]
