@@ -89,6 +89,12 @@ def import_model(
         importer = IMPORTERS.get(node.op)
         if importer is None:
             raise UnsupportedOp(node.name, node.op)
+        for tensor in node.inputs:
+            if tensor and tensor not in graph.tensors:
+                raise ShapeError(
+                    f"node '{node.name}' ({node.op}): the shape of its input '{tensor}' "
+                    "could not be inferred statically"
+                )
         node.attrs["_opset"] = opset
         imported = importer(node, graph)
         if imported is not None:
@@ -134,6 +140,13 @@ def _pin_input_shapes(
     for name in input_shapes:
         if name not in known or name in initializers:
             raise ShapeError(f"--input-shape names '{name}', which is not a model input")
+    if model_copy.ir_version < 4:  # initializers must be declared as inputs there
+        declared = {value.name for value in model_copy.graph.input}
+        for init in model_copy.graph.initializer:
+            if init.name not in declared:
+                model_copy.graph.input.append(
+                    onnx.helper.make_tensor_value_info(init.name, init.data_type, init.dims)
+                )
     for value in model_copy.graph.input:
         if value.name in initializers:
             continue

@@ -8,7 +8,8 @@ from deepxc.ir import Graph, Node
 
 
 def dropout(node: Node, graph: Graph) -> Node:
-    only_first_output(node, "mask")
+    # An exported mask nobody reads is dropped; a node reading it later fails to find it.
+    node.outputs = node.outputs[:1]
     if len(node.inputs) > 2 and node.inputs[2]:
         training = graph.constants.get(node.inputs[2])
         if training is None or bool(training):
