@@ -39,7 +39,7 @@ def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarr
             )
         if array.dtype != np.dtype(spec["dtype"]):
             raise RunError(f"input '{name}' has dtype {array.dtype}, model wants {spec['dtype']}")
-        ordered.append(np.ascontiguousarray(array))
+        ordered.append(np.array(array, order="C"))  # keeps 0-d arrays 0-d
     return ordered
 
 

@@ -46,6 +46,7 @@ def compile_bundle(directory: str, spec: BuildSpec) -> str:
         result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            first = detail[0] if detail else f"exit code {result.returncode}"
+            errors = [line for line in detail if "error" in line] or detail
+            first = errors[0] if errors else f"exit code {result.returncode}"
             raise ToolchainError(f"{' '.join(command)} failed in {directory}: {first}")
     return os.path.join(directory, "model")

@@ -76,7 +76,7 @@ class Graph:
         self.dag.remove_node(name)
 
     def add_constant(self, name: str, value: np.ndarray) -> str:
-        value = np.ascontiguousarray(value)
+        value = np.array(value, order="C")  # ascontiguousarray would make 0-d 1-d
         self.constants[name] = value
         self.tensors[name] = TensorSpec(tuple(int(d) for d in value.shape), value.dtype.name)
         return name

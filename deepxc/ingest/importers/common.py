@@ -18,7 +18,7 @@ def only_first_output(node: Node, what: str) -> None:
         raise UnsupportedOp(node.name, node.op, f"the {what} output is not supported")
 
 
-def spatial_rank(node: Node, graph: Graph, allowed=(1, 2)) -> int:
+def spatial_rank(node: Node, graph: Graph, allowed=(1, 2, 3)) -> int:
     rank = len(graph.spec(node.inputs[0]).shape) - 2
     if rank not in allowed:
         raise UnsupportedOp(node.name, node.op, f"{rank}-D data is not supported (only "

@@ -1,4 +1,4 @@
-"""Conv: 1-D and 2-D, groups (depthwise), strides, dilations, explicit or automatic pads."""
+"""Conv: 1-D, 2-D and 3-D, groups (depthwise), strides, dilations, explicit or automatic pads."""
 
 from __future__ import annotations
 

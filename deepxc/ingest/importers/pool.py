@@ -1,4 +1,4 @@
-"""MaxPool and AveragePool (1-D, 2-D), GlobalAveragePool and GlobalMaxPool."""
+"""MaxPool and AveragePool (1-D, 2-D, 3-D), GlobalAveragePool and GlobalMaxPool."""
 
 from __future__ import annotations
 

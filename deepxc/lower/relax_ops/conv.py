@@ -1,8 +1,10 @@
-"""Conv (1-D, 2-D) with an optional bias."""
+"""Conv (1-D, 2-D, 3-D) with an optional bias."""
 
 from __future__ import annotations
 
 from tvm import relax
+
+_CONV = {1: relax.op.nn.conv1d, 2: relax.op.nn.conv2d, 3: relax.op.nn.conv3d}
 
 
 def conv(ctx, node):
@@ -10,7 +12,7 @@ def conv(ctx, node):
     rank = len(attrs["kernel_shape"])
     x, w = ctx.value(node.inputs[0]), ctx.value(node.inputs[1])
     pads = list(attrs["pads"])  # [begin..., end...], the order relax takes too
-    op = relax.op.nn.conv2d if rank == 2 else relax.op.nn.conv1d
+    op = _CONV[rank]
     y = op(
         x,
         w,

@@ -1,4 +1,4 @@
-"""MaxPool, AveragePool (1-D, 2-D) and the global pools."""
+"""MaxPool, AveragePool (1-D, 2-D, 3-D) and the global pools."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ _OPS = {
     ("MaxPool", 2): relax.op.nn.max_pool2d,
     ("AveragePool", 1): relax.op.nn.avg_pool1d,
     ("AveragePool", 2): relax.op.nn.avg_pool2d,
+    ("MaxPool", 3): relax.op.nn.max_pool3d,
+    ("AveragePool", 3): relax.op.nn.avg_pool3d,
 }
 
 
