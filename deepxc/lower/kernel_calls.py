@@ -17,9 +17,10 @@ def spec_of(ty) -> TensorSpec:
 class CallLister:
     """Gives every value of `main` a buffer and records the call_tir bindings in order."""
 
-    def __init__(self, inputs: list[str], weights: list[str]):
+    def __init__(self, inputs: list[str], weights: list[str], named_constants=()):
         self.input_names = inputs
         self.weight_names = weights
+        self.named_constants = list(named_constants)
         self.buffers: dict[str, Buffer] = {}
         self.constants: dict[str, np.ndarray] = {}
         self.calls: list[KernelCall] = []
@@ -57,7 +58,9 @@ class CallLister:
 
     def _lookup(self, expr: relax.Expr):
         if isinstance(expr, Constant):
-            name = f"const{len(self.constants)}"
+            name = self._constant_name(expr)
+            if name in self.constants:
+                return name
             self.constants[name] = expr.value.numpy()
             self.buffers[name] = Buffer(name, spec_of(expr.ty), "weight")
             return name
@@ -68,6 +71,13 @@ class CallLister:
         if expr in self._values:
             return self._values[expr]
         raise TypeError(f"cannot lower Relax value {type(expr).__name__}: {expr}")
+
+    def _constant_name(self, expr: Constant) -> str:
+        for known, name in self.named_constants:
+            if known.same_as(expr):
+                return name
+        self.named_constants.append((expr, f"const{len(self.constants)}"))
+        return self.named_constants[-1][1]
 
     def _new_activations(self, var: relax.Var):
         if isinstance(var.ty, relax.TupleType):

@@ -19,7 +19,7 @@ def lower_partition(
     program = build_relax(graph)
     log(f"lower: legalize and fuse {len(graph.dag)} layers")
     module, layer_groups = run_passes(program.module)
-    lister = CallLister(program.inputs, program.weights)
+    lister = CallLister(program.inputs, program.weights, program.named_constants)
     outputs = lister.run(module["main"], layer_groups)
     for call in lister.calls:
         call.layers = [program.layer_names.get(name, name) for name in call.layers]

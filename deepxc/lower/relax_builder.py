@@ -26,6 +26,7 @@ class RelaxProgram:
     weights: list[str]  # constant tensors passed as parameters, after the inputs
     outputs: list[str]
     layer_names: dict[str, str]  # Relax binding name -> IR node name
+    named_constants: list[tuple[Constant, str]]  # weights laid out at build time
 
 
 @dataclass
@@ -37,6 +38,7 @@ class EmitContext:
     values: dict[str, relax.Expr] = field(default_factory=dict)
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
     layer_names: dict[str, str] = field(default_factory=dict)
+    named_constants: list[tuple[Constant, str]] = field(default_factory=list)
 
     def value(self, tensor: str) -> relax.Expr:
         """The Relax value of a tensor; a constant becomes a weight parameter."""
@@ -60,6 +62,14 @@ class EmitContext:
     def spec(self, tensor: str) -> TensorSpec:
         return self.graph.spec(tensor)
 
+    def weight(self, name: str, value: np.ndarray) -> Constant:
+        """A weight in the layout a kernel wants, computed at build time from a constant."""
+        value = np.array(value, order="C")
+        constant = relax.const(value)
+        layout = "x".join(str(d) for d in value.shape)
+        self.named_constants.append((constant, f"{name}@{layout}"))
+        return constant
+
 
 def tensor_type(spec: TensorSpec) -> relax.TensorType:
     return relax.TensorType(list(spec.shape), spec.dtype)
@@ -81,7 +91,14 @@ def build_relax(graph: Graph) -> RelaxProgram:
             output = bb.emit_output(results[0] if len(results) == 1 else relax.Tuple(results))
         weights = list(ctx.weight_params)
         bb.emit_func_output(output, params=input_params + list(ctx.weight_params.values()))
-    return RelaxProgram(bb.get(), list(graph.inputs), weights, list(graph.outputs), ctx.layer_names)
+    return RelaxProgram(
+        bb.get(),
+        list(graph.inputs),
+        weights,
+        list(graph.outputs),
+        ctx.layer_names,
+        ctx.named_constants,
+    )
 
 
 def _emit_node(ctx: EmitContext, node: Node) -> None:

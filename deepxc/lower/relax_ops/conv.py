@@ -22,7 +22,10 @@ def conv(ctx, node):
         groups=attrs["group"],
     )
     if len(node.inputs) > 2 and node.inputs[2]:
-        channels = ctx.spec(node.inputs[2]).shape[0]
-        bias = relax.op.reshape(ctx.value(node.inputs[2]), [1, channels] + [1] * rank)
-        y = relax.op.add(y, bias)
+        shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
+        bias = node.inputs[2]
+        if ctx.graph.is_constant(bias):
+            y = relax.op.add(y, ctx.weight(bias, ctx.graph.constants[bias].reshape(shape)))
+        else:
+            y = relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
     return [y]

@@ -10,7 +10,7 @@ def _operand(ctx, node, slot: int, transpose: bool):
     tensor = node.inputs[slot]
     if ctx.graph.is_constant(tensor):
         value = ctx.graph.constants[tensor]
-        return relax.const(np.ascontiguousarray(value.T) if transpose else value)
+        return ctx.weight(tensor, value.T if transpose else value)
     value = ctx.value(tensor)
     return relax.op.permute_dims(value, [1, 0]) if transpose else value
 

@@ -17,8 +17,8 @@ def batch_norm(ctx, node):
     shift = bias - mean * factor
     shape = (-1,) + (1,) * (rank - 2)
     dtype = ctx.spec(node.inputs[0]).dtype
-    a = relax.const(factor.reshape(shape).astype(dtype))
-    b = relax.const(shift.reshape(shape).astype(dtype))
+    a = ctx.weight(f"{node.name}_scale", factor.reshape(shape).astype(dtype))
+    b = ctx.weight(f"{node.name}_shift", shift.reshape(shape).astype(dtype))
     return [relax.op.add(relax.op.multiply(x, a), b)]
 
 
