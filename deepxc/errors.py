@@ -23,6 +23,10 @@ class UnsupportedOp(DeepxcError):
         super().__init__(f"node '{node_name}': unsupported op {op_type}{detail}")
 
 
+class UnsupportedType(DeepxcError):
+    """A tensor type deepxc cannot take at the model boundary."""
+
+
 class ShapeError(DeepxcError):
     """A shape is unknown (symbolic) or invalid."""
 

@@ -183,3 +183,14 @@ def test_run_not_a_bundle(capsys, tmp_path):
 def test_rebuild_into_existing_bundle(capsys, tmp_path, good_model, bundle):
     code, _, _ = run_cli(capsys, "build", good_model, "-o", bundle)
     assert code == 0
+
+
+def test_shape_operand_must_be_constant(capsys, tmp_path):
+    model = make_model(
+        [helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape_by_input")],
+        [tensor("x", [2, 6]), tensor("target", [2], onnx.TensorProto.INT64)],
+        [tensor("y", [3, 4])],
+    )
+    assert_one_line_error(
+        capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"], "target"
+    )

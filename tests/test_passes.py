@@ -25,13 +25,20 @@ def conv_bn_model():
     return make_model(
         [
             helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-            helper.make_node("BatchNormalization", ["c", "s", "beta", "m", "v"], ["y"],
-                             name="bn", epsilon=1e-3),
+            helper.make_node(
+                "BatchNormalization", ["c", "s", "beta", "m", "v"], ["y"], name="bn", epsilon=1e-3
+            ),
         ],
         [tensor("x", [1, 3, 6, 6])],
         [tensor("y", [1, 4, 6, 6])],
-        [array("w", (4, 3, 3, 3)), array("b", (4,)), array("s", (4,)), array("beta", (4,)),
-         array("m", (4,)), array("v", (4,), low=0.5)],
+        [
+            array("w", (4, 3, 3, 3)),
+            array("b", (4,)),
+            array("s", (4,)),
+            array("beta", (4,)),
+            array("m", (4,)),
+            array("v", (4,), low=0.5),
+        ],
     )
 
 
@@ -44,8 +51,14 @@ def gemm_bn_model(trans_b: int):
         ],
         [tensor("x", [2, 8])],
         [tensor("y", [2, 5])],
-        [array("w", shape), array("b", (5,)), array("s", (5,)), array("beta", (5,)),
-         array("m", (5,)), array("v", (5,), low=0.5)],
+        [
+            array("w", shape),
+            array("b", (5,)),
+            array("s", (5,)),
+            array("beta", (5,)),
+            array("m", (5,)),
+            array("v", (5,), low=0.5),
+        ],
     )
 
 
@@ -53,8 +66,11 @@ def ops(graph):
     return [node.op for node in graph.nodes()]
 
 
-@pytest.mark.parametrize("model", [conv_bn_model(), gemm_bn_model(0), gemm_bn_model(1)],
-                         ids=["conv", "gemm", "gemm_transB"])
+@pytest.mark.parametrize(
+    "model",
+    [conv_bn_model(), gemm_bn_model(0), gemm_bn_model(1)],
+    ids=["conv", "gemm", "gemm_transB"],
+)
 def test_fold_batchnorm(model, tmp_path):
     graph = import_model(model)
     assert "BatchNormalization" in ops(graph)
@@ -121,8 +137,13 @@ def test_fold_constants_shape_chain(tmp_path):
 def test_fold_constants_constant_of_shape(tmp_path):
     model = make_model(
         [
-            helper.make_node("ConstantOfShape", ["dims"], ["fill"], name="cos",
-                             value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+            helper.make_node(
+                "ConstantOfShape",
+                ["dims"],
+                ["fill"],
+                name="cos",
+                value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5]),
+            ),
             helper.make_node("Add", ["x", "fill"], ["y"], name="add"),
         ],
         [tensor("x", [2, 3])],

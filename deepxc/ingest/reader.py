@@ -8,7 +8,13 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
-from deepxc.errors import InputFileError, InvalidGraph, ShapeError, UnsupportedOp
+from deepxc.errors import (
+    InputFileError,
+    InvalidGraph,
+    ShapeError,
+    UnsupportedOp,
+    UnsupportedType,
+)
 from deepxc.ingest.importers import IMPORTERS
 from deepxc.ir import Graph, Node, TensorSpec
 
@@ -197,8 +203,10 @@ def _spec(value: onnx.ValueInfoProto) -> TensorSpec | None:
 
 def _check_float_io(name: str, spec: TensorSpec, kind: str) -> None:
     if spec.dtype != "float32":
-        raise UnsupportedOp(
-            name, f"{kind} of type {spec.dtype}", "model inputs and outputs must be float32"
+        hint = " (a shape or index operand must be an initializer)" if kind == "input" else ""
+        raise UnsupportedType(
+            f"model {kind} '{name}' is {spec.dtype}: bundle inputs and outputs must be "
+            f"float32{hint}"
         )
 
 

@@ -21,8 +21,11 @@ def only_first_output(node: Node, what: str) -> None:
 def spatial_rank(node: Node, graph: Graph, allowed=(1, 2, 3)) -> int:
     rank = len(graph.spec(node.inputs[0]).shape) - 2
     if rank not in allowed:
-        raise UnsupportedOp(node.name, node.op, f"{rank}-D data is not supported (only "
-                            f"{' and '.join(f'{r}-D' for r in allowed)})")
+        raise UnsupportedOp(
+            node.name,
+            node.op,
+            f"{rank}-D data is not supported (only {' and '.join(f'{r}-D' for r in allowed)})",
+        )
     return rank
 
 

@@ -36,8 +36,12 @@ def run(graph: Graph) -> Graph:
         else:
             weight = weight * factor[None, :]
         new_bias = (old_bias - mean) * factor + bias
-        w_name = graph.add_constant(graph.fresh_name(f"{layer.name}_w_bn"), weight.astype(np.float32))
-        b_name = graph.add_constant(graph.fresh_name(f"{layer.name}_b_bn"), new_bias.astype(np.float32))
+        w_name = graph.add_constant(
+            graph.fresh_name(f"{layer.name}_w_bn"), weight.astype(np.float32)
+        )
+        b_name = graph.add_constant(
+            graph.fresh_name(f"{layer.name}_b_bn"), new_bias.astype(np.float32)
+        )
         graph.remove_node(bn.name)
         graph.remove_node(layer.name)
         layer.inputs = [layer.inputs[0], w_name, b_name]

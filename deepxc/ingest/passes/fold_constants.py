@@ -64,5 +64,3 @@ def _evaluate(graph: Graph, node: Node) -> list[np.ndarray]:
     except Exception as exc:  # the reference raises many types for malformed nodes
         raise InvalidGraph(f"node '{node.name}' ({node.op}) cannot be evaluated: {exc}") from None
     return [np.asarray(r) for r in results]
-
-

@@ -11,8 +11,9 @@ def batch_norm(ctx, node):
     x = ctx.value(node.inputs[0])
     rank = len(ctx.spec(node.inputs[0]).shape)
     epsilon = node.attrs.get("epsilon", 1e-5)
-    scale, bias, mean, var = (ctx.constant(node, i, n) for i, n in
-                              enumerate(("scale", "bias", "mean", "var"), start=1))
+    scale, bias, mean, var = (
+        ctx.constant(node, i, n) for i, n in enumerate(("scale", "bias", "mean", "var"), start=1)
+    )
     factor = scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + epsilon)
     shift = bias - mean * factor
     shape = (-1,) + (1,) * (rank - 2)
@@ -42,7 +43,8 @@ def lrn(ctx, node):
     )
     window = relax.op.reshape(mean, list(shape))
     denominator = relax.op.add(
-        relax.const(np.array(bias, dtype)), relax.op.multiply(window, relax.const(np.array(alpha, dtype)))
+        relax.const(np.array(bias, dtype)),
+        relax.op.multiply(window, relax.const(np.array(alpha, dtype))),
     )
     return [relax.op.divide(x, relax.op.power(denominator, relax.const(np.array(beta, dtype))))]
 
