@@ -74,6 +74,7 @@ def time_onnxruntime(model: onnx.ModelProto, inputs, repeat: int) -> float:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.log_severity_level = 3
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(
@@ -93,6 +94,7 @@ feeds = {k: v for k, v in np.load(sys.argv[2]).items()}
 blob = model.SerializeToString(); del model
 before = rss()
 options = ort.SessionOptions(); options.intra_op_num_threads = 1
+options.log_severity_level = 3
 session = ort.InferenceSession(blob, options, providers=['CPUExecutionProvider'])
 del blob
 session.run(None, feeds)

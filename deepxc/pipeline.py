@@ -15,7 +15,7 @@ from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
 from deepxc.ir.stats import model_summary
 from deepxc.lower.partition import lower_partition
-from deepxc.targets import load_target
+from deepxc.targets import Target, load_target
 
 Log = Callable[[str], None]
 
@@ -40,48 +40,37 @@ def frontend(model: onnx.ModelProto, input_shapes=None, log: Log = print) -> Gra
 
 
 def build(
-    model_path: str,
-    target_name: str,
-    out_dir: str,
-    input_shapes=None,
-    log: Log = print,
+    model_path: str, target_name: str, out_dir: str, input_shapes=None, log: Log = print
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
-    target = load_target(target_name)
+    target = load_target(target_name)  # an unknown target fails before any work
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
-    return build_model(
-        model,
-        target_name,
-        out_dir,
-        input_shapes,
-        log,
-        name=os.path.splitext(os.path.basename(model_path))[0],
-        target=target,
-    )
+    name = os.path.splitext(os.path.basename(model_path))[0]
+    return build_model(model, target, out_dir, input_shapes, log, name=name)
 
 
 def build_model(
-    model, target_name, out_dir, input_shapes=None, log: Log = print, name=None, target=None
+    model: onnx.ModelProto,
+    target: Target | str,
+    out_dir: str,
+    input_shapes=None,
+    log: Log = print,
+    name: str | None = None,
 ) -> dict:
-    target = target or load_target(target_name)
+    """Compile an in-memory ONNX model into a bundle directory. Returns the manifest."""
+    if isinstance(target, str):
+        target = load_target(target)
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
     summary = model_summary(graph)
-    log(
-        f"ir: {len(graph.dag)} layers, {summary['totals']['macs']:,} MACs, "
-        f"{summary['totals']['params']:,} parameters"
-    )
+    totals = summary["totals"]
+    log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
         partition = lower_partition(graph, target, workdir, log=log)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
-            out_dir,
-            partition,
-            target,
-            name or graph.name,
-            graph.outputs,
-            {"summary": summary["totals"]},
+            out_dir, partition, target, name or graph.name, graph.outputs, summary
         )
     sizes = manifest["sizes"]
     log(f"done: arena {sizes['arena_bytes']:,} B, weights {sizes['weights_bytes']:,} B")

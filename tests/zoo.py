@@ -39,6 +39,14 @@ def realistic_model(name: str, seed: int = 0) -> onnx.ModelProto:
         graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
     del graph.node[:]
     graph.node.extend(kept)
+    used = {tensor for node in kept for tensor in node.input}
+    initializers = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    inputs = [v for v in graph.input if v.name in used]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    model.ir_version = max(model.ir_version, 4)  # initializers need not be listed as inputs
     return model
 
 

@@ -62,7 +62,8 @@ def write_bundle(
     model_outputs: list[str],
     summary: dict,
 ) -> dict:
-    """Render and compile the bundle; return the manifest written."""
+    """Render and compile the bundle; return the manifest written. `summary` is the
+    per-layer table of `deepxc.ir.stats.model_summary`."""
     plan = plan_memory(partition)
     blob, offsets = pack_weights(partition.weights)
     checksum = int.from_bytes(blob[16:24], "little")
@@ -98,10 +99,11 @@ def write_bundle(
         },
         "weights_checksum": f"{checksum:016x}",
         "partitions": [{"processor": partition.processor, "kernels": len(partition.kernels)}],
-        "layers": [
+        "totals": summary["totals"],
+        "layers": summary["layers"],
+        "kernel_calls": [
             {"kernel": c.kernel, "layers": c.layers, "args": c.args} for c in partition.calls
         ],
-        **summary,
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     compile_bundle(directory, spec)
