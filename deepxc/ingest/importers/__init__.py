@@ -5,7 +5,7 @@ values) and the graph built so far. It checks what deepxc supports, fills in def
 and returns the node to add, or None when it folded the node into the graph (Constant).
 """
 
-from deepxc.ingest.importers import conv, elementwise, pool
+from deepxc.ingest.importers import conv, elementwise, normalization, pool, shape
 from deepxc.ingest.importers.common import passthrough
 from deepxc.ingest.importers.constant import constant
 
@@ -13,10 +13,10 @@ IMPORTERS = {
     "Conv": conv.conv,
     "Gemm": passthrough,
     "MatMul": passthrough,
-    "Add": passthrough,
-    "Sub": passthrough,
-    "Mul": passthrough,
-    "Div": passthrough,
+    "Add": elementwise.binary,
+    "Sub": elementwise.binary,
+    "Mul": elementwise.binary,
+    "Div": elementwise.binary,
     "Sum": passthrough,
     "Relu": passthrough,
     "LeakyRelu": passthrough,
@@ -25,8 +25,8 @@ IMPORTERS = {
     "Tanh": passthrough,
     "Softmax": passthrough,
     "LogSoftmax": passthrough,
-    "BatchNormalization": elementwise.batch_norm,
-    "LRN": passthrough,
+    "BatchNormalization": normalization.batch_norm,
+    "LRN": normalization.lrn,
     "MaxPool": pool.pool,
     "AveragePool": pool.pool,
     "GlobalAveragePool": pool.global_pool,
@@ -38,7 +38,7 @@ IMPORTERS = {
     "Unsqueeze": passthrough,
     "Concat": passthrough,
     "Split": passthrough,
-    "Pad": passthrough,
+    "Pad": shape.pad,
     "Dropout": elementwise.dropout,
     "Identity": passthrough,
     "Constant": constant,

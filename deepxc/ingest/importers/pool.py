@@ -9,16 +9,15 @@ from deepxc.ir import Graph, Node
 
 def pool(node: Node, graph: Graph) -> Node:
     rank = spatial_rank(node, graph)
-    only_first_output(node, "Indices")
-    if node.attrs.get("storage_order", 0) != 0:
-        raise UnsupportedOp(node.name, node.op, "storage_order=1")
+    only_first_output(node, "Indices")  # storage_order only matters for Indices
     kernel = list(node.attrs["kernel_shape"])
     node.attrs["pads"] = resolve_pads(node, graph, kernel, rank)
     node.attrs["auto_pad"] = "NOTSET"
     node.attrs.setdefault("strides", [1] * rank)
     node.attrs.setdefault("dilations", [1] * rank)
     node.attrs.setdefault("ceil_mode", 0)
-    node.attrs.setdefault("count_include_pad", 0)
+    if node.op == "AveragePool":
+        node.attrs.setdefault("count_include_pad", 0)
     return node
 
 

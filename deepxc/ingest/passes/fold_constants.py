@@ -8,7 +8,7 @@ without deepxc re-implementing each op.
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper, numpy_helper
+from onnx import defs, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from deepxc.errors import InvalidGraph
@@ -44,7 +44,10 @@ def _shape_of(graph: Graph, node: Node) -> np.ndarray:
 
 def _evaluate(graph: Graph, node: Node) -> list[np.ndarray]:
     inputs = [t for t in node.inputs if t]
-    attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_")}
+    opset = node.attrs.get("_opset", 17)
+    # Importers fill defaults of their own; the reference only takes the op's attributes.
+    known = defs.get_schema(node.op, opset, "").attributes
+    attrs = {k: v for k, v in node.attrs.items() if k in known}
     for key, value in attrs.items():
         if isinstance(value, np.ndarray):
             attrs[key] = numpy_helper.from_array(value)
@@ -57,7 +60,7 @@ def _evaluate(graph: Graph, node: Node) -> list[np.ndarray]:
             [helper.make_tensor_value_info(t, 0, None) for t in node.outputs if t],
             [numpy_helper.from_array(graph.constants[t], t) for t in inputs],
         ),
-        opset_imports=[helper.make_opsetid("", node.attrs.get("_opset", 17))],
+        opset_imports=[helper.make_opsetid("", opset)],
     )
     try:
         results = ReferenceEvaluator(model).run(None, {})

@@ -25,7 +25,7 @@ def pool(ctx, node):
         padding=list(attrs["pads"]),
         dilation=list(attrs["dilations"]),
         ceil_mode=bool(attrs["ceil_mode"]),
-        count_include_pad=bool(attrs["count_include_pad"]),
+        count_include_pad=bool(attrs.get("count_include_pad", 0)),  # AveragePool only
     )
     return [y]
 

@@ -36,14 +36,11 @@ def split(ctx, node):
     return [relax.TupleGetItem(parts, i) for i in range(len(sizes))]
 
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}  # ONNX: relax
 
 
 def pad(ctx, node):
     rank = len(ctx.spec(node.inputs[0]).shape)
-    mode = node.attrs.get("mode", "constant")
-    if mode not in _PAD_MODES:
-        raise UnsupportedOp(node.name, node.op, f"mode={mode}")
     if node.attrs["_opset"] < 11:
         pads = list(node.attrs["pads"])
         value = node.attrs.get("value", 0.0)
@@ -61,7 +58,11 @@ def pad(ctx, node):
     if any(p < 0 for p in begins + ends):
         raise UnsupportedOp(node.name, node.op, "negative pads")
     width = [w for pair in zip(begins, ends) for w in pair]
-    return [relax.op.nn.pad(ctx.value(node.inputs[0]), width, _PAD_MODES[mode], float(value))]
+    return [
+        relax.op.nn.pad(
+            ctx.value(node.inputs[0]), width, _PAD_MODES[node.attrs["mode"]], float(value)
+        )
+    ]
 
 
 def gather(ctx, node):
