@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 
 import onnx
@@ -61,6 +62,7 @@ def build_model(
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest."""
     if isinstance(target, str):
         target = load_target(target)
+    started = time.monotonic()
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
     summary = model_summary(graph)
@@ -73,7 +75,10 @@ def build_model(
             out_dir, partition, target, name or graph.name, graph.outputs, summary
         )
     sizes = manifest["sizes"]
-    log(f"done: arena {sizes['arena_bytes']:,} B, weights {sizes['weights_bytes']:,} B")
+    log(
+        f"done in {time.monotonic() - started:.1f} s: arena {sizes['arena_bytes']:,} B, "
+        f"weights {sizes['weights_bytes']:,} B"
+    )
     return manifest
 
 
