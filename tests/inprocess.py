@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import tvm
+from support import assert_close, random_inputs, reference_outputs
 from tvm import relax
 
 from deepxc.ingest.passes import PASSES
@@ -44,3 +45,9 @@ def run_graph(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarr
 
 def run_model(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return run_graph(frontend(model), inputs)
+
+
+def check_graph(graph: Graph, model: onnx.ModelProto, tolerance: float = 1e-5) -> None:
+    """`graph` (say, after a pass) computes what onnxruntime computes for `model`."""
+    inputs = random_inputs(model)
+    assert_close(run_graph(graph, inputs), reference_outputs(model, inputs), tolerance)
