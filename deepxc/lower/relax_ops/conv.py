@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tvm import relax
+
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
+
 
 _CONV = {1: relax.op.nn.conv1d, 2: relax.op.nn.conv2d, 3: relax.op.nn.conv3d}
 
 
-def conv(ctx, node):
+def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     rank = len(attrs["kernel_shape"])
     x, w = ctx.value(node.inputs[0]), ctx.value(node.inputs[1])

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tvm import relax
 
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
 
-def _operand(ctx, node, slot: int, transpose: bool):
+
+def _operand(ctx: EmitContext, node: Node, slot: int, transpose: bool):
     tensor = node.inputs[slot]
     if ctx.graph.is_constant(tensor):
         value = ctx.graph.constants[tensor]
@@ -14,7 +20,7 @@ def _operand(ctx, node, slot: int, transpose: bool):
     return relax.op.permute_dims(value, [1, 0]) if transpose else value
 
 
-def gemm(ctx, node):
+def gemm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     a = _operand(ctx, node, 0, bool(attrs.get("transA", 0)))
     b = _operand(ctx, node, 1, bool(attrs.get("transB", 0)))
@@ -31,5 +37,5 @@ def gemm(ctx, node):
     return [y]
 
 
-def matmul(ctx, node):
+def matmul(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [relax.op.matmul(ctx.value(node.inputs[0]), ctx.value(node.inputs[1]))]

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tvm import relax
+
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
+
 
 _BINARY = {
     "Add": relax.op.add,
@@ -20,23 +26,23 @@ _UNARY = {
 }
 
 
-def binary(ctx, node):
+def binary(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [_BINARY[node.op](ctx.value(node.inputs[0]), ctx.value(node.inputs[1]))]
 
 
-def unary(ctx, node):
+def unary(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [_UNARY[node.op](ctx.value(node.inputs[0]))]
 
 
-def sum_(ctx, node):
+def sum_(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [reduce(relax.op.add, [ctx.value(t) for t in node.inputs])]
 
 
-def leaky_relu(ctx, node):
+def leaky_relu(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [relax.op.nn.leakyrelu(ctx.value(node.inputs[0]), node.attrs.get("alpha", 0.01))]
 
 
-def clip(ctx, node):
+def clip(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     dtype = ctx.spec(node.inputs[0]).dtype
     info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
     if node.attrs["_opset"] < 11:
@@ -53,5 +59,5 @@ def clip(ctx, node):
     return [relax.op.clip(x, float(low), float(high))]
 
 
-def identity(ctx, node):
+def identity(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [ctx.value(node.inputs[0])]

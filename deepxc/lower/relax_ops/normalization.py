@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from tvm import relax
 
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
 
-def batch_norm(ctx, node):
+
+def batch_norm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     """y = x * a + b per channel, with a and b computed at build time when constant."""
     x = ctx.value(node.inputs[0])
     rank = len(ctx.spec(node.inputs[0]).shape)
@@ -23,7 +29,7 @@ def batch_norm(ctx, node):
     return [relax.op.add(relax.op.multiply(x, a), b)]
 
 
-def lrn(ctx, node):
+def lrn(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     """ONNX LRN: x / (bias + alpha / size * sum of squares over a window of channels)^beta.
 
     The window sum is an average pool over the channel axis (times size), on a view of the
@@ -49,7 +55,7 @@ def lrn(ctx, node):
     return [relax.op.divide(x, relax.op.power(denominator, relax.const(np.array(beta, dtype))))]
 
 
-def softmax(ctx, node):
+def softmax(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     x = ctx.value(node.inputs[0])
     shape = ctx.spec(node.inputs[0]).shape
     op = relax.op.nn.softmax if node.op == "Softmax" else relax.op.nn.log_softmax

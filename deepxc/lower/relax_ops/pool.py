@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tvm import relax
+
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
+
 
 _OPS = {
     ("MaxPool", 1): relax.op.nn.max_pool1d,
@@ -14,7 +21,7 @@ _OPS = {
 }
 
 
-def pool(ctx, node):
+def pool(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     kernel = list(attrs["kernel_shape"])
     op = _OPS[(node.op, len(kernel))]
@@ -30,7 +37,7 @@ def pool(ctx, node):
     return [y]
 
 
-def global_pool(ctx, node):
+def global_pool(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     x = ctx.value(node.inputs[0])
     axes = list(range(2, len(ctx.spec(node.inputs[0]).shape)))
     reduce = relax.op.mean if node.op == "GlobalAveragePool" else relax.op.max

@@ -3,29 +3,35 @@ Pad, Gather."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from tvm import relax
 
 from deepxc.errors import UnsupportedOp
 
+if TYPE_CHECKING:
+    from deepxc.ir import Node
+    from deepxc.lower.relax_builder import EmitContext
 
-def reshape(ctx, node):
+
+def reshape(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     """Reshape, Flatten, Squeeze, Unsqueeze: the output shape is known at compile time."""
     return [relax.op.reshape(ctx.value(node.inputs[0]), list(ctx.spec(node.outputs[0]).shape))]
 
 
-def transpose(ctx, node):
+def transpose(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     perm = node.attrs.get("perm", list(reversed(range(rank))))
     return [relax.op.permute_dims(ctx.value(node.inputs[0]), list(perm))]
 
 
-def concat(ctx, node):
+def concat(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     values = [ctx.value(t) for t in node.inputs if t]
     return [relax.op.concat(values, axis=node.attrs["axis"])]
 
 
-def split(ctx, node):
+def split(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     axis = node.attrs.get("axis", 0) % rank
     sizes = [ctx.spec(t).shape[axis] for t in node.outputs]
@@ -39,7 +45,7 @@ def split(ctx, node):
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}  # ONNX: relax
 
 
-def pad(ctx, node):
+def pad(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     if node.attrs["_opset"] < 11:
         pads = list(node.attrs["pads"])
@@ -65,7 +71,7 @@ def pad(ctx, node):
     ]
 
 
-def gather(ctx, node):
+def gather(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     axis = node.attrs.get("axis", 0) % rank
     indices = ctx.constant(node, 1, "indices").astype(np.int64)
