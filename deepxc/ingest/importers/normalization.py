@@ -11,6 +11,7 @@ def batch_norm(node: Node, graph: Graph) -> Node:
     if node.attrs.get("training_mode", 0):
         raise UnsupportedOp(node.name, node.op, "training_mode=1 (inference only)")
     only_first_output(node, "running mean/var")
+    # is_test (opset < 7) defaults to training, yet inference exports omit it: refuse only 0.
     if node.attrs.get("is_test", 1) == 0 and node.attrs["_opset"] < 7:
         raise UnsupportedOp(node.name, node.op, "is_test=0 (training mode; inference only)")
     if node.attrs.get("spatial", 1) == 0:
