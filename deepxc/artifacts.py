@@ -42,3 +42,4 @@ class LoweredPartition:
     outputs: list[str]  # buffer names holding the model outputs, in order
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     workspace_bytes: int = 0
+    threads: int = 1  # kernels split their outer loops over this many threads

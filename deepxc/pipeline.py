@@ -41,14 +41,19 @@ def frontend(model: onnx.ModelProto, input_shapes=None, log: Log = print) -> Gra
 
 
 def build(
-    model_path: str, target_name: str, out_dir: str, input_shapes=None, log: Log = print
+    model_path: str,
+    target_name: str,
+    out_dir: str,
+    input_shapes=None,
+    log: Log = print,
+    threads: int | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
     target = load_target(target_name)  # an unknown target fails before any work
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
-    return build_model(model, target, out_dir, input_shapes, log, name=name)
+    return build_model(model, target, out_dir, input_shapes, log, name=name, threads=threads)
 
 
 def build_model(
@@ -58,10 +63,13 @@ def build_model(
     input_shapes=None,
     log: Log = print,
     name: str | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """Compile an in-memory ONNX model into a bundle directory. Returns the manifest."""
+    """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
+    `threads` defaults to the target CPU's core count."""
     if isinstance(target, str):
         target = load_target(target)
+    threads = threads or target.cpu_cores
     started = time.monotonic()
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
@@ -69,7 +77,7 @@ def build_model(
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
-        partition = lower_partition(graph, target, workdir, log=log)
+        partition = lower_partition(graph, target, workdir, threads, log=log)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
             out_dir, partition, target, name or graph.name, graph.outputs, summary

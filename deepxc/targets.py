@@ -40,6 +40,11 @@ class Target:
     processors: list[Processor]
     cost: dict = field(default_factory=dict)
 
+    @property
+    def cpu_cores(self) -> int:
+        """Default thread count of a build: the cores of the target's CPU."""
+        return next((p.cores for p in self.processors if p.kind == "cpu"), 1)
+
 
 def known_targets() -> list[str]:
     return sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))

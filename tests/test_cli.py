@@ -72,9 +72,10 @@ def test_inspect_counts_params_and_macs(tmp_path, capsys):
     assert f"{conv_macs + dense_macs:,} MACs" in out
 
 
-def test_targets_lists_host(capsys):
+def test_targets_lists_every_target_file(capsys):
     assert main(["targets"]) == 0
-    assert capsys.readouterr().out.startswith("host")
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == ["aarch64", "host", "snapdragon-400", "tegra-k1"]
 
 
 @pytest.mark.parametrize("command", ["build", "run", "inspect", "targets"])

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from deepxc.errors import InputFileError
+from deepxc.errors import InputFileError, TargetError
 
 
 def build_command(args, log) -> int:
@@ -15,7 +15,9 @@ def build_command(args, log) -> int:
     from deepxc.pipeline import build
 
     shapes = parse_input_shapes(args.input_shape)
-    build(args.model, args.target, args.output, shapes, log=log)
+    if args.threads is not None and not 1 <= args.threads <= 64:
+        raise TargetError(f"--threads {args.threads}: expected 1 to 64")
+    build(args.model, args.target, args.output, shapes, log=log, threads=args.threads)
     return 0
 
 

@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
         help="bundle directory (created; an existing non-bundle is refused)",
     )
     build.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads the kernels' parallel loops use (default: the target CPU's cores; "
+        "1 builds a bundle without pthreads); DEEPX_NUM_THREADS lowers it at run time",
+    )
+    build.add_argument(
         "--input-shape",
         action="append",
         metavar="NAME=D1,D2,...",

@@ -72,7 +72,7 @@ def write_bundle(
     )
     kernel_object = os.path.basename(partition.object_path)
     shutil.copyfile(partition.object_path, os.path.join(directory, kernel_object))
-    spec = build_spec(target, [kernel_object])
+    spec = build_spec(target, [kernel_object], ctx.multithreaded)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
@@ -80,7 +80,7 @@ def write_bundle(
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    for name in RENDERED:
+    for name in RENDERED + (["parallel.c"] if ctx.multithreaded else []):
         text = env.get_template(f"{name}.j2").render(ctx=ctx, build=spec)
         Path(directory, name).write_text(text)
     Path(directory, "weights.bin").write_bytes(blob)

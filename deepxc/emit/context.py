@@ -60,7 +60,9 @@ class BundleContext:
     weights_payload_bytes: int
     weights_checksum: int
     workspace_offset: int
-    workspace_bytes: int
+    workspace_per_thread: int
+    threads: int
+    multithreaded: bool
     kernels: list[KernelContext]
     calls: list[CallContext]
     inputs: list[IOContext]
@@ -122,7 +124,9 @@ def build_context(
         weights_payload_bytes=weights_blob_bytes - HEADER_BYTES,
         weights_checksum=weights_checksum,
         workspace_offset=plan.workspace_offset,
-        workspace_bytes=plan.workspace_bytes,
+        workspace_per_thread=plan.workspace_bytes // partition.threads,
+        threads=partition.threads,
+        multithreaded=partition.threads > 1,
         kernels=kernels,
         calls=calls,
         inputs=[io(i, n, n) for i, n in enumerate(partition.inputs)],

@@ -48,7 +48,7 @@ def plan_memory(partition: LoweredPartition) -> MemoryPlan:
         placed.append((offset, offset + size, first, last))
         offsets[name] = offset
     planned = max((end for _, end, _, _ in placed), default=0)
-    workspace = align(partition.workspace_bytes)
+    workspace = align(partition.workspace_bytes) * partition.threads  # a stack per thread
     return MemoryPlan(offsets, align(planned), workspace, align(planned) + workspace)
 
 

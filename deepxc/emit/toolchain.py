@@ -21,12 +21,23 @@ class BuildSpec:
     ldflags: list[str]
     libs: list[str]
     kernel_objects: list[str]
+    runtime_sources: list[str]  # compiled into libmodel.a with the kernels
 
 
-def build_spec(target: Target, kernel_objects: list[str]) -> BuildSpec:
+def build_spec(target: Target, kernel_objects: list[str], multithreaded: bool) -> BuildSpec:
     cc = target.cc
     ar = cc[: -len("gcc")] + "ar" if cc.endswith("gcc") else "ar"
-    return BuildSpec(cc, ar, target.cflags + WARNINGS, target.ldflags, target.libs, kernel_objects)
+    sources = ["model.c"] + (["parallel.c"] if multithreaded else [])
+    threads = ["-pthread"] if multithreaded else []
+    return BuildSpec(
+        cc,
+        ar,
+        target.cflags + WARNINGS + threads,
+        target.ldflags + threads,
+        target.libs,
+        kernel_objects,
+        sources,
+    )
 
 
 def compile_bundle(directory: str, spec: BuildSpec) -> str:
@@ -34,10 +45,13 @@ def compile_bundle(directory: str, spec: BuildSpec) -> str:
     for tool in (spec.cc, spec.ar):
         if shutil.which(tool) is None:
             raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
+    objects = [source[:-2] + ".o" for source in spec.runtime_sources]
     steps = [
-        [spec.cc, *spec.cflags, "-c", "model.c", "-o", "model.o"],
+        [spec.cc, *spec.cflags, "-c", s, "-o", o] for s, o in zip(spec.runtime_sources, objects)
+    ]
+    steps += [
         [spec.cc, *spec.cflags, "-c", "main.c", "-o", "main.o"],
-        [spec.ar, "rcs", "libmodel.a", "model.o", *spec.kernel_objects],
+        [spec.ar, "rcs", "libmodel.a", *objects, *spec.kernel_objects],
         [spec.cc, *spec.ldflags, "main.o", "libmodel.a", *spec.libs, "-o", "model"],
     ]
     if os.path.exists(os.path.join(directory, "libmodel.a")):

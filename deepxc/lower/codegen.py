@@ -7,6 +7,7 @@ from tvm import tirx
 
 from deepxc.artifacts import Kernel
 from deepxc.lower.kernel_calls import spec_of
+from deepxc.lower.schedule_parallel import parallelize
 
 PACKED_PREFIX = "__tvm_ffi_"
 
@@ -19,7 +20,12 @@ def tvm_target(target_options: dict) -> tvm.target.Target:
 
 
 def build_kernels(
-    module: tvm.IRModule, names: list[str], symbol_prefix: str, target_options: dict, path: str
+    module: tvm.IRModule,
+    names: list[str],
+    symbol_prefix: str,
+    target_options: dict,
+    path: str,
+    threads: int = 1,
 ) -> tuple[dict[str, Kernel], int]:
     """Build the named PrimFuncs into an object file at `path`.
 
@@ -31,7 +37,7 @@ def build_kernels(
     kernels = {}
     workspace = 0
     for name in names:
-        func = module[name]
+        func = parallelize(module[name], threads)
         symbol = f"{symbol_prefix}{name}"
         functions[symbol] = func.with_attr("global_symbol", symbol)
         kernels[name] = Kernel(symbol, PACKED_PREFIX + symbol, [spec_of(p.ty) for p in func.params])

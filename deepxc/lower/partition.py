@@ -14,7 +14,7 @@ from deepxc.targets import Target
 
 
 def lower_partition(
-    graph: Graph, target: Target, workdir: str, processor: str = "cpu", log=print
+    graph: Graph, target: Target, workdir: str, threads: int = 1, processor: str = "cpu", log=print
 ) -> LoweredPartition:
     program = build_relax(graph)
     log(f"lower: legalize and fuse {len(graph.dag)} layers")
@@ -25,10 +25,15 @@ def lower_partition(
         call.layers = [program.layer_names.get(name, name) for name in call.layers]
         call.layers = [name for name in call.layers if name in graph.dag]
     kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
-    log(f"lower: compile {len(kernel_names)} kernels for {target.name} ({len(lister.calls)} calls)")
+    log(
+        f"lower: compile {len(kernel_names)} kernels for {target.name} "
+        f"({len(lister.calls)} calls, {threads} thread{'s' if threads > 1 else ''})"
+    )
     object_path = os.path.join(workdir, f"kernels_{processor}.o")
     prefix = f"dx_{processor}_"
-    kernels, workspace = build_kernels(module, kernel_names, prefix, target.tvm, object_path)
+    kernels, workspace = build_kernels(
+        module, kernel_names, prefix, target.tvm, object_path, threads
+    )
     for call in lister.calls:
         call.kernel = kernels[call.kernel].symbol
     weights = {name: graph.constants[name] for name in program.weights}
@@ -43,4 +48,5 @@ def lower_partition(
         outputs=outputs,
         weights=weights,
         workspace_bytes=workspace,
+        threads=threads,
     )

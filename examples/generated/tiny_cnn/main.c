@@ -3,6 +3,8 @@
  * model, writes outputs to .npy files; --bench N times N runs after a warm-up.
  *
  *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N]
+ *
+ * DEEPX_NUM_THREADS=n in the environment runs with n threads (1..DEEPX_MAX_THREADS).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -144,6 +146,10 @@ int main(int argc, char **argv) {
     deepx_ctx ctx;
     int status = deepx_init(&ctx, arena, weights);
     if (status != DEEPX_OK) return fail("deepx_init", deepx_strerror(status));
+    const char *threads = getenv("DEEPX_NUM_THREADS");
+    if (threads != NULL && (status = deepx_set_threads(&ctx, atoi(threads))) != DEEPX_OK) {
+        return fail("DEEPX_NUM_THREADS", deepx_strerror(status));
+    }
 
     float *inputs[DEEPX_NUM_INPUTS + 1] = {0};
     float *outputs[DEEPX_NUM_OUTPUTS + 1] = {0};

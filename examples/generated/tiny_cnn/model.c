@@ -10,7 +10,7 @@
 #define DEEPX_WEIGHTS_PAYLOAD 6336ull
 #define DEEPX_WEIGHTS_CHECKSUM 12590630499352877360ull
 #define DEEPX_WORKSPACE_OFFSET 45056u
-#define DEEPX_WORKSPACE_BYTES 79424u
+#define DEEPX_WORKSPACE_PER_THREAD 79424u
 
 /* ---- The kernel calling convention (DLPack tensors in TVM FFI "Any" slots) ---------- */
 typedef struct { int32_t device_type; int32_t device_id; } dx_device;
@@ -142,28 +142,6 @@ static int32_t dx_cpu_softmax(void *a0, void *a1) {
 }
 
 /* ---- Backend services the kernels call (in place of a TVM runtime) ------------------ */
-static uint8_t *dx_workspace;
-static size_t dx_workspace_top;
-
-static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes, int dtype_code,
-                                int dtype_bits) {
-    (void)device_type; (void)device_id; (void)dtype_code; (void)dtype_bits;
-    size_t size = (size_t)((nbytes + 63u) & ~(uint64_t)63u);
-    if (dx_workspace == NULL || dx_workspace_top + size > DEEPX_WORKSPACE_BYTES) return NULL;
-    void *block = dx_workspace + dx_workspace_top;
-    dx_workspace_top += size;
-    return block;
-}
-
-static int dx_free_workspace(int device_type, int device_id, void *ptr) {
-    (void)device_type; (void)device_id;
-    /* Kernels free in reverse order of allocation: pop the stack. */
-    if (ptr != NULL && (uint8_t *)ptr >= dx_workspace) {
-        dx_workspace_top = (size_t)((uint8_t *)ptr - dx_workspace);
-    }
-    return 0;
-}
-
 typedef struct { void *sync_handle; int32_t num_task; } dx_parallel_env;
 typedef int (*dx_parallel_lambda)(int task_id, dx_parallel_env *penv, void *cdata);
 
@@ -175,6 +153,35 @@ static int dx_parallel_launch(dx_parallel_lambda lambda, void *cdata, int num_ta
 
 static int dx_parallel_barrier(int task_id, dx_parallel_env *penv) {
     (void)task_id; (void)penv;
+    return 0;
+}
+
+static int dx_thread_index(void) { return 0; }
+static void dx_set_thread_count(int count) { (void)count; }
+
+/* Scratch memory: one stack per thread in the arena; kernels free in reverse order. */
+static uint8_t *dx_workspace;
+static size_t dx_workspace_top[DEEPX_MAX_THREADS];
+
+static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes, int dtype_code,
+                                int dtype_bits) {
+    (void)device_type; (void)device_id; (void)dtype_code; (void)dtype_bits;
+    int thread = dx_thread_index();
+    size_t size = (size_t)((nbytes + 63u) & ~(uint64_t)63u);
+    size_t *top = &dx_workspace_top[thread];
+    if (dx_workspace == NULL || *top + size > DEEPX_WORKSPACE_PER_THREAD) return NULL;
+    void *block = dx_workspace + (size_t)thread * DEEPX_WORKSPACE_PER_THREAD + *top;
+    *top += size;
+    return block;
+}
+
+static int dx_free_workspace(int device_type, int device_id, void *ptr) {
+    (void)device_type; (void)device_id;
+    int thread = dx_thread_index();
+    uint8_t *base = dx_workspace + (size_t)thread * DEEPX_WORKSPACE_PER_THREAD;
+    if (ptr != NULL && (uint8_t *)ptr >= base) {
+        dx_workspace_top[thread] = (size_t)((uint8_t *)ptr - base);
+    }
     return 0;
 }
 
@@ -230,6 +237,7 @@ int deepx_init(deepx_ctx *ctx, void *arena, const void *weights) {
     ctx->arena = (uint8_t *)arena;
     ctx->weights = blob;
     ctx->level = 0;
+    ctx->threads = DEEPX_MAX_THREADS;
     ctx->ready = 1;
     return DEEPX_OK;
 }
@@ -241,6 +249,13 @@ int deepx_set_level(deepx_ctx *ctx, int rlc_level) {
     return DEEPX_OK;
 }
 
+int deepx_set_threads(deepx_ctx *ctx, int threads) {
+    if (!ctx->ready) return DEEPX_EINIT;
+    if (threads < 1 || threads > DEEPX_MAX_THREADS) return DEEPX_ETHREADS;
+    ctx->threads = threads;
+    return DEEPX_OK;
+}
+
 int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs) {
     if (!ctx->ready) return DEEPX_EINIT;
     uint8_t *arena = ctx->arena;
@@ -249,7 +264,8 @@ int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs)
     (void)weights;
     (void)inputs;
     dx_workspace = arena + DEEPX_WORKSPACE_OFFSET;
-    dx_workspace_top = 0;
+    memset(dx_workspace_top, 0, sizeof dx_workspace_top);
+    dx_set_thread_count(ctx->threads);
     memcpy((arena + 32768), inputs[0], 12288u); /* image */
     /* conv1, relu1: image[1, 3, 32, 32] conv1_w_bn_0[8, 3, 3, 3] conv1_b_bn_1@1x8x1x1[1, 8, 1, 1] t0[1, 8, 32, 32] */
     if (dx_cpu_fused_conv2d_add_relu((arena + 32768), (void *)(weights + 64), (void *)(weights + 5632), (arena + 0)) != 0) return DEEPX_EKERNEL;
@@ -279,6 +295,7 @@ const char *deepx_strerror(int code) {
     case DEEPX_ENOGPU: return "no GPU";
     case DEEPX_EREMOTE: return "remote partition failed";
     case DEEPX_EINIT: return "context not initialised";
+    case DEEPX_ETHREADS: return "thread count out of range (1..DEEPX_MAX_THREADS)";
     default: return "unknown error";
     }
 }

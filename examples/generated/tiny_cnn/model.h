@@ -15,6 +15,7 @@ extern "C" {
 #define DEEPX_ARENA_BYTES 124480u
 #define DEEPX_WEIGHTS_BYTES 6400u
 #define DEEPX_ALIGN 64
+#define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
 
 #define DEEPX_NUM_INPUTS 1
 #define DEEPX_NUM_OUTPUTS 1
@@ -36,11 +37,13 @@ extern "C" {
 #define DEEPX_ENOGPU 5      /* the plan needs a GPU that is not there */
 #define DEEPX_EREMOTE 6     /* the remote partition failed */
 #define DEEPX_EINIT 7       /* context used before deepx_init succeeded */
+#define DEEPX_ETHREADS 8    /* thread count outside 1..DEEPX_MAX_THREADS */
 
 typedef struct deepx_ctx {
     uint8_t *arena;
     const uint8_t *weights;
     int level;
+    int threads;
     int ready;
 } deepx_ctx;
 
@@ -48,6 +51,8 @@ typedef struct deepx_ctx {
 int deepx_init(deepx_ctx *ctx, void *arena, const void *weights);
 /* One inference: inputs and outputs in the order of the macros above, row-major float. */
 int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs);
+/* Use fewer threads than DEEPX_MAX_THREADS (the default) for the next runs. */
+int deepx_set_threads(deepx_ctx *ctx, int threads);
 /* Select a runtime compression level (0: the uncompressed model). */
 int deepx_set_level(deepx_ctx *ctx, int rlc_level);
 /* A short, static description of a return code. */
