@@ -9,7 +9,7 @@ from inprocess import frontend, run_graph
 from models import make_model, tensor
 from onnx import TensorProto, helper, numpy_helper
 
-from deepxc.errors import UnsupportedOp
+from deepxc.errors import InvalidGraph, UnsupportedOp
 from deepxc.ingest.reader import import_model
 from deepxc.lower.relax_builder import build_relax
 
@@ -158,3 +158,10 @@ def test_legacy_broadcast_axis_that_does_not_fit():
     )
     with pytest.raises(UnsupportedOp, match="broadcast axis 2 does not fit B of rank 2"):
         import_model(model)
+
+
+def test_gather_index_out_of_range():
+    """Relax's take does not check indices at run time; the compiler must."""
+    model = model_of("Gather", ["x", "i"], {"x": (5, 4)}, {"i": np.array([1, 5])})
+    with pytest.raises(InvalidGraph, match="node 'n' \\(Gather\\): an index is out of range"):
+        build_relax(frontend(model))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tvm import relax
 
-from deepxc.errors import UnsupportedOp
+from deepxc.errors import InvalidGraph, UnsupportedOp
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
@@ -75,6 +75,11 @@ def gather(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     axis = node.attrs.get("axis", 0) % rank
     indices = ctx.constant(node, 1, "indices").astype(np.int64)
-    indices = np.where(indices < 0, indices + ctx.spec(node.inputs[0]).shape[axis], indices)
+    size = ctx.spec(node.inputs[0]).shape[axis]
+    if np.any((indices < -size) | (indices >= size)):  # take's fast mode does not check
+        raise InvalidGraph(
+            f"node '{node.name}' (Gather): an index is out of range for axis {axis} of size {size}"
+        )
+    indices = np.where(indices < 0, indices + size, indices)
     taken = relax.op.take(ctx.value(node.inputs[0]), relax.const(indices.reshape(-1)), axis)
     return [relax.op.reshape(taken, list(ctx.spec(node.outputs[0]).shape))]
