@@ -47,13 +47,14 @@ def build(
     input_shapes=None,
     log: Log = print,
     threads: int | None = None,
+    embed_weights: bool = False,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
     target = load_target(target_name)  # an unknown target fails before any work
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
-    return build_model(model, target, out_dir, input_shapes, log, name=name, threads=threads)
+    return build_model(model, target, out_dir, input_shapes, log, name, threads, embed_weights)
 
 
 def build_model(
@@ -64,9 +65,11 @@ def build_model(
     log: Log = print,
     name: str | None = None,
     threads: int | None = None,
+    embed_weights: bool = False,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
-    `threads` defaults to the target CPU's core count."""
+    `threads` defaults to the target CPU's core count; `embed_weights` links the weights
+    blob into libmodel.a as a const array."""
     if isinstance(target, str):
         target = load_target(target)
     threads = threads or target.cpu_cores
@@ -80,12 +83,12 @@ def build_model(
         partition = lower_partition(graph, target, workdir, threads, log=log)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
-            out_dir, partition, target, name or graph.name, graph.outputs, summary
+            out_dir, partition, target, name or graph.name, graph.outputs, summary, embed_weights
         )
     sizes = manifest["sizes"]
     log(
-        f"done in {time.monotonic() - started:.1f} s: arena {sizes['arena_bytes']:,} B, "
-        f"weights {sizes['weights_bytes']:,} B"
+        f"done in {time.monotonic() - started:.1f} s: code {sizes['code_bytes']:,} B, "
+        f"weights {sizes['weights_bytes']:,} B, arena {sizes['arena_bytes']:,} B"
     )
     return manifest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -51,9 +52,15 @@ def run_bundle(
     executable = os.path.join(bundle, "model")
     if not os.path.isfile(executable):
         raise RunError(f"{bundle}: bundle has no compiled executable 'model'")
+    runner = manifest.get("runner", [])
+    if runner and shutil.which(runner[0]) is None:
+        raise RunError(
+            f"{bundle}: built for {manifest['target']}; running it here needs '{runner[0]}' "
+            "(Debian package qemu-user), which is not installed"
+        )
     arrays = check_inputs(manifest, inputs if inputs is not None else random_inputs(manifest))
     with tempfile.TemporaryDirectory(prefix="deepxc-run-") as tmp:
-        command = [*manifest.get("runner", []), os.path.abspath(executable)]
+        command = [*runner, os.path.abspath(executable)]
         command += ["-w", os.path.abspath(os.path.join(bundle, "weights.bin"))]
         for index, array in enumerate(arrays):
             path = os.path.join(tmp, f"in{index}.npy")

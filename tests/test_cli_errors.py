@@ -194,3 +194,13 @@ def test_shape_operand_must_be_constant(capsys, tmp_path):
     assert_one_line_error(
         capsys, ["build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b"], "target"
     )
+
+
+def test_run_refuses_without_emulator(capsys, bundle, monkeypatch):
+    import json
+
+    manifest_path = bundle / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["runner"] = ["qemu-vax-nonexistent"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert_one_line_error(capsys, ["run", bundle], "qemu-vax-nonexistent", "not installed")

@@ -17,7 +17,15 @@ def build_command(args, log) -> int:
     shapes = parse_input_shapes(args.input_shape)
     if args.threads is not None and not 1 <= args.threads <= 64:
         raise TargetError(f"--threads {args.threads}: expected 1 to 64")
-    build(args.model, args.target, args.output, shapes, log=log, threads=args.threads)
+    build(
+        args.model,
+        args.target,
+        args.output,
+        shapes,
+        log=log,
+        threads=args.threads,
+        embed_weights=args.embed_weights,
+    )
     return 0
 
 

@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "1 builds a bundle without pthreads); DEEPX_NUM_THREADS lowers it at run time",
     )
     build.add_argument(
+        "--embed-weights",
+        action="store_true",
+        help="link the weights into libmodel.a as a const array (deepx_weights in model.h) "
+        "for firmware without a file system",
+    )
+    build.add_argument(
         "--input-shape",
         action="append",
         metavar="NAME=D1,D2,...",

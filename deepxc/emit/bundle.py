@@ -10,9 +10,9 @@ from pathlib import Path
 import jinja2
 
 from deepxc.artifacts import LoweredPartition
-from deepxc.emit.context import build_context
+from deepxc.emit.context import BundleContext, LayerRow, build_context
 from deepxc.emit.memory_plan import plan_memory
-from deepxc.emit.toolchain import build_spec, compile_bundle
+from deepxc.emit.toolchain import BuildSpec, build_spec, code_bytes, compile_runtime, link_bundle
 from deepxc.emit.weights import pack_weights
 from deepxc.errors import BundleError
 from deepxc.targets import Target
@@ -61,6 +61,7 @@ def write_bundle(
     model_name: str,
     model_outputs: list[str],
     summary: dict,
+    embed_weights: bool = False,
 ) -> dict:
     """Render and compile the bundle; return the manifest written. `summary` is the
     per-layer table of `deepxc.ir.stats.model_summary`."""
@@ -70,20 +71,19 @@ def write_bundle(
     ctx = build_context(
         partition, plan, offsets, len(blob), checksum, model_name, target.name, model_outputs
     )
+    ctx.embed_weights = embed_weights
+    ctx.layers = [LayerRow(row["name"], row["op"], row["macs"]) for row in summary["layers"]]
+    ctx.total_macs = summary["totals"]["macs"]
     kernel_object = os.path.basename(partition.object_path)
     shutil.copyfile(partition.object_path, os.path.join(directory, kernel_object))
-    spec = build_spec(target, [kernel_object], ctx.multithreaded)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    for name in RENDERED + (["parallel.c"] if ctx.multithreaded else []):
-        text = env.get_template(f"{name}.j2").render(ctx=ctx, build=spec)
-        Path(directory, name).write_text(text)
+    spec = build_spec(target, [kernel_object], ctx.multithreaded, embed_weights)
     Path(directory, "weights.bin").write_bytes(blob)
+    rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
+    _render(directory, rendered, ctx, spec)
+    objects = compile_runtime(directory, spec)
+    ctx.code_bytes = code_bytes(directory, spec, objects)
+    _render(directory, ["model.h"], ctx, spec)  # now with the measured code size
+    link_bundle(directory, spec, objects)
     manifest = {
         "format": BUNDLE_FORMAT,
         "deepxc_version": ctx.version,
@@ -93,6 +93,7 @@ def write_bundle(
         "inputs": [_io(partition, n, n) for n in partition.inputs],
         "outputs": [_io(partition, n, b) for n, b in zip(model_outputs, partition.outputs)],
         "sizes": {
+            "code_bytes": ctx.code_bytes,
             "arena_bytes": plan.arena_bytes,
             "workspace_bytes": plan.workspace_bytes,
             "weights_bytes": len(blob),
@@ -106,8 +107,20 @@ def write_bundle(
         ],
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    compile_bundle(directory, spec)
     return manifest
+
+
+def _render(directory: str, names: list[str], ctx: BundleContext, spec: BuildSpec) -> None:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    for name in names:
+        text = env.get_template(f"{name}.j2").render(ctx=ctx, build=spec)
+        Path(directory, name).write_text(text)
 
 
 def _io(partition: LoweredPartition, name: str, buffer: str) -> dict:

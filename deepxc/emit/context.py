@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,13 @@ class IOContext:
 
 
 @dataclass
+class LayerRow:
+    name: str
+    op: str
+    macs: int
+
+
+@dataclass
 class BundleContext:
     version: str
     model_name: str
@@ -67,6 +74,10 @@ class BundleContext:
     calls: list[CallContext]
     inputs: list[IOContext]
     outputs: list[IOContext]
+    embed_weights: bool = False
+    layers: list[LayerRow] = field(default_factory=list)
+    total_macs: int = 0
+    code_bytes: int = 0  # measured after compiling; model.h is rendered again with it
 
 
 def c_shape(spec: TensorSpec) -> str:

@@ -24,10 +24,13 @@ class BuildSpec:
     runtime_sources: list[str]  # compiled into libmodel.a with the kernels
 
 
-def build_spec(target: Target, kernel_objects: list[str], multithreaded: bool) -> BuildSpec:
+def build_spec(
+    target: Target, kernel_objects: list[str], multithreaded: bool, embed_weights: bool
+) -> BuildSpec:
     cc = target.cc
     ar = cc[: -len("gcc")] + "ar" if cc.endswith("gcc") else "ar"
     sources = ["model.c"] + (["parallel.c"] if multithreaded else [])
+    sources += ["weights.S"] if embed_weights else []
     threads = ["-pthread"] if multithreaded else []
     return BuildSpec(
         cc,
@@ -40,27 +43,42 @@ def build_spec(target: Target, kernel_objects: list[str], multithreaded: bool) -
     )
 
 
-def compile_bundle(directory: str, spec: BuildSpec) -> str:
-    """Build `model` and `libmodel.a` in `directory`; return the executable's path."""
+def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
+    """Compile the runtime sources; return their object files."""
     for tool in (spec.cc, spec.ar):
         if shutil.which(tool) is None:
             raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
-    objects = [source[:-2] + ".o" for source in spec.runtime_sources]
-    steps = [
-        [spec.cc, *spec.cflags, "-c", s, "-o", o] for s, o in zip(spec.runtime_sources, objects)
-    ]
-    steps += [
-        [spec.cc, *spec.cflags, "-c", "main.c", "-o", "main.o"],
-        [spec.ar, "rcs", "libmodel.a", *objects, *spec.kernel_objects],
-        [spec.cc, *spec.ldflags, "main.o", "libmodel.a", *spec.libs, "-o", "model"],
-    ]
+    objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
+    for source, obj in zip(spec.runtime_sources, objects):
+        _run([spec.cc, *spec.cflags, "-c", source, "-o", obj], directory)
+    return objects
+
+
+def code_bytes(directory: str, spec: BuildSpec, objects: list[str]) -> int:
+    """Machine code (text) of the kernels and the runtime, from the toolchain's `size`."""
+    size_tool = spec.ar[: -len("ar")] + "size"
+    if shutil.which(size_tool) is None:
+        raise ToolchainError(f"'{size_tool}' is not on PATH (binutils for the target)")
+    code = [o for o in objects + spec.kernel_objects if not o.startswith("weights")]
+    output = _run([size_tool, "-t", *code], directory)
+    return int(output.strip().splitlines()[-1].split()[0])
+
+
+def link_bundle(directory: str, spec: BuildSpec, objects: list[str]) -> str:
+    """Archive `libmodel.a` and link the test driver `model`; return its path."""
     if os.path.exists(os.path.join(directory, "libmodel.a")):
         os.remove(os.path.join(directory, "libmodel.a"))
-    for command in steps:
-        result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            errors = [line for line in detail if "error" in line] or detail
-            first = errors[0] if errors else f"exit code {result.returncode}"
-            raise ToolchainError(f"{' '.join(command)} failed in {directory}: {first}")
+    _run([spec.cc, *spec.cflags, "-c", "main.c", "-o", "main.o"], directory)
+    _run([spec.ar, "rcs", "libmodel.a", *objects, *spec.kernel_objects], directory)
+    _run([spec.cc, *spec.ldflags, "main.o", "libmodel.a", *spec.libs, "-o", "model"], directory)
     return os.path.join(directory, "model")
+
+
+def _run(command: list[str], directory: str) -> str:
+    result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        errors = [line for line in detail if "error" in line] or detail
+        first = errors[0] if errors else f"exit code {result.returncode}"
+        raise ToolchainError(f"{' '.join(command)} failed in {directory}: {first}")
+    return result.stdout

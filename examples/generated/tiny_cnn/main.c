@@ -112,7 +112,7 @@ static int compare_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    const char *weights_path = "weights.bin";
+    const char *weights_path = NULL;
     const char *in_paths[DEEPX_NUM_INPUTS + 1] = {0};
     const char *out_paths[DEEPX_NUM_OUTPUTS + 1] = {0};
     int n_in = 0, n_out = 0;
@@ -138,8 +138,18 @@ int main(int argc, char **argv) {
     if (n_in != 0 && n_in != DEEPX_NUM_INPUTS) return fail("give every input or none", NULL);
 
     size_t weights_size = 0;
-    void *weights = read_file(weights_path, &weights_size);
-    if (weights == NULL) return fail("cannot read weights", weights_path);
+    void *weights = NULL;
+#ifdef DEEPX_WEIGHTS_EMBEDDED
+    if (weights_path == NULL) {
+        weights = (void *)deepx_weights;
+        weights_size = sizeof deepx_weights;
+    }
+#endif
+    if (weights == NULL) {
+        if (weights_path == NULL) weights_path = "weights.bin";
+        weights = read_file(weights_path, &weights_size);
+        if (weights == NULL) return fail("cannot read weights", weights_path);
+    }
     void *arena = aligned_alloc(DEEPX_ALIGN, DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN);
     if (arena == NULL) return fail("out of memory", NULL);
     if (weights_size != DEEPX_WEIGHTS_BYTES) return fail("weights file has the wrong size", weights_path);
@@ -188,6 +198,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) free(inputs[i]);
     for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) free(outputs[i]);
     free(arena);
-    free(weights);
+    if (weights_path != NULL) free(weights);
     return 0;
 }

@@ -14,6 +14,8 @@ extern "C" {
  * (weights.bin, 64-byte aligned, read-only). */
 #define DEEPX_ARENA_BYTES 124480u
 #define DEEPX_WEIGHTS_BYTES 6400u
+#define DEEPX_CODE_BYTES 23475u /* text of kernels + runtime */
+#define DEEPX_MACS 516256ull /* multiply-accumulates per inference */
 #define DEEPX_ALIGN 64
 #define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
 
@@ -27,6 +29,18 @@ extern "C" {
 #define DEEPX_OUTPUT0_NDIM 2
 #define DEEPX_OUTPUT0_SHAPE {1, 10}
 #define DEEPX_OUTPUT0_SIZE 10u
+
+/* Multiply-accumulates per layer:
+ *   conv1                            Conv               221184
+ *   relu1                            Relu               0
+ *   pool1                            MaxPool            0
+ *   conv2                            Conv               294912
+ *   relu2                            Relu               0
+ *   gap                              GlobalAveragePool  0
+ *   flatten                          Flatten            0
+ *   fc                               Gemm               160
+ *   softmax                          Softmax            0
+ */
 
 /* Return codes. */
 #define DEEPX_OK 0
