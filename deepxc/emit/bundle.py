@@ -90,6 +90,7 @@ def write_bundle(
         "model": model_name,
         "target": target.name,
         "runner": target.runner,
+        "toolchain": {"cc": spec.cc, "cflags": spec.cflags, "ldflags": spec.ldflags},
         "inputs": [_io(partition, n, n) for n in partition.inputs],
         "outputs": [_io(partition, n, b) for n, b in zip(model_outputs, partition.outputs)],
         "sizes": {
@@ -99,6 +100,8 @@ def write_bundle(
             "weights_bytes": len(blob),
         },
         "weights_checksum": f"{checksum:016x}",
+        "threads": partition.threads,
+        "weights_embedded": embed_weights,
         "partitions": [{"processor": partition.processor, "kernels": len(partition.kernels)}],
         "totals": summary["totals"],
         "layers": summary["layers"],

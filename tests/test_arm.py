@@ -1,0 +1,109 @@
+"""ARM targets: cross-compiled bundles run under qemu-user and match onnxruntime; the
+kernels use NEON; threads do not change results; the firmware example works."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from support import check_model, quiet, random_inputs, reference_outputs
+from zoo import realistic_model
+
+from deepxc.pipeline import build_model
+from deepxc.runner import run_bundle
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARM_TARGETS = ["tegra-k1", "snapdragon-400", "aarch64"]
+SMALL = ["squeezenet", "shufflenet", "inception_v1", "inception_v2", "densenet121"]
+BIG = ["bvlc_alexnet", "resnet50", "zfnet512", "vgg19"]
+TINY_CNN = os.path.join(ROOT, "examples", "tiny_cnn", "model.onnx")
+
+needs_arm_tools = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("arm-linux-gnueabihf-gcc", "aarch64-linux-gnu-gcc",
+                                      "qemu-arm", "qemu-aarch64")),
+    reason="ARM cross compilers and qemu-user are not installed (.ci/run installs them)",
+)
+pytestmark = needs_arm_tools
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ARM_TARGETS)
+@pytest.mark.parametrize("name", SMALL)
+def test_zoo_model_under_qemu(name, target, tmp_path):
+    check_model(realistic_model(name), tmp_path / "bundle", target=target)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BIG)
+def test_big_zoo_model_under_qemu(name, tmp_path):
+    # The biggest models run on one ARM target only, to keep CI well under its budget.
+    check_model(realistic_model(name), tmp_path / "bundle", target="aarch64")
+
+
+@pytest.mark.parametrize("target", ARM_TARGETS)
+def test_tiny_cnn_under_qemu(target, tmp_path):
+    check_model(onnx.load(TINY_CNN), tmp_path / "bundle", target=target)
+
+
+NEON_FLOAT_OPS = {
+    "arm": re.compile(r"\bv(mla|fma|mul)\.f32\s+q\d+"),
+    "aarch64": re.compile(r"\bf(mla|mul)\s+v\d+\.4s"),
+}
+
+
+@pytest.mark.parametrize("target", ARM_TARGETS)
+def test_kernels_use_neon(target, tmp_path):
+    manifest = build_model(onnx.load(TINY_CNN), target, str(tmp_path), log=quiet)
+    objdump = manifest["toolchain"]["cc"].replace("-gcc", "-objdump")
+    listing = subprocess.run([objdump, "-d", str(tmp_path / "kernels_cpu.o")],
+                             capture_output=True, text=True, check=True).stdout
+    family = "aarch64" if target == "aarch64" else "arm"
+    hits = NEON_FLOAT_OPS[family].findall(listing)
+    assert len(hits) >= 4, f"no vector float multiply on NEON registers in {target} kernels"
+
+
+@pytest.mark.parametrize("target", ["tegra-k1", "aarch64", "host"])
+def test_threads_give_the_same_outputs(target, tmp_path):
+    model = realistic_model("squeezenet")
+    inputs = random_inputs(model)
+    outputs = {}
+    for threads in (1, 4):
+        bundle = tmp_path / f"t{threads}"
+        manifest = build_model(model, target, str(bundle), log=quiet, threads=threads)
+        assert manifest["threads"] == threads
+        assert (bundle / "parallel.c").exists() == (threads > 1)
+        outputs[threads], _ = run_bundle(str(bundle), inputs)
+    for name, value in outputs[1].items():
+        np.testing.assert_array_equal(outputs[4][name], value)
+    reference = reference_outputs(model, inputs)
+    for name, value in reference.items():
+        scale = float(np.abs(value).max())
+        assert float(np.abs(outputs[4][name] - value).max()) <= 1e-4 * scale
+
+
+def test_single_thread_bundle_links_without_pthreads(tmp_path):
+    build_model(onnx.load(TINY_CNN), "aarch64", str(tmp_path), log=quiet, threads=1)
+    symbols = subprocess.run(["aarch64-linux-gnu-nm", str(tmp_path / "libmodel.a")],
+                             capture_output=True, text=True, check=True).stdout
+    assert "pthread" not in symbols
+
+
+def test_firmware_example(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "examples", "firmware"))
+    import build as firmware
+
+    bundle = str(tmp_path / "bundle")
+    manifest = firmware.make_bundle("snapdragon-400", bundle)
+    assert manifest["weights_embedded"]
+    image, expected = firmware.reference(manifest)
+    firmware.write_headers(str(tmp_path), image, expected)
+    assert firmware.compile_and_run(manifest, bundle, str(tmp_path)) == 0
+    # the check can fail: a wrong expectation gives the mismatch status
+    firmware.write_headers(str(tmp_path), image, expected * 1.01)
+    assert firmware.compile_and_run(manifest, bundle, str(tmp_path)) == 1
