@@ -25,8 +25,10 @@ BIG = ["bvlc_alexnet", "resnet50", "zfnet512", "vgg19"]
 TINY_CNN = os.path.join(ROOT, "examples", "tiny_cnn", "model.onnx")
 
 needs_arm_tools = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("arm-linux-gnueabihf-gcc", "aarch64-linux-gnu-gcc",
-                                      "qemu-arm", "qemu-aarch64")),
+    not all(
+        shutil.which(t)
+        for t in ("arm-linux-gnueabihf-gcc", "aarch64-linux-gnu-gcc", "qemu-arm", "qemu-aarch64")
+    ),
     reason="ARM cross compilers and qemu-user are not installed (.ci/run installs them)",
 )
 pytestmark = needs_arm_tools
@@ -61,8 +63,9 @@ NEON_FLOAT_OPS = {
 def test_kernels_use_neon(target, tmp_path):
     manifest = build_model(onnx.load(TINY_CNN), target, str(tmp_path), log=quiet)
     objdump = manifest["toolchain"]["cc"].replace("-gcc", "-objdump")
-    listing = subprocess.run([objdump, "-d", str(tmp_path / "kernels_cpu.o")],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [objdump, "-d", str(tmp_path / "kernels_cpu.o")], capture_output=True, text=True, check=True
+    ).stdout
     family = "aarch64" if target == "aarch64" else "arm"
     hits = NEON_FLOAT_OPS[family].findall(listing)
     assert len(hits) >= 4, f"no vector float multiply on NEON registers in {target} kernels"
@@ -89,8 +92,12 @@ def test_threads_give_the_same_outputs(target, tmp_path):
 
 def test_single_thread_bundle_links_without_pthreads(tmp_path):
     build_model(onnx.load(TINY_CNN), "aarch64", str(tmp_path), log=quiet, threads=1)
-    symbols = subprocess.run(["aarch64-linux-gnu-nm", str(tmp_path / "libmodel.a")],
-                             capture_output=True, text=True, check=True).stdout
+    symbols = subprocess.run(
+        ["aarch64-linux-gnu-nm", str(tmp_path / "libmodel.a")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "pthread" not in symbols
 
 

@@ -35,8 +35,18 @@ def c_array(name: str, values: np.ndarray) -> str:
 def make_bundle(target: str, bundle: str) -> dict:
     deepxc = os.path.join(os.path.dirname(sys.executable), "deepxc")
     subprocess.run(
-        [deepxc, "build", MODEL, "--target", target, "--embed-weights", "--threads", "1",
-         "-o", bundle],
+        [
+            deepxc,
+            "build",
+            MODEL,
+            "--target",
+            target,
+            "--embed-weights",
+            "--threads",
+            "1",
+            "-o",
+            bundle,
+        ],
         check=True,
     )
     with open(os.path.join(bundle, "manifest.json")) as file:
@@ -55,9 +65,20 @@ def compile_and_run(manifest: dict, bundle: str, out: str) -> int:
     toolchain = manifest["toolchain"]
     program = os.path.join(out, "firmware")
     subprocess.run(
-        [toolchain["cc"], *toolchain["cflags"], "-static", "-I", bundle, "-I", out,
-         os.path.join(HERE, "firmware.c"), os.path.join(bundle, "libmodel.a"), "-lm",
-         "-o", program],
+        [
+            toolchain["cc"],
+            *toolchain["cflags"],
+            "-static",
+            "-I",
+            bundle,
+            "-I",
+            out,
+            os.path.join(HERE, "firmware.c"),
+            os.path.join(bundle, "libmodel.a"),
+            "-lm",
+            "-o",
+            program,
+        ],
         check=True,
     )
     return subprocess.run([*manifest["runner"], program]).returncode
