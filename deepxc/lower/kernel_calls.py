@@ -8,6 +8,7 @@ from tvm.ir.expr import Constant
 
 from deepxc.artifacts import Buffer, KernelCall
 from deepxc.ir import TensorSpec
+from deepxc.lower.relax_pipeline import is_call_tir
 
 
 def spec_of(ty) -> TensorSpec:
@@ -43,7 +44,7 @@ class CallLister:
         return result if isinstance(result, list) else [result]
 
     def _bind(self, var: relax.Var, value: relax.Expr, layers: list[list[str]]) -> None:
-        if isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.call_tir":
+        if is_call_tir(value):
             ins = [self._lookup(arg) for arg in value.args[1].fields]
             outs = self._new_activations(var)
             index = len(self.calls)

@@ -53,12 +53,12 @@ def _call_key(call: relax.Call, names: dict) -> tuple:
     return (callee.name_hint, tuple(_name(a, names) for a in args.fields))
 
 
-def _is_call_tir(expr: relax.Expr) -> bool:
+def is_call_tir(expr: relax.Expr) -> bool:
     return isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.call_tir"
 
 
 def _call_keys(func: relax.Function, names: dict) -> dict[tuple, str]:
-    return {_call_key(b.value, names): b.var.name for b in _bindings(func) if _is_call_tir(b.value)}
+    return {_call_key(b.value, names): b.var.name for b in _bindings(func) if is_call_tir(b.value)}
 
 
 def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[str]]:
@@ -67,7 +67,7 @@ def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[s
     layers: list[list[str]] = []
     for binding in _bindings(module["main"]):
         value = binding.value
-        if _is_call_tir(value):
+        if is_call_tir(value):
             names[binding.var] = before.get(_call_key(value, names), binding.var.name)
             layers.append([names[binding.var]])
             continue
@@ -77,7 +77,7 @@ def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[s
         inner = {p: _name(a, names) for p, a in zip(fused.params, value.args)}
         members = []
         for inner_binding in _bindings(fused):
-            if not _is_call_tir(inner_binding.value):
+            if not is_call_tir(inner_binding.value):
                 continue
             name = before.get(_call_key(inner_binding.value, inner), inner_binding.var.name)
             inner[inner_binding.var] = name
