@@ -1,8 +1,11 @@
 """Latency and memory, side by side: deepxc bundle vs onnxruntime vs TVM's own build.
 
     python benchmarks/latency.py [--models squeezenet tiny_cnn ...] [--repeat N]
+                                 [--threads N] [--layers K]
 
-Batch 1, one thread everywhere, median of N timed runs after a warm-up. Prints one row
+Batch 1, the same thread count everywhere (default 1), median of N timed runs after a
+warm-up. --layers K also prints each model's K slowest kernel calls, timed by a
+profiling build of the bundle. Prints one row
 per model with the ratios to onnxruntime, and the bundle's memory (arena + weights)
 against the growth of onnxruntime's resident memory when it loads and runs the model.
 Compare ratios, not absolute times: the machine is shared.
@@ -28,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from zoo import realistic_model  # noqa: E402
 
 from deepxc.pipeline import build_model  # noqa: E402
-from deepxc.runner import run_bundle  # noqa: E402
+from deepxc.runner import profile_bundle, run_bundle  # noqa: E402
 
 ZOO = [
     "squeezenet",
@@ -70,12 +73,12 @@ def median_ms(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def time_onnxruntime(model: onnx.ModelProto, inputs, repeat: int) -> float:
+def time_onnxruntime(model: onnx.ModelProto, inputs, repeat: int, threads: int) -> float:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
@@ -131,22 +134,44 @@ def time_tvm_default(model: onnx.ModelProto, inputs, repeat: int) -> float:
     return median_ms(lambda: vm["main"](*arguments), repeat)
 
 
-def time_deepxc(model: onnx.ModelProto, inputs, repeat: int, bundle: str) -> tuple[float, dict]:
+def time_deepxc(
+    model: onnx.ModelProto, inputs, repeat: int, bundle: str, threads: int
+) -> tuple[float, dict]:
     start = time.perf_counter()
-    manifest = build_model(model, "host", bundle, log=lambda m: None)
+    manifest = build_model(model, "host", bundle, log=lambda m: None, threads=threads)
     build_s = time.perf_counter() - start
     _, median = run_bundle(bundle, inputs, bench=repeat)
     manifest["build_s"] = build_s
     return median, manifest
 
 
+def print_slowest_layers(model: onnx.ModelProto, inputs, threads: int, count: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="deepxc-profile-") as tmp:
+        build_model(model, "host", tmp, log=lambda m: None, threads=threads, profile=True)
+        calls = profile_bundle(tmp, inputs, runs=3)
+    total = sum(call["ms"] for call in calls) or 1.0
+    for call in sorted(calls, key=lambda c: -c["ms"])[:count]:
+        layers = ", ".join(call["layers"]) or "-"
+        print(f"    {call['ms']:9.2f} ms {call['ms'] / total:6.1%}  {layers}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(EXAMPLES) + ZOO)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="threads for all three")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="print the K slowest kernel calls of each model",
+    )
     parser.add_argument("--no-tvm", action="store_true", help="skip TVM's own build")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args()
+    os.environ["TVM_NUM_THREADS"] = str(args.threads)  # read when TVM starts its pool
+    print(f"threads: {args.threads}")
 
     header = (
         f"{'model':14} {'deepxc ms':>10} {'ort ms':>9} {'tvm ms':>9} {'dx/ort':>7} "
@@ -158,8 +183,10 @@ def main() -> int:
         model = load(name)
         inputs = inputs_of(model)
         with tempfile.TemporaryDirectory(prefix="deepxc-bench-") as tmp:
-            deepxc_ms, manifest = time_deepxc(model, inputs, args.repeat, os.path.join(tmp, "b"))
-            ort_ms = time_onnxruntime(model, inputs, args.repeat)
+            deepxc_ms, manifest = time_deepxc(
+                model, inputs, args.repeat, os.path.join(tmp, "b"), args.threads
+            )
+            ort_ms = time_onnxruntime(model, inputs, args.repeat, args.threads)
             tvm_ms = float("nan") if args.no_tvm else time_tvm_default(model, inputs, args.repeat)
             ort_rss = onnxruntime_rss_increase(model, inputs, tmp)
         sizes = manifest["sizes"]
@@ -180,6 +207,8 @@ def main() -> int:
             f"{ort_rss / 2**20:8.1f} {bundle_bytes / max(ort_rss, 1):9.2f}",
             flush=True,
         )
+        if args.layers:
+            print_slowest_layers(model, inputs, args.threads, args.layers)
     ratios = [r["deepxc_ms"] / r["onnxruntime_ms"] for r in rows]
     print(f"geometric mean deepxc/onnxruntime: {statistics.geometric_mean(ratios):.2f}")
     if args.json:

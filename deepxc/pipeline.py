@@ -48,13 +48,16 @@ def build(
     log: Log = print,
     threads: int | None = None,
     embed_weights: bool = False,
+    profile: bool = False,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
     target = load_target(target_name)  # an unknown target fails before any work
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
-    return build_model(model, target, out_dir, input_shapes, log, name, threads, embed_weights)
+    return build_model(
+        model, target, out_dir, input_shapes, log, name, threads, embed_weights, profile
+    )
 
 
 def build_model(
@@ -66,10 +69,11 @@ def build_model(
     name: str | None = None,
     threads: int | None = None,
     embed_weights: bool = False,
+    profile: bool = False,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count; `embed_weights` links the weights
-    blob into libmodel.a as a const array."""
+    blob into libmodel.a as a const array; `profile` times every kernel call."""
     if isinstance(target, str):
         target = load_target(target)
     threads = threads or target.cpu_cores
@@ -83,7 +87,14 @@ def build_model(
         partition = lower_partition(graph, target, workdir, threads, log=log)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
-            out_dir, partition, target, name or graph.name, graph.outputs, summary, embed_weights
+            out_dir,
+            partition,
+            target,
+            name or graph.name,
+            graph.outputs,
+            summary,
+            embed_weights,
+            profile,
         )
     sizes = manifest["sizes"]
     log(

@@ -48,6 +48,34 @@ def run_bundle(
     bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Run once (and `bench` timed times); return the outputs and the median in ms."""
+    outputs, stdout = _execute(bundle, inputs, ["--bench", str(bench)] if bench else [])
+    median = None
+    for line in stdout.splitlines():
+        if line.startswith("median_ms="):
+            median = float(line.split("=", 1)[1])
+    return outputs, median
+
+
+def profile_bundle(
+    bundle: str, inputs: dict[str, np.ndarray] | None = None, runs: int = 5
+) -> list[dict]:
+    """Mean time per kernel call over `runs` runs, for a bundle built with --profile."""
+    manifest = read_manifest(bundle)
+    if not manifest.get("profile"):
+        raise RunError(f"{bundle}: not a profiling build (rebuild with --profile)")
+    bench = ["--bench", str(runs - 1)] if runs > 1 else []
+    _, stdout = _execute(bundle, inputs, [*bench, "--profile"])
+    times = {}
+    for line in stdout.splitlines():
+        if line.startswith("profile_ms "):
+            _, index, ms = line.split()
+            times[int(index)] = float(ms)
+    return [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(manifest["kernel_calls"])]
+
+
+def _execute(
+    bundle: str, inputs: dict[str, np.ndarray] | None, extra: list[str]
+) -> tuple[dict[str, np.ndarray], str]:
     manifest = read_manifest(bundle)
     executable = os.path.join(bundle, "model")
     if not os.path.isfile(executable):
@@ -69,8 +97,7 @@ def run_bundle(
         out_paths = [os.path.join(tmp, f"out{i}.npy") for i in range(len(manifest["outputs"]))]
         for path in out_paths:
             command += ["-o", path]
-        if bench:
-            command += ["--bench", str(bench)]
+        command += extra
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()
@@ -79,8 +106,4 @@ def run_bundle(
                 f"{message[-1] if message else 'no message'}"
             )
         outputs = {t["name"]: np.load(p) for t, p in zip(manifest["outputs"], out_paths)}
-    median = None
-    for line in result.stdout.splitlines():
-        if line.startswith("median_ms="):
-            median = float(line.split("=", 1)[1])
-    return outputs, median
+    return outputs, result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -94,3 +96,38 @@ def test_debug_dump_shows_ir_after_each_pass(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "--- IR after ingest ---" in err
     assert "relu1 = Relu(x)" in err
+
+
+def test_profile_build_times_every_kernel_call(tmp_path, capsys):
+    model_path = tmp_path / "m.onnx"
+    onnx.save(conv_gemm_model(), model_path)
+    assert main(["build", str(model_path), "--profile", "-o", str(tmp_path / "p")]) == 0
+    assert main(["build", str(model_path), "-o", str(tmp_path / "plain")]) == 0
+    x = np.random.default_rng(5).standard_normal((1, 3, 9, 9)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "p"),
+                "-i",
+                str(tmp_path / "in.npz"),
+                "--profile",
+                "-o",
+                str(tmp_path / "out.npz"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    rows = [line for line in out.splitlines() if line.strip().endswith(")") and "%" in line]
+    assert len(rows) == len(manifest["kernel_calls"])
+    assert any("(conv)" in row for row in rows) and any("(dense)" in row for row in rows)
+    # timing does not change results
+    expected = reference_outputs(conv_gemm_model(), {"x": x})["y"]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["y"], expected, rtol=1e-5, atol=1e-5)
+    # a plain build refuses --profile clearly
+    code = main(["run", str(tmp_path / "plain"), "--profile"])
+    assert code == 1 and "rebuild with --profile" in capsys.readouterr().err

@@ -25,13 +25,14 @@ def build_command(args, log) -> int:
         log=log,
         threads=args.threads,
         embed_weights=args.embed_weights,
+        profile=args.profile,
     )
     return 0
 
 
 def run_command(args, log) -> int:
     from deepxc.emit.bundle import read_manifest
-    from deepxc.runner import random_inputs, run_bundle
+    from deepxc.runner import profile_bundle, random_inputs, run_bundle
 
     manifest = read_manifest(args.bundle)
     if args.inputs:
@@ -49,12 +50,22 @@ def run_command(args, log) -> int:
             f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
             f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]"
         )
+    if args.profile:
+        _print_profile(profile_bundle(args.bundle, inputs, runs=max(args.bench, 1)))
     if args.outputs:
         np.savez(args.outputs, **outputs)
         log(f"outputs saved to {args.outputs}")
     if median is not None:
         print(f"median_ms={median:.4f}")
     return 0
+
+
+def _print_profile(calls: list[dict]) -> None:
+    total = sum(call["ms"] for call in calls) or 1.0
+    print(f"{'ms':>10} {'share':>6}  kernel (layers)")
+    for call in sorted(calls, key=lambda c: -c["ms"]):
+        layers = ", ".join(call["layers"]) or "-"
+        print(f"{call['ms']:10.3f} {call['ms'] / total:6.1%}  {call['kernel']} ({layers})")
 
 
 def inspect_command(args) -> int:

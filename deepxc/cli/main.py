@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         "for firmware without a file system",
     )
     build.add_argument(
+        "--profile",
+        action="store_true",
+        help="time every kernel call (see `deepxc run --profile`)",
+    )
+    build.add_argument(
         "--input-shape",
         action="append",
         metavar="NAME=D1,D2,...",
@@ -76,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also time N runs after a warm-up and print the median",
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    run.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the time of each kernel call (bundles built with --profile)",
+    )
 
     inspect = sub.add_parser(
         "inspect",

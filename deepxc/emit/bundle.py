@@ -62,6 +62,7 @@ def write_bundle(
     model_outputs: list[str],
     summary: dict,
     embed_weights: bool = False,
+    profile: bool = False,
 ) -> dict:
     """Render and compile the bundle; return the manifest written. `summary` is the
     per-layer table of `deepxc.ir.stats.model_summary`."""
@@ -72,6 +73,7 @@ def write_bundle(
         partition, plan, offsets, len(blob), checksum, model_name, target.name, model_outputs
     )
     ctx.embed_weights = embed_weights
+    ctx.profile = profile
     ctx.layers = [LayerRow(row["name"], row["op"], row["macs"]) for row in summary["layers"]]
     ctx.total_macs = summary["totals"]["macs"]
     kernel_object = os.path.basename(partition.object_path)
@@ -102,6 +104,7 @@ def write_bundle(
         "weights_checksum": f"{checksum:016x}",
         "threads": partition.threads,
         "weights_embedded": embed_weights,
+        "profile": profile,
         "partitions": [{"processor": partition.processor, "kernels": len(partition.kernels)}],
         "totals": summary["totals"],
         "layers": summary["layers"],

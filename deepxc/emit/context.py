@@ -75,6 +75,7 @@ class BundleContext:
     inputs: list[IOContext]
     outputs: list[IOContext]
     embed_weights: bool = False
+    profile: bool = False  # time each kernel call (deepx_profile)
     layers: list[LayerRow] = field(default_factory=list)
     total_macs: int = 0
     code_bytes: int = 0  # measured after compiling; model.h is rendered again with it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tvm
 from tvm import relax
+from tvm.ir.expr import Constant
 
 PASSES_BEFORE_FUSION = [
     relax.transform.DecomposeOpsForInference,
@@ -45,7 +46,9 @@ def _name(expr: relax.Expr, names: dict) -> str:
         return names.get(expr, expr.name)
     if isinstance(expr, relax.TupleGetItem):
         return f"{_name(expr.tuple_value, names)}[{expr.index}]"
-    return f"<{type(expr).__name__}@{id(expr)}>"
+    if isinstance(expr, Constant):  # wrappers are made afresh; the data stays put
+        return f"<const at {expr.value.data_ptr()}>"
+    return f"<{type(expr).__name__}>"
 
 
 def _call_key(call: relax.Call, names: dict) -> tuple:

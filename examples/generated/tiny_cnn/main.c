@@ -2,7 +2,7 @@
  * A test driver (not part of the runtime core): reads inputs from .npy files, runs the
  * model, writes outputs to .npy files; --bench N times N runs after a warm-up.
  *
- *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N]
+ *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N] [--profile]
  *
  * DEEPX_NUM_THREADS=n in the environment runs with n threads (1..DEEPX_MAX_THREADS).
  */
@@ -117,6 +117,7 @@ int main(int argc, char **argv) {
     const char *out_paths[DEEPX_NUM_OUTPUTS + 1] = {0};
     int n_in = 0, n_out = 0;
     long bench = 0;
+    int profile = 0;
     for (int i = 1; i < argc; ++i) {
         int has_value = i + 1 < argc;
         if (strcmp(argv[i], "-w") == 0 && has_value) {
@@ -127,11 +128,13 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "-o") == 0 && has_value) {
             if (n_out == DEEPX_NUM_OUTPUTS) return fail("too many outputs", argv[i + 1]);
             out_paths[n_out++] = argv[++i];
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
         } else if (strcmp(argv[i], "--bench") == 0 && has_value) {
             bench = strtol(argv[++i], NULL, 10);
             if (bench <= 0) return fail("--bench needs a positive count", argv[i]);
         } else {
-            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N]\n", argv[0]);
+            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N] [--profile]\n", argv[0]);
             return 2;
         }
     }
@@ -190,6 +193,17 @@ int main(int argc, char **argv) {
         printf("median_ms=%.4f\n", median);
         free(times);
     }
+#ifdef DEEPX_PROFILE
+    if (profile) {
+        int count = 0;
+        const uint64_t *ns = deepx_profile(&count);
+        for (int i = 0; i < count; ++i) {
+            printf("profile_ms %d %.4f\n", i, (double)ns[i] / 1e6 / (double)(bench + 1));
+        }
+    }
+#else
+    if (profile) return fail("--profile needs a bundle built with --profile", NULL);
+#endif
     for (int i = 0; i < n_out; ++i) {
         if (write_npy(out_paths[i], output_shapes[i], output_ndims[i], output_sizes[i], outputs[i])) {
             return fail("cannot write output", output_names[i]);
