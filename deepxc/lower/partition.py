@@ -18,12 +18,9 @@ def lower_partition(
 ) -> LoweredPartition:
     program = build_relax(graph)
     log(f"lower: legalize and fuse {len(graph.dag)} layers")
-    module, layer_groups = run_passes(program.module)
+    module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)
     outputs = lister.run(module["main"], layer_groups)
-    for call in lister.calls:
-        call.layers = [program.layer_names.get(name, name) for name in call.layers]
-        call.layers = [name for name in call.layers if name in graph.dag]
     kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
     log(
         f"lower: compile {len(kernel_names)} kernels for {target.name} "

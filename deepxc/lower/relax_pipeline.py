@@ -21,15 +21,34 @@ PASSES_FUSION = [relax.transform.FuseOps]
 PASSES_AFTER_FUSION = [relax.transform.FuseTIR, relax.transform.DeadCodeElimination]
 
 
-def run_passes(module: tvm.IRModule) -> tuple[tvm.IRModule, list[list[str]]]:
+def run_passes(
+    module: tvm.IRModule, layer_names: dict[str, str]
+) -> tuple[tvm.IRModule, list[list[str]]]:
     """Legalize and fuse; return the module and, per kernel call of `main` in order, the
-    names of the bindings (layers) it computes."""
+    IR layers it computes. `layer_names` maps the binding names given at emission to
+    layer names."""
     module = _sequence(PASSES_BEFORE_FUSION)(module)
     before = _call_keys(module["main"], {})
+    owners = _binding_owners(list(before.values()), layer_names)
     module = _sequence(PASSES_FUSION)(module)
-    layers = _fused_layers(module, before)
+    layers = [
+        list(dict.fromkeys(owners[name] for name in group if name in owners))
+        for group in _fused_layers(module, before)
+    ]
     module = _sequence(PASSES_AFTER_FUSION)(module)
     return module, layers
+
+
+def _binding_owners(order: list[str], layer_names: dict[str, str]) -> dict[str, str]:
+    """An emitter's helper bindings (auto-named) come right before the binding named after
+    its layer: give them that layer too."""
+    owners, pending = {}, []
+    for name in order:
+        pending.append(name)
+        if name in layer_names:
+            owners.update((helper, layer_names[name]) for helper in pending)
+            pending = []
+    return owners
 
 
 def _sequence(passes: list) -> tvm.transform.Pass:
