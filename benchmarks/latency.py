@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from zoo import realistic_model  # noqa: E402
 
 from deepxc.pipeline import build_model  # noqa: E402
-from deepxc.runner import profile_bundle, run_bundle  # noqa: E402
+from deepxc.runner import profile_bundle, profile_lines, run_bundle  # noqa: E402
 
 ZOO = [
     "squeezenet",
@@ -148,11 +148,9 @@ def time_deepxc(
 def print_slowest_layers(model: onnx.ModelProto, inputs, threads: int, count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="deepxc-profile-") as tmp:
         build_model(model, "host", tmp, log=lambda m: None, threads=threads, profile=True)
-        calls = profile_bundle(tmp, inputs, runs=3)
-    total = sum(call["ms"] for call in calls) or 1.0
-    for call in sorted(calls, key=lambda c: -c["ms"])[:count]:
-        layers = ", ".join(call["layers"]) or "-"
-        print(f"    {call['ms']:9.2f} ms {call['ms'] / total:6.1%}  {layers}")
+        _, _, calls = profile_bundle(tmp, inputs, bench=2)
+    for line in profile_lines(calls, count):
+        print(f"    {line}")
 
 
 def main() -> int:

@@ -49,28 +49,43 @@ def run_bundle(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Run once (and `bench` timed times); return the outputs and the median in ms."""
     outputs, stdout = _execute(bundle, inputs, ["--bench", str(bench)] if bench else [])
-    median = None
-    for line in stdout.splitlines():
-        if line.startswith("median_ms="):
-            median = float(line.split("=", 1)[1])
-    return outputs, median
+    return outputs, _median_ms(stdout)
 
 
 def profile_bundle(
-    bundle: str, inputs: dict[str, np.ndarray] | None = None, runs: int = 5
-) -> list[dict]:
-    """Mean time per kernel call over `runs` runs, for a bundle built with --profile."""
+    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
+) -> tuple[dict[str, np.ndarray], float | None, list[dict]]:
+    """Like run_bundle, for a bundle built with --profile; also returns each kernel call
+    of the manifest with its mean time ("ms") over the 1 + `bench` runs."""
     manifest = read_manifest(bundle)
     if not manifest.get("profile"):
         raise RunError(f"{bundle}: not a profiling build (rebuild with --profile)")
-    bench = ["--bench", str(runs - 1)] if runs > 1 else []
-    _, stdout = _execute(bundle, inputs, [*bench, "--profile"])
+    extra = (["--bench", str(bench)] if bench else []) + ["--profile"]
+    outputs, stdout = _execute(bundle, inputs, extra)
     times = {}
     for line in stdout.splitlines():
         if line.startswith("profile_ms "):
             _, index, ms = line.split()
             times[int(index)] = float(ms)
-    return [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(manifest["kernel_calls"])]
+    calls = [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(manifest["kernel_calls"])]
+    return outputs, _median_ms(stdout), calls
+
+
+def profile_lines(calls: list[dict], limit: int | None = None) -> list[str]:
+    """The slowest kernel calls first: time, share of the total, kernel and layers."""
+    total = sum(call["ms"] for call in calls) or 1.0
+    ranked = sorted(calls, key=lambda c: -c["ms"])[:limit]
+    return [
+        f"{c['ms']:10.3f} {c['ms'] / total:6.1%}  {c['kernel']} ({', '.join(c['layers']) or '-'})"
+        for c in ranked
+    ]
+
+
+def _median_ms(stdout: str) -> float | None:
+    for line in stdout.splitlines():
+        if line.startswith("median_ms="):
+            return float(line.split("=", 1)[1])
+    return None
 
 
 def _execute(

@@ -32,7 +32,7 @@ def build_command(args, log) -> int:
 
 def run_command(args, log) -> int:
     from deepxc.emit.bundle import read_manifest
-    from deepxc.runner import profile_bundle, random_inputs, run_bundle
+    from deepxc.runner import profile_bundle, profile_lines, random_inputs, run_bundle
 
     manifest = read_manifest(args.bundle)
     if args.inputs:
@@ -42,7 +42,11 @@ def run_command(args, log) -> int:
         log(f"no -i given: random normal inputs (seed {args.seed})")
     if manifest.get("runner"):
         log(f"running under {' '.join(manifest['runner'])}")
-    outputs, median = run_bundle(args.bundle, inputs, bench=args.bench)
+    calls = None
+    if args.profile:
+        outputs, median, calls = profile_bundle(args.bundle, inputs, bench=args.bench)
+    else:
+        outputs, median = run_bundle(args.bundle, inputs, bench=args.bench)
     for name, value in outputs.items():
         flat = value.ravel()
         head = ", ".join(f"{v:.6g}" for v in flat[:6])
@@ -50,22 +54,15 @@ def run_command(args, log) -> int:
             f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
             f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]"
         )
-    if args.profile:
-        _print_profile(profile_bundle(args.bundle, inputs, runs=max(args.bench, 1)))
+    if calls is not None:
+        print(f"{'ms':>10} {'share':>6}  kernel (layers)")
+        print("\n".join(profile_lines(calls)))
     if args.outputs:
         np.savez(args.outputs, **outputs)
         log(f"outputs saved to {args.outputs}")
     if median is not None:
         print(f"median_ms={median:.4f}")
     return 0
-
-
-def _print_profile(calls: list[dict]) -> None:
-    total = sum(call["ms"] for call in calls) or 1.0
-    print(f"{'ms':>10} {'share':>6}  kernel (layers)")
-    for call in sorted(calls, key=lambda c: -c["ms"]):
-        layers = ", ".join(call["layers"]) or "-"
-        print(f"{call['ms']:10.3f} {call['ms'] / total:6.1%}  {call['kernel']} ({layers})")
 
 
 def inspect_command(args) -> int:
