@@ -27,6 +27,14 @@ class Processor:
     clock_ghz: float
 
 
+@dataclass(frozen=True)
+class Vector:
+    """The SIMD unit the schedule rules tile for: 32-bit lanes per register, and registers."""
+
+    lanes: int
+    registers: int
+
+
 @dataclass
 class Target:
     name: str
@@ -39,6 +47,7 @@ class Target:
     runner: list[str]
     processors: list[Processor]
     cost: dict = field(default_factory=dict)
+    vector: Vector = Vector(4, 16)
 
     @property
     def cpu_cores(self) -> int:
@@ -70,6 +79,34 @@ def load_target(name: str) -> Target:
             runner=list(toolchain.get("runner", [])),
             processors=[Processor(**p) for p in data.get("processors", [])],
             cost=dict(data.get("cost", {})),
+            vector=_vector(data.get("vector", {})),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{path}: broken target file ({exc})") from None
+
+
+def _vector(section: dict) -> Vector:
+    bits, registers = section.get("bits", 128), section.get("registers", 16)
+    if "native" in (bits, registers):
+        native_bits, native_registers = _native_vector()
+        bits = native_bits if bits == "native" else bits
+        registers = native_registers if registers == "native" else registers
+    return Vector(int(bits) // 32, int(registers))
+
+
+def _native_vector() -> tuple[int, int]:
+    """(bits, registers) of the build machine's float SIMD, from /proc/cpuinfo's flags."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    if "avx2" in flags and "fma" in flags:
+        return 256, 32 if "avx512vl" in flags else 16
+    if "asimd" in flags:
+        return 128, 32
+    return 128, 16

@@ -16,6 +16,7 @@ from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model
 from deepxc.ir import Graph, verify
 from deepxc.lower.relax_builder import build_relax
+from deepxc.targets import load_target
 
 _TARGET = {"kind": "llvm"}
 
@@ -32,7 +33,7 @@ def frontend(model: onnx.ModelProto) -> Graph:
 
 def run_graph(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Build the graph's Relax module, compile it for the host and run it."""
-    program = build_relax(graph)
+    program = build_relax(graph, load_target("host").vector)
     module = relax.transform.DecomposeOpsForInference()(program.module)
     executable = tvm.compile(module, target=tvm.target.Target(_TARGET))
     machine = relax.VirtualMachine(executable, tvm.cpu())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import tvm
-from tvm import tirx
+from tvm import s_tir, tirx
 
 from deepxc.artifacts import Kernel
 from deepxc.lower.kernel_calls import spec_of
-from deepxc.lower.schedule_parallel import parallelize
+from deepxc.schedules import schedule_kernel
 
 PACKED_PREFIX = "__tvm_ffi_"
 
@@ -37,7 +37,7 @@ def build_kernels(
     kernels = {}
     workspace = 0
     for name in names:
-        func = parallelize(module[name], threads)
+        func = schedule_kernel(module[name], threads)
         symbol = f"{symbol_prefix}{name}"
         functions[symbol] = func.with_attr("global_symbol", symbol)
         kernels[name] = Kernel(symbol, PACKED_PREFIX + symbol, [spec_of(p.ty) for p in func.params])
@@ -49,9 +49,18 @@ def build_kernels(
 
 
 def _scratch_bytes(func: tirx.PrimFunc) -> int:
-    """Upper bound on the intermediate buffers a kernel allocates (64-byte aligned each)."""
+    """Upper bound on the intermediate buffers a kernel allocates (64-byte aligned each),
+    measured after TVM shrinks each buffer to the region its loop nest uses."""
+    compact = tvm.transform.Sequential(
+        [
+            s_tir.transform.LowerInitBlock(),
+            s_tir.transform.PlanAndUpdateBufferAllocationLocation(),
+            s_tir.transform.ConvertBlocksToOpaque(),
+            s_tir.transform.CompactBufferAllocation(),
+        ]
+    )(tvm.IRModule({"main": func}))["main"]
     total = 0
-    for buffer in _alloc_buffers(func.body):
+    for buffer in _alloc_buffers(compact.body):
         ty = buffer.ty
         count = 1
         for dim in ty.shape:
@@ -74,5 +83,7 @@ def _alloc_buffers(stmt):
 def _children(stmt):
     if isinstance(stmt, tirx.SeqStmt):
         return list(stmt.seq)
+    if isinstance(stmt, tirx.IfThenElse):
+        return [s for s in (stmt.then_case, stmt.else_case) if s is not None]
     body = getattr(stmt, "body", None)
     return [body] if isinstance(body, tirx.Stmt) else []

@@ -16,7 +16,7 @@ from deepxc.targets import Target
 def lower_partition(
     graph: Graph, target: Target, workdir: str, threads: int = 1, processor: str = "cpu", log=print
 ) -> LoweredPartition:
-    program = build_relax(graph)
+    program = build_relax(graph, target.vector)
     log(f"lower: legalize and fuse {len(graph.dag)} layers")
     module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)

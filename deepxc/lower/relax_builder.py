@@ -17,6 +17,7 @@ from tvm.ir.expr import Constant
 from deepxc.errors import UnsupportedOp
 from deepxc.ir import Graph, Node, TensorSpec
 from deepxc.lower.relax_ops import EMITTERS
+from deepxc.targets import Vector
 
 
 @dataclass
@@ -35,6 +36,7 @@ class EmitContext:
 
     bb: relax.BlockBuilder
     graph: Graph
+    vector: Vector  # the SIMD unit deepxc's own kernels are tiled for
     values: dict[str, relax.Expr] = field(default_factory=dict)
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
     layer_names: dict[str, str] = field(default_factory=dict)
@@ -75,9 +77,9 @@ def tensor_type(spec: TensorSpec) -> relax.TensorType:
     return relax.TensorType(list(spec.shape), spec.dtype)
 
 
-def build_relax(graph: Graph) -> RelaxProgram:
+def build_relax(graph: Graph, vector: Vector) -> RelaxProgram:
     bb = relax.BlockBuilder()
-    ctx = EmitContext(bb, graph)
+    ctx = EmitContext(bb, graph, vector)
     input_params = []
     for name in graph.inputs:
         var = relax.Var(_param_name(name), tensor_type(graph.spec(name)))

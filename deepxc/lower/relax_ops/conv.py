@@ -1,10 +1,18 @@
-"""Conv (1-D, 2-D, 3-D) with an optional bias."""
+"""Conv (1-D, 2-D, 3-D) with an optional bias.
+
+A 2-D float convolution with constant weights is computed by deepxc's own kernel
+(`deepxc.schedules.conv2d`), its weights packed at build time; other convolutions use
+Relax's operator.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from tvm import relax
+
+from deepxc.schedules import conv2d, depthwise
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
@@ -12,22 +20,13 @@ if TYPE_CHECKING:
 
 
 _CONV = {1: relax.op.nn.conv1d, 2: relax.op.nn.conv2d, 3: relax.op.nn.conv3d}
+OUT_EWISE_FUSABLE = 4  # TVM's op pattern: epilogues fuse into it
 
 
 def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     rank = len(attrs["kernel_shape"])
-    x, w = ctx.value(node.inputs[0]), ctx.value(node.inputs[1])
-    pads = list(attrs["pads"])  # [begin..., end...], the order relax takes too
-    op = _CONV[rank]
-    y = op(
-        x,
-        w,
-        strides=list(attrs["strides"]),
-        padding=pads,
-        dilation=list(attrs["dilations"]),
-        groups=attrs["group"],
-    )
+    y = _own_conv2d(ctx, node) if _has_own_kernel(ctx, node) else _relax_conv(ctx, node)
     if len(node.inputs) > 2 and node.inputs[2]:
         shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
         bias = node.inputs[2]
@@ -36,3 +35,61 @@ def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
         else:
             y = relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
     return [y]
+
+
+def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
+    return (
+        len(node.attrs["kernel_shape"]) == 2
+        and ctx.graph.is_constant(node.inputs[1])
+        and ctx.spec(node.inputs[0]).dtype == "float32"
+    )
+
+
+def _relax_conv(ctx: EmitContext, node: Node) -> relax.Expr:
+    attrs = node.attrs
+    x, w = ctx.value(node.inputs[0]), ctx.value(node.inputs[1])
+    return _CONV[len(attrs["kernel_shape"])](
+        x,
+        w,
+        strides=list(attrs["strides"]),
+        padding=list(attrs["pads"]),  # [begin..., end...], the order relax takes too
+        dilation=list(attrs["dilations"]),
+        groups=attrs["group"],
+    )
+
+
+def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
+    attrs = node.attrs
+    _, channels, height, width = ctx.spec(node.inputs[0]).shape
+    weights = ctx.graph.constants[node.inputs[1]]
+    shape = conv2d.ConvShape(
+        channels=channels,
+        height=height,
+        width=width,
+        out_channels=weights.shape[0],
+        kernel=tuple(attrs["kernel_shape"]),
+        strides=tuple(attrs["strides"]),
+        dilations=tuple(attrs["dilations"]),
+        pads=(attrs["pads"][0], attrs["pads"][1], attrs["pads"][2], attrs["pads"][3]),
+        groups=attrs["group"],
+    )
+    if depthwise.is_depthwise(shape):
+        rows = depthwise.choose_rows(shape, ctx.vector)
+        flat = weights.reshape(shape.out_channels, -1)
+        compute = functools.partial(
+            depthwise.compute, shape=shape, rows=rows, lanes=ctx.vector.lanes
+        )
+        packed = ctx.weight(node.inputs[1], flat)
+        name = "depthwise_conv2d"
+    else:
+        tiling = conv2d.choose_tiling(shape, ctx.vector)
+        packed = ctx.weight(node.inputs[1], conv2d.pack_weights(weights, shape.groups, tiling.mr))
+        compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
+        name = "conv2d"
+    return ctx.bb.call_te(
+        compute,
+        ctx.value(node.inputs[0]),
+        packed,
+        primfunc_name_hint=name,
+        primfunc_attrs={"op_pattern": OUT_EWISE_FUSABLE},
+    )

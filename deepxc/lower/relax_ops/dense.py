@@ -1,10 +1,20 @@
-"""Gemm and MatMul. Constant operands are laid out at build time, not transposed per run."""
+"""Gemm and MatMul. Constant operands are laid out at build time, not transposed per run.
+
+A float [m, k] activation times constant [k, n] weights is computed by deepxc's own kernel
+(`deepxc.schedules.dense`) with the weights packed at build time; other products use
+Relax's matmul.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from tvm import relax
+
+from deepxc.schedules import dense
+
+OUT_EWISE_FUSABLE = 4  # TVM's op pattern: epilogues fuse into it
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
@@ -23,8 +33,11 @@ def _operand(ctx: EmitContext, node: Node, slot: int, transpose: bool):
 def gemm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     a = _operand(ctx, node, 0, bool(attrs.get("transA", 0)))
-    b = _operand(ctx, node, 1, bool(attrs.get("transB", 0)))
-    y = relax.op.matmul(a, b)
+    if _has_own_kernel(ctx, node):
+        weights = ctx.graph.constants[node.inputs[1]]
+        y = _own_dense(ctx, node, a, weights.T if attrs.get("transB", 0) else weights)
+    else:
+        y = relax.op.matmul(a, _operand(ctx, node, 1, bool(attrs.get("transB", 0))))
     alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
     dtype = ctx.spec(node.outputs[0]).dtype
     if alpha != 1.0:
@@ -38,4 +51,34 @@ def gemm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
 
 
 def matmul(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
-    return [relax.op.matmul(ctx.value(node.inputs[0]), ctx.value(node.inputs[1]))]
+    a = ctx.value(node.inputs[0])
+    if _has_own_kernel(ctx, node):
+        return [_own_dense(ctx, node, a, ctx.graph.constants[node.inputs[1]])]
+    return [relax.op.matmul(a, ctx.value(node.inputs[1]))]
+
+
+def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
+    """A float 2-D activation (not transposed) times 2-D constant weights."""
+    a, b = node.inputs[0], node.inputs[1]
+    spec = ctx.spec(a)
+    return (
+        not ctx.graph.is_constant(a)
+        and not node.attrs.get("transA", 0)
+        and len(spec.shape) == 2
+        and spec.dtype == "float32"
+        and ctx.graph.is_constant(b)
+        and ctx.graph.constants[b].ndim == 2
+    )
+
+
+def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
+    columns = weights.shape[1]
+    width = dense.tile_width(columns, ctx.vector)
+    packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width))
+    return ctx.bb.call_te(
+        functools.partial(dense.compute, columns=columns),
+        a,
+        packed,
+        primfunc_name_hint="dense",
+        primfunc_attrs={"op_pattern": OUT_EWISE_FUSABLE},
+    )

@@ -1,0 +1,35 @@
+"""deepxc's CPU schedule rules over TVM's TIR schedule primitives.
+
+Kernels that deepxc computes itself (convolution, depthwise convolution, dense) carry a
+`deepxc_rule` annotation on their main block, set when the compute is built; the rule of
+that name tiles the kernel for the target's vector unit. Every other top-level loop nest
+(pooling, elementwise ops, layout copies, a rule's padding stage) gets the generic rule:
+its outer spatial loops are spread over the threads.
+"""
+
+from __future__ import annotations
+
+from tvm import s_tir, tirx
+
+from deepxc.schedules import conv2d, dense, depthwise, generic
+
+RULES = {
+    conv2d.RULE: conv2d.schedule,
+    depthwise.RULE: depthwise.schedule,
+    dense.RULE: dense.schedule,
+}
+
+
+def schedule_kernel(func: tirx.PrimFunc, threads: int) -> tirx.PrimFunc:
+    sch = s_tir.Schedule(func)
+    try:
+        root = sch.get_sblock("root")
+    except Exception:  # not a block-structured kernel: leave it as it is
+        return func
+    for block in sch.get_child_blocks(root):
+        rule = RULES.get(str(sch.get(block).annotations.get("deepxc_rule", "")))
+        if rule is not None:
+            rule(sch, block, threads)
+            break
+    generic.parallelize(sch, threads)
+    return sch.mod["main"]

@@ -1,0 +1,200 @@
+"""2-D convolution as a register-tiled GEMM over packed input panels.
+
+The compute (built with TE, before fusion) is
+
+    padded[n, c, h, w]        the input with its zero border (skipped when there is none)
+    panel[n, g, k, oh, ow]    im2col: k runs over (input channel of the group, kh, kw)
+    gemm[n, g, o, oh, ow]     sum over k of weights[g, o // mr, k, o % mr] * panel[...]
+    conv[n, oc, oh, ow]       gemm, read back in NCHW
+
+with output rows padded to a multiple of `rows`, columns to a multiple of `lanes` and the
+group's output channels to a multiple of `mr`; the weights are packed at build time as
+[groups, channel blocks, k, mr] so the kernel reads them in order.
+
+The schedule (after FuseOps has appended bias, activation and residual epilogues) inlines
+the epilogues into one output loop nest tiled (row tile, column tile, channel block) and
+computes, per tile, an [mr x rows x lanes] block of accumulators kept in registers: each
+step of k broadcasts `mr` weights and loads `rows` vectors of the panel. The panel of a
+tile is packed once and reused by every channel block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tvm import s_tir, te
+
+from deepxc.schedules.tiles import epilogue_output, padded_input
+from deepxc.targets import Vector
+
+RULE = "conv2d"
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    channels: int
+    height: int
+    width: int
+    out_channels: int
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    groups: int
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
+        top, left, bottom, right = self.pads
+        return (
+            (self.height + top + bottom - dh * (kh - 1) - 1) // sh + 1,
+            (self.width + left + right - dw * (kw - 1) - 1) // sw + 1,
+        )
+
+    @property
+    def reduction(self) -> int:
+        return self.channels // self.groups * self.kernel[0] * self.kernel[1]
+
+
+@dataclass(frozen=True)
+class Tiling:
+    mr: int  # output channels per register tile
+    rows: int  # output rows per register tile
+    lanes: int  # output columns per register tile (one vector)
+
+
+def ceil_to(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def choose_tiling(shape: ConvShape, vector: Vector) -> Tiling:
+    """The register tile with the least wasted work, preferring fewer loads per FMA.
+
+    A tile needs mr * rows accumulators, `rows` panel vectors and one broadcast register.
+    With groups, `mr` divides the group's channels, so a tile never spans two groups.
+    """
+    out_h, out_w = shape.out_size
+    lanes = vector.lanes
+    group_channels = shape.out_channels // shape.groups
+    budget = vector.registers - 2
+    best, best_score = Tiling(1, 1, lanes), -1.0
+    for rows in range(1, min(out_h, 8) + 1):
+        for mr in range(1, min(group_channels, 16) + 1):
+            if mr * rows + rows > budget or (shape.groups > 1 and group_channels % mr):
+                continue
+            useful = out_h * out_w * group_channels
+            padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * ceil_to(group_channels, mr)
+            score = useful / padded * (1 - 0.5 * (mr + rows) / (mr * rows))
+            if score > best_score:
+                best, best_score = Tiling(mr, rows, lanes), score
+    return best
+
+
+def pack_weights(weights: np.ndarray, groups: int, mr: int) -> np.ndarray:
+    """OIHW weights -> [groups, channel blocks, k, mr], zero-filled to whole blocks."""
+    out_channels = weights.shape[0]
+    per_group = out_channels // groups
+    k = int(np.prod(weights.shape[1:]))
+    padded = ceil_to(per_group, mr)
+    packed = np.zeros((groups, padded, k), dtype=weights.dtype)
+    packed[:, :per_group] = weights.reshape(groups, per_group, k)
+    return packed.reshape(groups, padded // mr, mr, k).transpose(0, 1, 3, 2)
+
+
+def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tiling) -> te.Tensor:
+    """The TE compute of the convolution; `weights` is packed by `pack_weights`."""
+    (kh, kw), (sh, sw), (dh, dw) = shape.kernel, shape.strides, shape.dilations
+    top, left, _, _ = shape.pads
+    out_h, out_w = shape.out_size
+    rows_p, cols_p = ceil_to(out_h, tiling.rows), ceil_to(out_w, tiling.lanes)
+    batch = data.shape[0]
+    groups, group_in = shape.groups, shape.channels // shape.groups
+    group_out = shape.out_channels // groups
+    height_p = (rows_p - 1) * sh + dh * (kh - 1) + 1
+    width_p = (cols_p - 1) * sw + dw * (kw - 1) + 1
+
+    source = padded_input(data, top, left, height_p, width_p)
+
+    def panel(n, g, k, oh, ow):
+        window = k % (kh * kw)
+        channel = g * group_in + k // (kh * kw)
+        return source[n, channel, oh * sh + window // kw * dh, ow * sw + window % kw * dw]
+
+    packed = te.compute((batch, groups, shape.reduction, rows_p, cols_p), panel, name="dx_panel")
+    k = te.reduce_axis((0, shape.reduction), name="k")
+    mr = tiling.mr
+    gemm = te.compute(
+        (batch, groups, weights.shape[1] * mr, rows_p, cols_p),
+        lambda n, g, o, oh, ow: te.sum(
+            weights[g, o // mr, k, o % mr] * packed[n, g, k, oh, ow], axis=k
+        ),
+        name="dx_gemm",
+        attrs={"deepxc_rule": RULE, "mr": mr, "rows": tiling.rows, "lanes": tiling.lanes},
+    )
+    if groups == 1:  # plain indices keep the tile's region exact for the schedule
+        return te.compute(
+            (batch, shape.out_channels, out_h, out_w),
+            lambda n, oc, oh, ow: gemm[n, 0, oc, oh, ow],
+            name="dx_conv",
+        )
+    return te.compute(
+        (batch, shape.out_channels, out_h, out_w),
+        lambda n, oc, oh, ow: gemm[n, oc // group_out, oc % group_out, oh, ow],
+        name="dx_conv",
+    )
+
+
+def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
+    """Tile the output loop nest (the last block) and compute the GEMM in registers."""
+    notes = sch.get(gemm).annotations
+    mr, rows, lanes = (int(notes[key]) for key in ("mr", "rows", "lanes"))
+    batch, groups, channels_p, rows_p, cols_p = (
+        int(r.extent) for r in (iv.dom for iv in sch.get(gemm).iter_vars[:5])
+    )
+    reduction = int(sch.get(gemm).iter_vars[5].dom.extent)
+    out = epilogue_output(sch, gemm)
+    n, oc, oh, ow = sch.get_loops(out)
+    group, channel = sch.split(oc, [groups, None])
+    c_out, c_in = sch.split(channel, [None, mr])
+    h_out, h_in = sch.split(oh, [None, rows])
+    w_out, w_in = sch.split(ow, [None, lanes])
+    spatial_tasks = batch * groups * (rows_p // rows) * (cols_p // lanes)
+    if threads > 1 and spatial_tasks < 2 * threads and channels_p // mr >= threads:
+        # Few spatial tiles (small late layers): split the channel blocks between threads.
+        c_par, c_out = sch.split(c_out, [threads, None])
+        sch.reorder(n, group, c_par, h_out, w_out, c_out, c_in, h_in, w_in)
+        outer = [n, group, c_par, h_out, w_out]
+    else:
+        sch.reorder(n, group, h_out, w_out, c_out, c_in, h_in, w_in)
+        outer = [n, group, h_out, w_out]
+    fused = sch.fuse(*outer)
+    if threads > 1:  # before decompose_reduction, which parallel refuses to cross
+        sch.parallel(fused)
+    sch.compute_at(gemm, c_out)
+    # compute_at makes one loop per block axis that is wider than one: o, oh, ow, k
+    axes = [("o", mr), ("h", rows), ("w", lanes), ("k", reduction)]
+    present = [name for name, extent in axes if extent > 1]
+    loops = dict(zip(present, sch.get_loops(gemm)[-len(present) :]))
+    order = [loops[name] for name in ("k", "o", "h", "w") if name in loops]
+    sch.reorder(*order)
+    sch.set_scope(gemm, 0, "local")
+    for name in ("o", "h"):
+        if name in loops:
+            sch.unroll(loops[name])
+    if "w" in loops:
+        sch.vectorize(loops["w"])
+    if "k" in loops:
+        init = sch.decompose_reduction(gemm, loops["k"])
+        spatial = len(present) - 1
+        init_loops = sch.get_loops(init)[-spatial:] if spatial else []
+        for loop in init_loops[:-1]:
+            sch.unroll(loop)
+        if "w" in loops:
+            sch.vectorize(init_loops[-1])
+    sch.unroll(c_in)
+    sch.unroll(h_in)
+    sch.vectorize(w_in)
+    panel = sch.get_sblock("dx_panel")
+    sch.compute_at(panel, fused)
+    sch.vectorize(sch.get_loops(panel)[-1])
