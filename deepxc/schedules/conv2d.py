@@ -59,9 +59,17 @@ class ConvShape:
 
 @dataclass(frozen=True)
 class Tiling:
-    mr: int  # output channels per register tile
-    rows: int  # output rows per register tile
-    lanes: int  # output columns per register tile (one vector)
+    """One register tile: mr output channels x rows output rows x cols output columns.
+
+    Vectors run along the columns (cols is one vector), or, for narrow outputs, along
+    the channels (`across_channels`: mr is a few vectors, cols the whole row), which
+    wastes no lanes on a 7- or 13-wide row.
+    """
+
+    mr: int
+    rows: int
+    cols: int
+    across_channels: bool = False
 
 
 def ceil_to(value: int, step: int) -> int:
@@ -71,24 +79,35 @@ def ceil_to(value: int, step: int) -> int:
 def choose_tiling(shape: ConvShape, vector: Vector) -> Tiling:
     """The register tile with the least wasted work, preferring fewer loads per FMA.
 
-    A tile needs mr * rows accumulators, `rows` panel vectors and one broadcast register.
+    Along columns, a tile needs mr * rows accumulators, `rows` panel vectors and a
+    broadcast register, and each step loads mr + rows values for mr * rows FMAs. Across
+    channels, it is the same with mr / lanes weight vectors and one row of cols pixels.
     With groups, `mr` divides the group's channels, so a tile never spans two groups.
     """
     out_h, out_w = shape.out_size
     lanes = vector.lanes
     group_channels = shape.out_channels // shape.groups
     budget = vector.registers - 2
-    best, best_score = Tiling(1, 1, lanes), -1.0
+    useful = out_h * out_w * group_channels
+
+    def fits(mr: int) -> bool:
+        return shape.groups == 1 or group_channels % mr == 0
+
+    candidates = []
     for rows in range(1, min(out_h, 8) + 1):
         for mr in range(1, min(group_channels, 16) + 1):
-            if mr * rows + rows > budget or (shape.groups > 1 and group_channels % mr):
-                continue
-            useful = out_h * out_w * group_channels
-            padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * ceil_to(group_channels, mr)
-            score = useful / padded * (1 - 0.5 * (mr + rows) / (mr * rows))
-            if score > best_score:
-                best, best_score = Tiling(mr, rows, lanes), score
-    return best
+            if mr * rows + rows <= budget and fits(mr):
+                padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * ceil_to(group_channels, mr)
+                candidates.append((useful / padded, mr, rows, Tiling(mr, rows, lanes)))
+    for vectors in (1, 2, 3, 4):
+        mr = vectors * lanes
+        fills = mr <= ceil_to(group_channels, lanes)
+        if vectors * out_w + vectors <= budget and fills and fits(mr):
+            padded = out_h * out_w * ceil_to(group_channels, mr)
+            candidates.append((useful / padded, vectors, out_w, Tiling(mr, 1, out_w, True)))
+    if not candidates:
+        return Tiling(1, 1, lanes)
+    return max(candidates, key=lambda c: c[0] * (1 - 0.5 * (c[1] + c[2]) / (c[1] * c[2])))[3]
 
 
 def pack_weights(weights: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -107,7 +126,7 @@ def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tilin
     (kh, kw), (sh, sw), (dh, dw) = shape.kernel, shape.strides, shape.dilations
     top, left, _, _ = shape.pads
     out_h, out_w = shape.out_size
-    rows_p, cols_p = ceil_to(out_h, tiling.rows), ceil_to(out_w, tiling.lanes)
+    rows_p, cols_p = ceil_to(out_h, tiling.rows), ceil_to(out_w, tiling.cols)
     batch = data.shape[0]
     groups, group_in = shape.groups, shape.channels // shape.groups
     group_out = shape.out_channels // groups
@@ -130,7 +149,13 @@ def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tilin
             weights[g, o // mr, k, o % mr] * packed[n, g, k, oh, ow], axis=k
         ),
         name="dx_gemm",
-        attrs={"deepxc_rule": RULE, "mr": mr, "rows": tiling.rows, "lanes": tiling.lanes},
+        attrs={
+            "deepxc_rule": RULE,
+            "mr": mr,
+            "rows": tiling.rows,
+            "cols": tiling.cols,
+            "across_channels": int(tiling.across_channels),
+        },
     )
     if groups == 1:  # plain indices keep the tile's region exact for the schedule
         return te.compute(
@@ -148,7 +173,8 @@ def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tilin
 def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     """Tile the output loop nest (the last block) and compute the GEMM in registers."""
     notes = sch.get(gemm).annotations
-    mr, rows, lanes = (int(notes[key]) for key in ("mr", "rows", "lanes"))
+    mr, rows, cols = (int(notes[key]) for key in ("mr", "rows", "cols"))
+    across_channels = bool(int(notes["across_channels"]))
     batch, groups, channels_p, rows_p, cols_p = (
         int(r.extent) for r in (iv.dom for iv in sch.get(gemm).iter_vars[:5])
     )
@@ -158,8 +184,8 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     group, channel = sch.split(oc, [groups, None])
     c_out, c_in = sch.split(channel, [None, mr])
     h_out, h_in = sch.split(oh, [None, rows])
-    w_out, w_in = sch.split(ow, [None, lanes])
-    spatial_tasks = batch * groups * (rows_p // rows) * (cols_p // lanes)
+    w_out, w_in = sch.split(ow, [None, cols])
+    spatial_tasks = batch * groups * (rows_p // rows) * (cols_p // cols)
     if threads > 1 and spatial_tasks < 2 * threads and channels_p // mr >= threads:
         # Few spatial tiles (small late layers): split the channel blocks between threads.
         c_par, c_out = sch.split(c_out, [threads, None])
@@ -173,28 +199,28 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
         sch.parallel(fused)
     sch.compute_at(gemm, c_out)
     # compute_at makes one loop per block axis that is wider than one: o, oh, ow, k
-    axes = [("o", mr), ("h", rows), ("w", lanes), ("k", reduction)]
+    axes = [("o", mr), ("h", rows), ("w", cols), ("k", reduction)]
     present = [name for name, extent in axes if extent > 1]
     loops = dict(zip(present, sch.get_loops(gemm)[-len(present) :]))
-    order = [loops[name] for name in ("k", "o", "h", "w") if name in loops]
-    sch.reorder(*order)
+    vector = "o" if across_channels else "w"
+    order = ["k"] + [name for name in ("o", "h", "w") if name != vector] + [vector]
+    sch.reorder(*[loops[name] for name in order if name in loops])
     sch.set_scope(gemm, 0, "local")
-    for name in ("o", "h"):
-        if name in loops:
-            sch.unroll(loops[name])
-    if "w" in loops:
-        sch.vectorize(loops["w"])
+    spatial = [loops[name] for name in order[1:] if name in loops]
+    _unroll_then_vectorize(sch, spatial, vector in loops)
     if "k" in loops:
         init = sch.decompose_reduction(gemm, loops["k"])
-        spatial = len(present) - 1
-        init_loops = sch.get_loops(init)[-spatial:] if spatial else []
-        for loop in init_loops[:-1]:
-            sch.unroll(loop)
-        if "w" in loops:
-            sch.vectorize(init_loops[-1])
-    sch.unroll(c_in)
-    sch.unroll(h_in)
-    sch.vectorize(w_in)
+        init_loops = sch.get_loops(init)[-len(spatial) :] if spatial else []
+        _unroll_then_vectorize(sch, init_loops, vector in loops)
+    _unroll_then_vectorize(sch, [c_in, h_in, w_in], not across_channels)
     panel = sch.get_sblock("dx_panel")
     sch.compute_at(panel, fused)
-    sch.vectorize(sch.get_loops(panel)[-1])
+    if not across_channels:
+        sch.vectorize(sch.get_loops(panel)[-1])
+
+
+def _unroll_then_vectorize(sch: s_tir.Schedule, loops: list, vectorize_last: bool) -> None:
+    for loop in loops[:-1] if vectorize_last else loops:
+        sch.unroll(loop)
+    if vectorize_last and loops:
+        sch.vectorize(loops[-1])

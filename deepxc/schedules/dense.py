@@ -58,6 +58,8 @@ def schedule(sch: s_tir.Schedule, acc: s_tir.SBlockRV, threads: int) -> None:
     m, n = sch.get_loops(out)
     n_out, n_in = sch.split(n, [None, width])
     sch.reorder(n_out, m, n_in)
+    if threads > 1:  # before decompose_reduction, which parallel refuses to cross
+        sch.parallel(n_out)
     sch.compute_at(acc, m)
     loops = sch.get_loops(acc)
     if depth > 1:
@@ -71,5 +73,3 @@ def schedule(sch: s_tir.Schedule, acc: s_tir.SBlockRV, threads: int) -> None:
         init = sch.decompose_reduction(acc, k)
         sch.vectorize(sch.get_loops(init)[-1])
     sch.vectorize(n_in)
-    if threads > 1:
-        sch.parallel(n_out)
