@@ -99,12 +99,15 @@ def choose_tiling(shape: ConvShape, vector: Vector) -> Tiling:
             if mr * rows + rows <= budget and fits(mr):
                 padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * ceil_to(group_channels, mr)
                 candidates.append((useful / padded, mr, rows, Tiling(mr, rows, lanes)))
-    for vectors in (1, 2, 3, 4):
+    for vectors in (1, 2, 4):  # LLVM splits power-of-two vectors cleanly
         mr = vectors * lanes
-        fills = mr <= ceil_to(group_channels, lanes)
-        if vectors * out_w + vectors <= budget and fills and fits(mr):
-            padded = out_h * out_w * ceil_to(group_channels, mr)
-            candidates.append((useful / padded, vectors, out_w, Tiling(mr, 1, out_w, True)))
+        if mr > ceil_to(group_channels, lanes) or not fits(mr):
+            continue
+        for cols in (c for c in range(1, out_w + 1) if out_w % c == 0):
+            # two spare registers: LLVM needs temporaries next to this many accumulators
+            if vectors * cols + vectors + 2 <= budget:
+                padded = out_h * out_w * ceil_to(group_channels, mr)
+                candidates.append((useful / padded, vectors, cols, Tiling(mr, 1, cols, True)))
     if not candidates:
         return Tiling(1, 1, lanes)
     return max(candidates, key=lambda c: c[0] * (1 - 0.5 * (c[1] + c[2]) / (c[1] * c[2])))[3]
@@ -206,6 +209,8 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     order = ["k"] + [name for name in ("o", "h", "w") if name != vector] + [vector]
     sch.reorder(*[loops[name] for name in order if name in loops])
     sch.set_scope(gemm, 0, "local")
+    if across_channels:  # the vector axis innermost in the accumulators, too
+        sch.transform_layout(gemm, ("write", 0), lambda n, g, o, h, w: (n, g, h, w, o))
     spatial = [loops[name] for name in order[1:] if name in loops]
     _unroll_then_vectorize(sch, spatial, vector in loops)
     if "k" in loops:
