@@ -26,6 +26,7 @@ def build_kernels(
     target_options: dict,
     path: str,
     threads: int = 1,
+    lanes: int = 4,
 ) -> tuple[dict[str, Kernel], int]:
     """Build the named PrimFuncs into an object file at `path`.
 
@@ -37,7 +38,7 @@ def build_kernels(
     kernels = {}
     workspace = 0
     for name in names:
-        func = schedule_kernel(module[name], threads)
+        func = schedule_kernel(module[name], threads, lanes)
         symbol = f"{symbol_prefix}{name}"
         functions[symbol] = func.with_attr("global_symbol", symbol)
         kernels[name] = Kernel(symbol, PACKED_PREFIX + symbol, [spec_of(p.ty) for p in func.params])

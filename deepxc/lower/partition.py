@@ -29,7 +29,7 @@ def lower_partition(
     object_path = os.path.join(workdir, f"kernels_{processor}.o")
     prefix = f"dx_{processor}_"
     kernels, workspace = build_kernels(
-        module, kernel_names, prefix, target.tvm, object_path, threads
+        module, kernel_names, prefix, target.tvm, object_path, threads, target.vector.lanes
     )
     for call in lister.calls:
         call.kernel = kernels[call.kernel].symbol

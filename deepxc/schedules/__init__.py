@@ -4,7 +4,8 @@ Kernels that deepxc computes itself (convolution, depthwise convolution, dense) 
 `deepxc_rule` annotation on their main block, set when the compute is built; the rule of
 that name tiles the kernel for the target's vector unit. Every other top-level loop nest
 (pooling, elementwise ops, layout copies, a rule's padding stage) gets the generic rule:
-its outer spatial loops are spread over the threads.
+elementwise chains inlined, the inner loop vectorized, the outer loops spread over the
+threads.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ RULES = {
 }
 
 
-def schedule_kernel(func: tirx.PrimFunc, threads: int) -> tirx.PrimFunc:
+def schedule_kernel(func: tirx.PrimFunc, threads: int, lanes: int) -> tirx.PrimFunc:
     sch = s_tir.Schedule(func)
     try:
         root = sch.get_sblock("root")
     except Exception:  # not a block-structured kernel: leave it as it is
         return func
+    ruled = False
     for block in sch.get_child_blocks(root):
         rule = RULES.get(str(sch.get(block).annotations.get("deepxc_rule", "")))
         if rule is not None:
             rule(sch, block, threads)
+            ruled = True
             break
-    generic.parallelize(sch, threads)
+    # a rule has placed its own stages (the padding, say): the generic rule keeps them
+    generic.schedule(sch, threads, lanes, inline=not ruled)
     return sch.mod["main"]
