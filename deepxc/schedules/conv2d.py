@@ -29,6 +29,7 @@ from deepxc.schedules.tiles import epilogue_output, padded_input
 from deepxc.targets import Vector
 
 RULE = "conv2d"
+MAX_UNROLLED_WINDOW = 25  # kernel windows up to 5x5 are unrolled in the direct kernel
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,13 @@ def pack_weights(weights: np.ndarray, groups: int, mr: int) -> np.ndarray:
     return packed.reshape(groups, padded // mr, mr, k).transpose(0, 1, 3, 2)
 
 
+def reads_directly(shape: ConvShape, tiling: Tiling) -> bool:
+    """Whether the kernel reads its input in place rather than packing a panel per tile:
+    across channels it broadcasts single pixels, which any stride allows; along columns
+    it loads vectors of consecutive columns, which needs stride 1."""
+    return tiling.across_channels or shape.strides[1] == 1
+
+
 def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tiling) -> te.Tensor:
     """The TE compute of the convolution; `weights` is packed by `pack_weights`."""
     (kh, kw), (sh, sw), (dh, dw) = shape.kernel, shape.strides, shape.dilations
@@ -137,29 +145,50 @@ def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tilin
     width_p = (cols_p - 1) * sw + dw * (kw - 1) + 1
 
     source = padded_input(data, top, left, height_p, width_p)
-
-    def panel(n, g, k, oh, ow):
-        window = k % (kh * kw)
-        channel = g * group_in + k // (kh * kw)
-        return source[n, channel, oh * sh + window // kw * dh, ow * sw + window % kw * dw]
-
-    packed = te.compute((batch, groups, shape.reduction, rows_p, cols_p), panel, name="dx_panel")
-    k = te.reduce_axis((0, shape.reduction), name="k")
     mr = tiling.mr
-    gemm = te.compute(
-        (batch, groups, weights.shape[1] * mr, rows_p, cols_p),
-        lambda n, g, o, oh, ow: te.sum(
-            weights[g, o // mr, k, o % mr] * packed[n, g, k, oh, ow], axis=k
-        ),
-        name="dx_gemm",
-        attrs={
-            "deepxc_rule": RULE,
-            "mr": mr,
-            "rows": tiling.rows,
-            "cols": tiling.cols,
-            "across_channels": int(tiling.across_channels),
-        },
-    )
+    notes = {
+        "deepxc_rule": RULE,
+        "mr": mr,
+        "rows": tiling.rows,
+        "cols": tiling.cols,
+        "across_channels": int(tiling.across_channels),
+        "direct": int(reads_directly(shape, tiling)),
+    }
+    out_shape = (batch, groups, weights.shape[1] * mr, rows_p, cols_p)
+    if notes["direct"]:
+        # no panel: the tile's loads come straight from the (padded) input
+        ic = te.reduce_axis((0, group_in), name="ic")
+        ry = te.reduce_axis((0, kh), name="ry")
+        rx = te.reduce_axis((0, kw), name="rx")
+        gemm = te.compute(
+            out_shape,
+            lambda n, g, o, oh, ow: te.sum(
+                weights[g, o // mr, (ic * kh + ry) * kw + rx, o % mr]
+                * source[n, g * group_in + ic, oh * sh + ry * dh, ow * sw + rx * dw],
+                axis=[ic, ry, rx],
+            ),
+            name="dx_gemm",
+            attrs=notes,
+        )
+    else:
+
+        def panel(n, g, k, oh, ow):
+            window = k % (kh * kw)
+            channel = g * group_in + k // (kh * kw)
+            return source[n, channel, oh * sh + window // kw * dh, ow * sw + window % kw * dw]
+
+        packed = te.compute(
+            (batch, groups, shape.reduction, rows_p, cols_p), panel, name="dx_panel"
+        )
+        k = te.reduce_axis((0, shape.reduction), name="k")
+        gemm = te.compute(
+            out_shape,
+            lambda n, g, o, oh, ow: te.sum(
+                weights[g, o // mr, k, o % mr] * packed[n, g, k, oh, ow], axis=k
+            ),
+            name="dx_gemm",
+            attrs=notes,
+        )
     if groups == 1:  # plain indices keep the tile's region exact for the schedule
         return te.compute(
             (batch, shape.out_channels, out_h, out_w),
@@ -181,7 +210,8 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     batch, groups, channels_p, rows_p, cols_p = (
         int(r.extent) for r in (iv.dom for iv in sch.get(gemm).iter_vars[:5])
     )
-    reduction = int(sch.get(gemm).iter_vars[5].dom.extent)
+    reductions = [int(iv.dom.extent) for iv in sch.get(gemm).iter_vars[5:]]
+    direct = bool(int(notes["direct"]))
     out = epilogue_output(sch, gemm)
     n, oc, oh, ow = sch.get_loops(out)
     group, channel = sch.split(oc, [groups, None])
@@ -201,26 +231,32 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     if threads > 1:  # before decompose_reduction, which parallel refuses to cross
         sch.parallel(fused)
     sch.compute_at(gemm, c_out)
-    # compute_at makes one loop per block axis that is wider than one: o, oh, ow, k
-    axes = [("o", mr), ("h", rows), ("w", cols), ("k", reduction)]
+    # compute_at makes one loop per block axis that is wider than one
+    reduce_names = ["ic", "ry", "rx"] if direct else ["k"]
+    axes = [("o", mr), ("h", rows), ("w", cols), *zip(reduce_names, reductions)]
     present = [name for name, extent in axes if extent > 1]
     loops = dict(zip(present, sch.get_loops(gemm)[-len(present) :]))
     vector = "o" if across_channels else "w"
-    order = ["k"] + [name for name in ("o", "h", "w") if name != vector] + [vector]
-    sch.reorder(*[loops[name] for name in order if name in loops])
+    spatial_order = [name for name in ("o", "h", "w") if name != vector] + [vector]
+    sch.reorder(*[loops[name] for name in reduce_names + spatial_order if name in loops])
     sch.set_scope(gemm, 0, "local")
     if across_channels:  # the vector axis innermost in the accumulators, too
         sch.transform_layout(gemm, ("write", 0), lambda n, g, o, h, w: (n, g, h, w, o))
-    spatial = [loops[name] for name in order[1:] if name in loops]
+    spatial = [loops[name] for name in spatial_order if name in loops]
     _unroll_then_vectorize(sch, spatial, vector in loops)
-    if "k" in loops:
-        init = sch.decompose_reduction(gemm, loops["k"])
+    first_reduction = next((loops[name] for name in reduce_names if name in loops), None)
+    if first_reduction is not None:
+        init = sch.decompose_reduction(gemm, first_reduction)
         init_loops = sch.get_loops(init)[-len(spatial) :] if spatial else []
         _unroll_then_vectorize(sch, init_loops, vector in loops)
+    if direct and reductions[1] * reductions[2] <= MAX_UNROLLED_WINDOW:
+        for name in ("ry", "rx"):
+            if name in loops:
+                sch.unroll(loops[name])
     _unroll_then_vectorize(sch, [c_in, h_in, w_in], not across_channels)
-    panel = sch.get_sblock("dx_panel")
-    sch.compute_at(panel, fused)
-    if not across_channels:
+    if not direct:
+        panel = sch.get_sblock("dx_panel")
+        sch.compute_at(panel, fused)
         sch.vectorize(sch.get_loops(panel)[-1])
 
 
