@@ -28,11 +28,14 @@ class Processor:
 
 
 @dataclass(frozen=True)
-class Vector:
-    """The SIMD unit the schedule rules tile for: 32-bit lanes per register, and registers."""
+class Core:
+    """What the schedule rules tile for: 32-bit lanes per SIMD register, the registers, and
+    the L1 data and L2 cache sizes of one core."""
 
     lanes: int
     registers: int
+    l1d_bytes: int = 32 << 10
+    l2_bytes: int = 1 << 20
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Target:
     runner: list[str]
     processors: list[Processor]
     cost: dict = field(default_factory=dict)
-    vector: Vector = Vector(4, 16)
+    core: Core = Core(4, 16)
 
     @property
     def cpu_cores(self) -> int:
@@ -79,19 +82,40 @@ def load_target(name: str) -> Target:
             runner=list(toolchain.get("runner", [])),
             processors=[Processor(**p) for p in data.get("processors", [])],
             cost=dict(data.get("cost", {})),
-            vector=_vector(data.get("vector", {})),
+            core=_core(data.get("vector", {}), data.get("cache", {})),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{path}: broken target file ({exc})") from None
 
 
-def _vector(section: dict) -> Vector:
+def _core(section: dict, cache: dict) -> Core:
     bits, registers = section.get("bits", 128), section.get("registers", 16)
     if "native" in (bits, registers):
         native_bits, native_registers = _native_vector()
         bits = native_bits if bits == "native" else bits
         registers = native_registers if registers == "native" else registers
-    return Vector(int(bits) // 32, int(registers))
+    l1d, l2 = cache.get("l1d_kb", 32), cache.get("l2_kb", 1024)
+    if "native" in (l1d, l2):
+        native_l1d, native_l2 = _native_caches()
+        l1d = native_l1d if l1d == "native" else l1d
+        l2 = native_l2 if l2 == "native" else l2
+    return Core(int(bits) // 32, int(registers), int(l1d) << 10, int(l2) << 10)
+
+
+def _native_caches() -> tuple[int, int]:
+    """(L1 data, L2) sizes in KB of the build machine's first CPU, from sysfs."""
+    sizes = {1: 32, 2: 1024}
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in base.glob("index*"):
+        try:
+            level = int((index / "level").read_text())
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if level in sizes and kind in ("Data", "Unified") and size.endswith("K"):
+            sizes[level] = int(size[:-1])
+    return sizes[1], sizes[2]
 
 
 def _native_vector() -> tuple[int, int]:

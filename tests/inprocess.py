@@ -33,7 +33,7 @@ def frontend(model: onnx.ModelProto) -> Graph:
 
 def run_graph(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Build the graph's Relax module, compile it for the host and run it."""
-    program = build_relax(graph, load_target("host").vector)
+    program = build_relax(graph, load_target("host").core)
     module = relax.transform.DecomposeOpsForInference()(program.module)
     executable = tvm.compile(module, target=tvm.target.Target(_TARGET))
     machine = relax.VirtualMachine(executable, tvm.cpu())

@@ -100,7 +100,7 @@ REFUSED = {
 def test_refused_with_one_line_reason(case):
     model, reason = REFUSED[case]
     with pytest.raises(UnsupportedOp) as error:
-        build_relax(frontend(model), load_target("host").vector)
+        build_relax(frontend(model), load_target("host").core)
     message = str(error.value)
     assert "\n" not in message
     assert message.startswith("node '") and reason in message, message
@@ -165,4 +165,4 @@ def test_gather_index_out_of_range():
     """Relax's take does not check indices at run time; the compiler must."""
     model = model_of("Gather", ["x", "i"], {"x": (5, 4)}, {"i": np.array([1, 5])})
     with pytest.raises(InvalidGraph, match="node 'n' \\(Gather\\): an index is out of range"):
-        build_relax(frontend(model), load_target("host").vector)
+        build_relax(frontend(model), load_target("host").core)

@@ -16,7 +16,7 @@ from deepxc.targets import Target
 def lower_partition(
     graph: Graph, target: Target, workdir: str, threads: int = 1, processor: str = "cpu", log=print
 ) -> LoweredPartition:
-    program = build_relax(graph, target.vector)
+    program = build_relax(graph, target.core)
     log(f"lower: legalize and fuse {len(graph.dag)} layers")
     module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)
@@ -29,7 +29,7 @@ def lower_partition(
     object_path = os.path.join(workdir, f"kernels_{processor}.o")
     prefix = f"dx_{processor}_"
     kernels, workspace = build_kernels(
-        module, kernel_names, prefix, target.tvm, object_path, threads, target.vector.lanes
+        module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes
     )
     for call in lister.calls:
         call.kernel = kernels[call.kernel].symbol

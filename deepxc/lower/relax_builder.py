@@ -17,7 +17,7 @@ from tvm.ir.expr import Constant
 from deepxc.errors import UnsupportedOp
 from deepxc.ir import Graph, Node, TensorSpec
 from deepxc.lower.relax_ops import EMITTERS
-from deepxc.targets import Vector
+from deepxc.targets import Core
 
 
 @dataclass
@@ -36,7 +36,7 @@ class EmitContext:
 
     bb: relax.BlockBuilder
     graph: Graph
-    vector: Vector  # the SIMD unit deepxc's own kernels are tiled for
+    core: Core  # the CPU core (vector unit, caches) deepxc's own kernels are tiled for
     values: dict[str, relax.Expr] = field(default_factory=dict)
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
     layer_names: dict[str, str] = field(default_factory=dict)
@@ -77,9 +77,9 @@ def tensor_type(spec: TensorSpec) -> relax.TensorType:
     return relax.TensorType(list(spec.shape), spec.dtype)
 
 
-def build_relax(graph: Graph, vector: Vector) -> RelaxProgram:
+def build_relax(graph: Graph, core: Core) -> RelaxProgram:
     bb = relax.BlockBuilder()
-    ctx = EmitContext(bb, graph, vector)
+    ctx = EmitContext(bb, graph, core)
     input_params = []
     for name in graph.inputs:
         var = relax.Var(_param_name(name), tensor_type(graph.spec(name)))

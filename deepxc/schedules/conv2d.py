@@ -26,10 +26,14 @@ import numpy as np
 from tvm import s_tir, te
 
 from deepxc.schedules.tiles import epilogue_output, padded_input
-from deepxc.targets import Vector
+from deepxc.targets import Core
 
 RULE = "conv2d"
 MAX_UNROLLED_WINDOW = 25  # kernel windows up to 5x5 are unrolled in the direct kernel
+# Pixels a register tile should cover when the weights come from L2, or from further out:
+# each weight loaded is used once per pixel of the tile (measured on Zen 4 with AVX2).
+PIXELS_PER_TILE_FROM_L2 = 3
+PIXELS_PER_TILE_FROM_MEMORY = 6
 
 
 @dataclass(frozen=True)
@@ -77,41 +81,61 @@ def ceil_to(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def choose_tiling(shape: ConvShape, vector: Vector) -> Tiling:
-    """The register tile with the least wasted work, preferring fewer loads per FMA.
+def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
+    """The register tile with the least wasted work and the fewest loads per FMA.
 
     Along columns, a tile needs mr * rows accumulators, `rows` panel vectors and a
     broadcast register, and each step loads mr + rows values for mr * rows FMAs. Across
-    channels, it is the same with mr / lanes weight vectors and one row of cols pixels.
+    channels, it is the same with mr / lanes weight vectors and a row segment of cols
+    pixels. Every spatial tile streams all the weights once: when they do not stay in L1
+    (or L2), a tile must cover enough pixels for that traffic to hide behind its FMAs.
     With groups, `mr` divides the group's channels, so a tile never spans two groups.
     """
     out_h, out_w = shape.out_size
-    lanes = vector.lanes
+    lanes = core.lanes
     group_channels = shape.out_channels // shape.groups
-    budget = vector.registers - 2
+    budget = core.registers - 2
     useful = out_h * out_w * group_channels
+    weight_bytes = 4 * shape.reduction * shape.out_channels
+    if weight_bytes <= core.l1d_bytes:
+        pixels_needed = 1
+    elif weight_bytes <= core.l2_bytes:
+        pixels_needed = PIXELS_PER_TILE_FROM_L2
+    else:
+        pixels_needed = PIXELS_PER_TILE_FROM_MEMORY
 
     def fits(mr: int) -> bool:
         return shape.groups == 1 or group_channels % mr == 0
+
+    def score(waste: float, loads: int, fmas: int, pixels: int) -> float:
+        return waste * (1 - 0.5 * loads / fmas) * min(1.0, pixels / pixels_needed)
 
     candidates = []
     for rows in range(1, min(out_h, 8) + 1):
         for mr in range(1, min(group_channels, 16) + 1):
             if mr * rows + rows <= budget and fits(mr):
-                padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * ceil_to(group_channels, mr)
-                candidates.append((useful / padded, mr, rows, Tiling(mr, rows, lanes)))
-    for vectors in (1, 2, 4):  # LLVM splits power-of-two vectors cleanly
+                channels_p = ceil_to(group_channels, mr)
+                padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * channels_p
+                tiling = Tiling(mr, rows, lanes)
+                # a strided input is packed into a panel per tile, shared by the channel
+                # blocks: about 4 * lanes FMA-cycles' worth per channel of the group
+                packing = 1 if reads_directly(shape, tiling) else 1 + 4 * lanes / channels_p
+                waste = useful / padded / packing
+                candidates.append((score(waste, mr + rows, mr * rows, rows * lanes), tiling))
+    for vectors in (1, 2, 4, 8):  # LLVM splits power-of-two vectors cleanly
         mr = vectors * lanes
         if mr > ceil_to(group_channels, lanes) or not fits(mr):
             continue
         for cols in (c for c in range(1, out_w + 1) if out_w % c == 0):
-            # two spare registers: LLVM needs temporaries next to this many accumulators
-            if vectors * cols + vectors + 2 <= budget:
-                padded = out_h * out_w * ceil_to(group_channels, mr)
-                candidates.append((useful / padded, vectors, cols, Tiling(mr, 1, cols, True)))
+            # accumulators, the operand reused along the other side of the tile (the
+            # other comes from memory) and two spare registers for LLVM's temporaries
+            if vectors * cols + min(vectors, cols) + 2 <= budget:
+                waste = useful / (out_h * out_w * ceil_to(group_channels, mr))
+                tiling = Tiling(mr, 1, cols, True)
+                candidates.append((score(waste, vectors + cols, vectors * cols, cols), tiling))
     if not candidates:
         return Tiling(1, 1, lanes)
-    return max(candidates, key=lambda c: c[0] * (1 - 0.5 * (c[1] + c[2]) / (c[1] * c[2])))[3]
+    return max(candidates, key=lambda candidate: candidate[0])[1]
 
 
 def pack_weights(weights: np.ndarray, groups: int, mr: int) -> np.ndarray:

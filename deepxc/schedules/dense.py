@@ -16,16 +16,16 @@ import numpy as np
 from tvm import s_tir, te
 
 from deepxc.schedules.tiles import epilogue_output
-from deepxc.targets import Vector
+from deepxc.targets import Core
 
 RULE = "dense"
 VECTORS_PER_TILE = 4
 
 
-def tile_width(columns: int, vector: Vector) -> int:
+def tile_width(columns: int, core: Core) -> int:
     """Outputs per register tile: a few vectors, fewer for narrow layers."""
-    vectors = max(1, min(VECTORS_PER_TILE, -(-columns // vector.lanes)))
-    return vectors * vector.lanes
+    vectors = max(1, min(VECTORS_PER_TILE, -(-columns // core.lanes)))
+    return vectors * core.lanes
 
 
 def pack_weights(weights: np.ndarray, width: int) -> np.ndarray:

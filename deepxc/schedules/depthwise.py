@@ -15,7 +15,7 @@ from tvm import s_tir, te
 
 from deepxc.schedules.conv2d import ConvShape, ceil_to
 from deepxc.schedules.tiles import epilogue_output, padded_input
-from deepxc.targets import Vector
+from deepxc.targets import Core
 
 RULE = "depthwise"
 
@@ -24,10 +24,10 @@ def is_depthwise(shape: ConvShape) -> bool:
     return shape.groups > 1 and shape.groups == shape.channels
 
 
-def choose_rows(shape: ConvShape, vector: Vector) -> int:
+def choose_rows(shape: ConvShape, core: Core) -> int:
     """Output rows per register tile: the fewest padded rows, then the most rows."""
     out_h = shape.out_size[0]
-    limit = max(1, min(out_h, vector.registers // 2 - 1, 8))
+    limit = max(1, min(out_h, core.registers // 2 - 1, 8))
     return min(range(1, limit + 1), key=lambda rows: (ceil_to(out_h, rows), -rows))
 
 

@@ -74,15 +74,13 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         groups=attrs["group"],
     )
     if depthwise.is_depthwise(shape):
-        rows = depthwise.choose_rows(shape, ctx.vector)
+        rows = depthwise.choose_rows(shape, ctx.core)
         flat = weights.reshape(shape.out_channels, -1)
-        compute = functools.partial(
-            depthwise.compute, shape=shape, rows=rows, lanes=ctx.vector.lanes
-        )
+        compute = functools.partial(depthwise.compute, shape=shape, rows=rows, lanes=ctx.core.lanes)
         packed = ctx.weight(node.inputs[1], flat)
         name = "depthwise_conv2d"
     else:
-        tiling = conv2d.choose_tiling(shape, ctx.vector)
+        tiling = conv2d.choose_tiling(shape, ctx.core)
         packed = ctx.weight(node.inputs[1], conv2d.pack_weights(weights, shape.groups, tiling.mr))
         compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
         name = "conv2d"

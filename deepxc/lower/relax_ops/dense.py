@@ -73,7 +73,7 @@ def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
 
 def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
     columns = weights.shape[1]
-    width = dense.tile_width(columns, ctx.vector)
+    width = dense.tile_width(columns, ctx.core)
     packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width))
     return ctx.bb.call_te(
         functools.partial(dense.compute, columns=columns),
