@@ -30,8 +30,8 @@ from deepxc.targets import Core
 
 RULE = "conv2d"
 MAX_UNROLLED_WINDOW = 25  # kernel windows up to 5x5 are unrolled in the direct kernel
-# Pixels a register tile should cover when the weights come from L2, or from further out:
-# each weight loaded is used once per pixel of the tile (measured on Zen 4 with AVX2).
+# Pixels a register tile should cover when its weights stream from L2, or from further
+# out (fitted to a few layer timings on Zen 4 with AVX2; see benchmarks/).
 PIXELS_PER_TILE_FROM_L2 = 3
 PIXELS_PER_TILE_FROM_MEMORY = 6
 
@@ -87,8 +87,9 @@ def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
     Along columns, a tile needs mr * rows accumulators, `rows` panel vectors and a
     broadcast register, and each step loads mr + rows values for mr * rows FMAs. Across
     channels, it is the same with mr / lanes weight vectors and a row segment of cols
-    pixels. Every spatial tile streams all the weights once: when they do not stay in L1
-    (or L2), a tile must cover enough pixels for that traffic to hide behind its FMAs.
+    pixels. Each weight a tile loads serves one FMA per pixel of the tile: when the
+    weights do not stay in L1 (or L2), a tile must cover enough pixels for the cache's
+    bandwidth to keep up with the FMAs.
     With groups, `mr` divides the group's channels, so a tile never spans two groups.
     """
     out_h, out_w = shape.out_size
