@@ -3,7 +3,8 @@
     python benchmarks/latency.py [--models squeezenet tiny_cnn ...] [--repeat N]
                                  [--threads 1 2] [--layers K] [--no-tvm]
 
-Batch 1, the same thread count for all three, median of N timed runs after a warm-up;
+Batch 1, the same thread count for all three, median of N timed runs after a warm-up
+(at most 3 for TVM's untuned build);
 one table per thread count (default: 1, then 2). Each row gives the ratios to
 onnxruntime, the build time, and the bundle's memory (arena + weights) against the
 growth of onnxruntime's resident memory when it loads and runs the model. --layers K
@@ -120,7 +121,44 @@ def onnxruntime_rss_increase(model: onnx.ModelProto, inputs, workdir: str) -> in
     return int(result.stdout.strip().splitlines()[-1])
 
 
-def time_tvm_default(model: onnx.ModelProto, inputs, repeat: int, threads: int) -> float:
+TVM_REPEAT = 3  # TVM's untuned build is tens of times slower: a few runs tell enough
+
+TVM_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, onnx
+from latency import tvm_default_ms
+feeds = dict(np.load(sys.argv[3]).items())
+print(tvm_default_ms(onnx.load(sys.argv[2]), feeds, int(sys.argv[4]), int(sys.argv[5])))
+"""
+
+
+def time_tvm_default(model: onnx.ModelProto, inputs, repeat: int, threads: int, workdir: str):
+    """TVM's own build, timed in a fresh process: its thread pool keeps spinning after a
+    run and would slow down whatever is timed next on this process's cores."""
+    model_path = os.path.join(workdir, "model.onnx")
+    inputs_path = os.path.join(workdir, "inputs.npz")
+    onnx.save(model, model_path)
+    np.savez(inputs_path, **inputs)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TVM_PROBE,
+            os.path.dirname(os.path.abspath(__file__)),
+            model_path,
+            inputs_path,
+            str(repeat),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def tvm_default_ms(model: onnx.ModelProto, inputs, repeat: int, threads: int) -> float:
     """TVM's own path: its ONNX frontend and default Relax build, run by its VM."""
     import tvm
     from tvm import relax
@@ -157,7 +195,7 @@ def print_slowest_layers(model: onnx.ModelProto, inputs, threads: int, count: in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(EXAMPLES) + ZOO)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[1, 2], help="thread counts, one table each"
     )
@@ -199,7 +237,7 @@ def table(args, threads: int) -> list[dict]:
             tvm_ms = (
                 float("nan")
                 if args.no_tvm
-                else time_tvm_default(model, inputs, args.repeat, threads)
+                else time_tvm_default(model, inputs, min(args.repeat, TVM_REPEAT), threads, tmp)
             )
             ort_rss = onnxruntime_rss_increase(model, inputs, tmp)
         sizes = manifest["sizes"]

@@ -56,7 +56,7 @@ def profile_bundle(
     bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
 ) -> tuple[dict[str, np.ndarray], float | None, list[dict]]:
     """Like run_bundle, for a bundle built with --profile; also returns each kernel call
-    of the manifest with its mean time ("ms") over the 1 + `bench` runs."""
+    of the manifest with its mean time ("ms") over all the runs, warm-up included."""
     manifest = read_manifest(bundle)
     if not manifest.get("profile"):
         raise RunError(f"{bundle}: not a profiling build (rebuild with --profile)")
