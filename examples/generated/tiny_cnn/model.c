@@ -7,10 +7,10 @@
 #include "model.h"
 
 #define DEEPX_WEIGHTS_HEADER 64u
-#define DEEPX_WEIGHTS_PAYLOAD 6336ull
-#define DEEPX_WEIGHTS_CHECKSUM 12590630499352877360ull
+#define DEEPX_WEIGHTS_PAYLOAD 6720ull
+#define DEEPX_WEIGHTS_CHECKSUM 696083424532350663ull
 #define DEEPX_WORKSPACE_OFFSET 45056u
-#define DEEPX_WORKSPACE_PER_THREAD 79424u
+#define DEEPX_WORKSPACE_PER_THREAD 14400u
 
 /* ---- The kernel calling convention (DLPack tensors in TVM FFI "Any" slots) ---------- */
 typedef struct { int32_t device_type; int32_t device_id; } dx_device;
@@ -48,7 +48,7 @@ static int32_t dx_call(int32_t (*kernel)(void *, const dx_any *, int32_t, dx_any
 extern int32_t __tvm_ffi_dx_cpu_fused_conv2d_add_relu(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_fused_conv2d_add_relu(void *a0, void *a1, void *a2, void *a3) {
     static int64_t s0[] = {1, 3, 32, 32};
-    static int64_t s1[] = {8, 3, 3, 3};
+    static int64_t s1[] = {1, 2, 27, 4};
     static int64_t s2[] = {1, 8, 1, 1};
     static int64_t s3[] = {1, 8, 32, 32};
     dx_tensor t[] = {
@@ -76,7 +76,7 @@ static int32_t dx_cpu_max_pool2d(void *a0, void *a1) {
 extern int32_t __tvm_ffi_dx_cpu_fused_conv2d1_add1_relu1(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_fused_conv2d1_add1_relu1(void *a0, void *a1, void *a2, void *a3) {
     static int64_t s0[] = {1, 8, 16, 16};
-    static int64_t s1[] = {16, 8, 3, 3};
+    static int64_t s1[] = {1, 4, 72, 4};
     static int64_t s2[] = {1, 16, 1, 1};
     static int64_t s3[] = {1, 16, 16, 16};
     dx_tensor t[] = {
@@ -113,20 +113,20 @@ static int32_t dx_cpu_reshape(void *a0, void *a1) {
     return dx_call(__tvm_ffi_dx_cpu_reshape, t, args, 2);
 }
 
-extern int32_t __tvm_ffi_dx_cpu_fused_matmul_add2(void *self, const dx_any *args, int32_t num_args, dx_any *result);
-static int32_t dx_cpu_fused_matmul_add2(void *a0, void *a1, void *a2, void *a3) {
+extern int32_t __tvm_ffi_dx_cpu_fused_dense_add2(void *self, const dx_any *args, int32_t num_args, dx_any *result);
+static int32_t dx_cpu_fused_dense_add2(void *a0, void *a1, void *a2, void *a3) {
     static int64_t s0[] = {1, 16};
-    static int64_t s1[] = {16, 10};
+    static int64_t s1[] = {1, 16, 16};
     static int64_t s2[] = {10};
     static int64_t s3[] = {1, 10};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s0, NULL, 0},
-        {a1, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s1, NULL, 0},
+        {a1, {DX_DEVICE_CPU, 0}, 3, {2, 32, 1}, s1, NULL, 0},
         {a2, {DX_DEVICE_CPU, 0}, 1, {2, 32, 1}, s2, NULL, 0},
         {a3, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s3, NULL, 0},
     };
     dx_any args[4];
-    return dx_call(__tvm_ffi_dx_cpu_fused_matmul_add2, t, args, 4);
+    return dx_call(__tvm_ffi_dx_cpu_fused_dense_add2, t, args, 4);
 }
 
 extern int32_t __tvm_ffi_dx_cpu_softmax(void *self, const dx_any *args, int32_t num_args, dx_any *result);
@@ -202,18 +202,18 @@ static uint64_t dx_checksum(const uint8_t *data, uint64_t nbytes) {
     /* FNV-1a over 64-bit words, each block of 64 words XOR-folded first (see weights.py). */
     const uint64_t prime = 1099511628211ull;
     uint64_t hash = 14695981039346656037ull;
-    uint64_t words = nbytes / 8u, i = 0;
-    for (; i + 64u <= words; i += 64u) {
+    const uint8_t *end = data + nbytes / 8u * 8u;
+    for (; end - data >= 512; data += 512) {
         uint64_t folded = 0, word;
-        for (uint64_t j = 0; j < 64u; ++j) {
-            memcpy(&word, data + (i + j) * 8u, 8u);
+        for (unsigned j = 0; j < 64u; ++j) {
+            memcpy(&word, data + j * 8u, 8u);
             folded ^= word;
         }
         hash = (hash ^ folded) * prime;
     }
-    for (; i < words; ++i) {
+    for (; data < end; data += 8) {
         uint64_t word;
-        memcpy(&word, data + i * 8u, 8u);
+        memcpy(&word, data, 8u);
         hash = (hash ^ word) * prime;
     }
     return hash;
@@ -267,18 +267,18 @@ int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs)
     memset(dx_workspace_top, 0, sizeof dx_workspace_top);
     dx_set_thread_count(ctx->threads);
     memcpy((arena + 32768), inputs[0], 12288u); /* image */
-    /* conv1, relu1: image[1, 3, 32, 32] conv1_w_bn_0[8, 3, 3, 3] conv1_b_bn_1@1x8x1x1[1, 8, 1, 1] t0[1, 8, 32, 32] */
-    if (dx_cpu_fused_conv2d_add_relu((arena + 32768), (void *)(weights + 64), (void *)(weights + 5632), (arena + 0)) != 0) return DEEPX_EKERNEL;
+    /* conv1, relu1: image[1, 3, 32, 32] conv1_w_bn_0@1x2x27x4[1, 2, 27, 4] conv1_b_bn_1@1x8x1x1[1, 8, 1, 1] t0[1, 8, 32, 32] */
+    if (dx_cpu_fused_conv2d_add_relu((arena + 32768), (void *)(weights + 128), (void *)(weights + 1024), (arena + 0)) != 0) return DEEPX_EKERNEL;
     /* pool1: t0[1, 8, 32, 32] t1[1, 8, 16, 16] */
     if (dx_cpu_max_pool2d((arena + 0), (arena + 32768)) != 0) return DEEPX_EKERNEL;
-    /* conv2, relu2: t1[1, 8, 16, 16] conv2_w[16, 8, 3, 3] conv2_b@1x16x1x1[1, 16, 1, 1] t2[1, 16, 16, 16] */
-    if (dx_cpu_fused_conv2d1_add1_relu1((arena + 32768), (void *)(weights + 960), (void *)(weights + 5696), (arena + 0)) != 0) return DEEPX_EKERNEL;
+    /* conv2, relu2: t1[1, 8, 16, 16] conv2_w@1x4x72x4[1, 4, 72, 4] conv2_b@1x16x1x1[1, 16, 1, 1] t2[1, 16, 16, 16] */
+    if (dx_cpu_fused_conv2d1_add1_relu1((arena + 32768), (void *)(weights + 1088), (void *)(weights + 5696), (arena + 0)) != 0) return DEEPX_EKERNEL;
     /* gap: t2[1, 16, 16, 16] t3[1, 16, 1, 1] */
     if (dx_cpu_mean((arena + 0), (arena + 16384)) != 0) return DEEPX_EKERNEL;
     /* flatten: t3[1, 16, 1, 1] t4[1, 16] */
     if (dx_cpu_reshape((arena + 16384), (arena + 0)) != 0) return DEEPX_EKERNEL;
-    /* fc: t4[1, 16] fc_w@16x10[16, 10] fc_b[10] t5[1, 10] */
-    if (dx_cpu_fused_matmul_add2((arena + 0), (void *)(weights + 5760), (void *)(weights + 5568), (arena + 64)) != 0) return DEEPX_EKERNEL;
+    /* fc: t4[1, 16] fc_w@1x16x16[1, 16, 16] fc_b[10] t5[1, 10] */
+    if (dx_cpu_fused_dense_add2((arena + 0), (void *)(weights + 5760), (void *)(weights + 64), (arena + 64)) != 0) return DEEPX_EKERNEL;
     /* softmax: t5[1, 10] t6[1, 10] */
     if (dx_cpu_softmax((arena + 64), (arena + 0)) != 0) return DEEPX_EKERNEL;
     memcpy(outputs[0], (arena + 0), 40u); /* probs */

@@ -12,9 +12,9 @@ extern "C" {
 
 /* Memory the caller provides: one arena (64-byte aligned) and the weights blob
  * (weights.bin, 64-byte aligned, read-only). */
-#define DEEPX_ARENA_BYTES 124480u
-#define DEEPX_WEIGHTS_BYTES 6400u
-#define DEEPX_CODE_BYTES 23475u /* text of kernels + runtime */
+#define DEEPX_ARENA_BYTES 59456u
+#define DEEPX_WEIGHTS_BYTES 6784u
+#define DEEPX_CODE_BYTES 13248u /* text of kernels + runtime */
 #define DEEPX_MACS 516256ull /* multiply-accumulates per inference */
 #define DEEPX_ALIGN 64
 #define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
