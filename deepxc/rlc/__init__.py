@@ -1,0 +1,1 @@
+"""RLC, runtime layer compression: low-rank rewrites of weight-heavy layers."""
