@@ -19,6 +19,8 @@ from deepxc.ir import Graph, Node, TensorSpec
 from deepxc.lower.relax_ops import EMITTERS
 from deepxc.targets import Core
 
+OUT_EWISE_FUSABLE = 4  # TVM's op pattern kOutEWiseFusable
+
 
 @dataclass
 class RelaxProgram:
@@ -71,6 +73,17 @@ class EmitContext:
         layout = "x".join(str(d) for d in value.shape)
         self.named_constants.append((constant, f"{name}@{layout}"))
         return constant
+
+    def own_kernel(self, compute, name: str, *args: relax.Expr) -> relax.Expr:
+        """A call of one of deepxc's own TE computes (`deepxc.schedules`). It is marked
+        out-elementwise-fusable, so FuseOps appends bias, activations and residual adds
+        to it as it does to Relax's own convolution and matmul."""
+        return self.bb.call_te(
+            compute,
+            *args,
+            primfunc_name_hint=name,
+            primfunc_attrs={"op_pattern": OUT_EWISE_FUSABLE},
+        )
 
 
 def tensor_type(spec: TensorSpec) -> relax.TensorType:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 _CONV = {1: relax.op.nn.conv1d, 2: relax.op.nn.conv2d, 3: relax.op.nn.conv3d}
-OUT_EWISE_FUSABLE = 4  # TVM's op pattern: epilogues fuse into it
 
 
 def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
@@ -70,7 +69,7 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         kernel=tuple(attrs["kernel_shape"]),
         strides=tuple(attrs["strides"]),
         dilations=tuple(attrs["dilations"]),
-        pads=(attrs["pads"][0], attrs["pads"][1], attrs["pads"][2], attrs["pads"][3]),
+        pads=tuple(attrs["pads"]),  # ONNX's [top, left, bottom, right]
         groups=attrs["group"],
     )
     if depthwise.is_depthwise(shape):
@@ -84,10 +83,4 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         packed = ctx.weight(node.inputs[1], conv2d.pack_weights(weights, shape.groups, tiling.mr))
         compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
         name = "conv2d"
-    return ctx.bb.call_te(
-        compute,
-        ctx.value(node.inputs[0]),
-        packed,
-        primfunc_name_hint=name,
-        primfunc_attrs={"op_pattern": OUT_EWISE_FUSABLE},
-    )
+    return ctx.own_kernel(compute, name, ctx.value(node.inputs[0]), packed)

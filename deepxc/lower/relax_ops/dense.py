@@ -14,8 +14,6 @@ from tvm import relax
 
 from deepxc.schedules import dense
 
-OUT_EWISE_FUSABLE = 4  # TVM's op pattern: epilogues fuse into it
-
 if TYPE_CHECKING:
     from deepxc.ir import Node
     from deepxc.lower.relax_builder import EmitContext
@@ -75,10 +73,4 @@ def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Ex
     columns = weights.shape[1]
     width = dense.tile_width(columns, ctx.core)
     packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width))
-    return ctx.bb.call_te(
-        functools.partial(dense.compute, columns=columns),
-        a,
-        packed,
-        primfunc_name_hint="dense",
-        primfunc_attrs={"op_pattern": OUT_EWISE_FUSABLE},
-    )
+    return ctx.own_kernel(functools.partial(dense.compute, columns=columns), "dense", a, packed)
