@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from tvm import s_tir, te
 
-from deepxc.schedules.tiles import epilogue_output, padded_input
+from deepxc.schedules.tiles import (
+    axis_loops,
+    epilogue_output,
+    padded_input,
+    unroll_then_vectorize,
+)
 from deepxc.targets import Core
 
 RULE = "conv2d"
@@ -256,11 +261,10 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     if threads > 1:  # before decompose_reduction, which parallel refuses to cross
         sch.parallel(fused)
     sch.compute_at(gemm, c_out)
-    # compute_at makes one loop per block axis that is wider than one
     reduce_names = ["ic", "ry", "rx"] if direct else ["k"]
-    axes = [("o", mr), ("h", rows), ("w", cols), *zip(reduce_names, reductions)]
-    present = [name for name, extent in axes if extent > 1]
-    loops = dict(zip(present, sch.get_loops(gemm)[-len(present) :]))
+    loops = axis_loops(
+        sch, gemm, [("o", mr), ("h", rows), ("w", cols), *zip(reduce_names, reductions)]
+    )
     vector = "o" if across_channels else "w"
     spatial_order = [name for name in ("o", "h", "w") if name != vector] + [vector]
     sch.reorder(*[loops[name] for name in reduce_names + spatial_order if name in loops])
@@ -268,25 +272,18 @@ def schedule(sch: s_tir.Schedule, gemm: s_tir.SBlockRV, threads: int) -> None:
     if across_channels:  # the vector axis innermost in the accumulators, too
         sch.transform_layout(gemm, ("write", 0), lambda n, g, o, h, w: (n, g, h, w, o))
     spatial = [loops[name] for name in spatial_order if name in loops]
-    _unroll_then_vectorize(sch, spatial, vector in loops)
+    unroll_then_vectorize(sch, spatial, vector in loops)
     first_reduction = next((loops[name] for name in reduce_names if name in loops), None)
     if first_reduction is not None:
         init = sch.decompose_reduction(gemm, first_reduction)
         init_loops = sch.get_loops(init)[-len(spatial) :] if spatial else []
-        _unroll_then_vectorize(sch, init_loops, vector in loops)
+        unroll_then_vectorize(sch, init_loops, vector in loops)
     if direct and reductions[1] * reductions[2] <= MAX_UNROLLED_WINDOW:
         for name in ("ry", "rx"):
             if name in loops:
                 sch.unroll(loops[name])
-    _unroll_then_vectorize(sch, [c_in, h_in, w_in], not across_channels)
+    unroll_then_vectorize(sch, [c_in, h_in, w_in], not across_channels)
     if not direct:
         panel = sch.get_sblock("dx_panel")
         sch.compute_at(panel, fused)
         sch.vectorize(sch.get_loops(panel)[-1])
-
-
-def _unroll_then_vectorize(sch: s_tir.Schedule, loops: list, vectorize_last: bool) -> None:
-    for loop in loops[:-1] if vectorize_last else loops:
-        sch.unroll(loop)
-    if vectorize_last and loops:
-        sch.vectorize(loops[-1])

@@ -14,7 +14,12 @@ from __future__ import annotations
 from tvm import s_tir, te
 
 from deepxc.schedules.conv2d import ConvShape, ceil_to
-from deepxc.schedules.tiles import epilogue_output, padded_input
+from deepxc.schedules.tiles import (
+    axis_loops,
+    epilogue_output,
+    padded_input,
+    unroll_then_vectorize,
+)
 from deepxc.targets import Core
 
 RULE = "depthwise"
@@ -74,23 +79,16 @@ def schedule(sch: s_tir.Schedule, acc: s_tir.SBlockRV, threads: int) -> None:
     if threads > 1:  # before decompose_reduction, which parallel refuses to cross
         sch.parallel(channel)
     sch.compute_at(acc, w_out)
-    axes = [("h", rows), ("w", lanes), ("r", window)]
-    present = [name for name, extent in axes if extent > 1]
-    loops = dict(zip(present, sch.get_loops(acc)[-len(present) :]))
+    loops = axis_loops(sch, acc, [("h", rows), ("w", lanes), ("r", window)])
     sch.reorder(*[loops[name] for name in ("r", "h", "w") if name in loops])
     sch.set_scope(acc, 0, "local")
-    if "h" in loops:
-        sch.unroll(loops["h"])
-    sch.vectorize(loops["w"])
+    tile = [loops[name] for name in ("h", "w") if name in loops]
+    unroll_then_vectorize(sch, tile, True)
     if "r" in loops:
         init = sch.decompose_reduction(acc, loops["r"])
-        init_loops = sch.get_loops(init)[-(len(present) - 1) :]
-        for loop in init_loops[:-1]:
-            sch.unroll(loop)
-        sch.vectorize(init_loops[-1])
+        unroll_then_vectorize(sch, sch.get_loops(init)[-len(tile) :], True)
         sch.unroll(loops["r"])
-    sch.unroll(h_in)
-    sch.vectorize(w_in)
+    unroll_then_vectorize(sch, [h_in, w_in], True)
     try:
         pad = sch.get_sblock("dx_pad")
     except Exception:  # no border: the kernel reads its input directly

@@ -17,6 +17,22 @@ def epilogue_output(sch: s_tir.Schedule, main: s_tir.SBlockRV) -> s_tir.SBlockRV
     return blocks[-1]
 
 
+def axis_loops(sch: s_tir.Schedule, block: s_tir.SBlockRV, axes: list[tuple[str, int]]) -> dict:
+    """The loops compute_at made for `block`, by axis name. `axes` lists the block's axes
+    under the compute_at point in order, with their extents; compute_at makes one loop per
+    axis wider than one, so narrower axes have no loop."""
+    present = [name for name, extent in axes if extent > 1]
+    return dict(zip(present, sch.get_loops(block)[-len(present) :])) if present else {}
+
+
+def unroll_then_vectorize(sch: s_tir.Schedule, loops: list, vectorize_last: bool) -> None:
+    """Unroll `loops`, all but the last if that one is to be vectorized."""
+    for loop in loops[:-1] if vectorize_last else loops:
+        sch.unroll(loop)
+    if vectorize_last and loops:
+        sch.vectorize(loops[-1])
+
+
 def padded_input(data: te.Tensor, top: int, left: int, height: int, width: int) -> te.Tensor:
     """NCHW `data` placed at (top, left) in a zero plane of height x width: the stage
     "dx_pad", or `data` itself when that changes nothing."""
