@@ -1,21 +1,25 @@
-"""2-D convolution as a register-tiled GEMM over packed input panels.
+"""2-D convolution as a register-tiled implicit GEMM.
 
 The compute (built with TE, before fusion) is
 
     padded[n, c, h, w]        the input with its zero border (skipped when there is none)
-    panel[n, g, k, oh, ow]    im2col: k runs over (input channel of the group, kh, kw)
-    gemm[n, g, o, oh, ow]     sum over k of weights[g, o // mr, k, o % mr] * panel[...]
+    panel[n, g, k, oh, ow]    im2col, k over (input channel of the group, kh, kw); only
+                              for strided convolutions tiled along columns
+    gemm[n, g, o, oh, ow]     sum over k of weights[g, o // mr, k, o % mr] times the
+                              panel, or times `padded` read in place (three reduction
+                              axes: input channel, ky, kx)
     conv[n, oc, oh, ow]       gemm, read back in NCHW
 
-with output rows padded to a multiple of `rows`, columns to a multiple of `lanes` and the
+with output rows padded to a multiple of `rows`, columns to a multiple of `cols` and the
 group's output channels to a multiple of `mr`; the weights are packed at build time as
 [groups, channel blocks, k, mr] so the kernel reads them in order.
 
 The schedule (after FuseOps has appended bias, activation and residual epilogues) inlines
 the epilogues into one output loop nest tiled (row tile, column tile, channel block) and
-computes, per tile, an [mr x rows x lanes] block of accumulators kept in registers: each
-step of k broadcasts `mr` weights and loads `rows` vectors of the panel. The panel of a
-tile is packed once and reused by every channel block.
+computes, per tile, an [mr x rows x cols] block of accumulators kept in registers. Along
+columns, each step of k broadcasts `mr` weights and loads `rows` input vectors; across
+channels, it loads mr / lanes weight vectors and broadcasts `cols` pixels. A panel, when
+there is one, is packed once per tile and reused by every channel block.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from deepxc.targets import Core
 RULE = "conv2d"
 MAX_UNROLLED_WINDOW = 25  # kernel windows up to 5x5 are unrolled in the direct kernel
 # Pixels a register tile should cover when its weights stream from L2, or from further
-# out (fitted to a few layer timings on Zen 4 with AVX2; see benchmarks/).
+# out (fitted to a few layer timings on Zen 4 with AVX2; benchmarks/layers.py).
 PIXELS_PER_TILE_FROM_L2 = 3
 PIXELS_PER_TILE_FROM_MEMORY = 6
 
@@ -71,9 +75,9 @@ class ConvShape:
 class Tiling:
     """One register tile: mr output channels x rows output rows x cols output columns.
 
-    Vectors run along the columns (cols is one vector), or, for narrow outputs, along
-    the channels (`across_channels`: mr is a few vectors, cols the whole row), which
-    wastes no lanes on a 7- or 13-wide row.
+    Vectors run along the columns (cols is one vector), or, for narrow outputs and
+    strided first layers, along the channels (`across_channels`: mr is a few vectors,
+    cols a segment of one row), which wastes no lanes on a 7- or 13-wide row.
     """
 
     mr: int
