@@ -15,18 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepxc.ir import Graph, Node, TensorSpec
-
-
-def weights_of(graph: Graph, node: Node) -> np.ndarray | None:
-    """The [k, n] weight matrix of a factorable dense node, or None."""
-    if node.op not in ("Gemm", "MatMul") or not graph.is_constant(node.inputs[1]):
-        return None
-    if graph.is_constant(node.inputs[0]) or node.attrs.get("transA", 0):
-        return None
-    weights = graph.constants[node.inputs[1]]
-    if weights.ndim != 2 or len(graph.spec(node.inputs[0]).shape) != 2:
-        return None
-    return weights.T if node.attrs.get("transB", 0) else weights
+from deepxc.ir.layers import dense_weights
 
 
 def saves(k: int, n: int, rank: int) -> bool:
@@ -43,7 +32,7 @@ def factors(weights: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
 def factor(graph: Graph, name: str, rank: int) -> None:
     """Replace dense node `name` by its rank-`rank` factorization, in place."""
     node = graph.node(name)
-    weights = weights_of(graph, node)
+    weights = dense_weights(graph, node)
     if weights is None:
         raise ValueError(f"{name}: not a dense layer with constant 2-D weights")
     k, n = weights.shape

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tvm import relax
 
+from deepxc.ir.layers import dense_weights
 from deepxc.schedules import dense
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ def _operand(ctx: EmitContext, node: Node, slot: int, transpose: bool):
 def gemm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     a = _operand(ctx, node, 0, bool(attrs.get("transA", 0)))
-    if _has_own_kernel(ctx, node):
-        weights = ctx.graph.constants[node.inputs[1]]
-        y = _own_dense(ctx, node, a, weights.T if attrs.get("transB", 0) else weights)
+    weights = _own_kernel_weights(ctx, node)
+    if weights is not None:
+        y = _own_dense(ctx, node, a, weights)
     else:
         y = relax.op.matmul(a, _operand(ctx, node, 1, bool(attrs.get("transB", 0))))
     alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
@@ -50,23 +51,18 @@ def gemm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
 
 def matmul(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     a = ctx.value(node.inputs[0])
-    if _has_own_kernel(ctx, node):
-        return [_own_dense(ctx, node, a, ctx.graph.constants[node.inputs[1]])]
+    weights = _own_kernel_weights(ctx, node)
+    if weights is not None:
+        return [_own_dense(ctx, node, a, weights)]
     return [relax.op.matmul(a, ctx.value(node.inputs[1]))]
 
 
-def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
-    """A float 2-D activation (not transposed) times 2-D constant weights."""
-    a, b = node.inputs[0], node.inputs[1]
-    spec = ctx.spec(a)
-    return (
-        not ctx.graph.is_constant(a)
-        and not node.attrs.get("transA", 0)
-        and len(spec.shape) == 2
-        and spec.dtype == "float32"
-        and ctx.graph.is_constant(b)
-        and ctx.graph.constants[b].ndim == 2
-    )
+def _own_kernel_weights(ctx: EmitContext, node: Node):
+    """The [k, n] weights if deepxc's dense kernel computes this node (a float dense
+    layer with constant weights), else None."""
+    if ctx.spec(node.inputs[0]).dtype != "float32":
+        return None
+    return dense_weights(ctx.graph, node)
 
 
 def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
