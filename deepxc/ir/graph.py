@@ -8,6 +8,7 @@ and carry the names of the tensors that flow along them.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,16 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RankStore:
+    """A low-rank factor kept at a larger rank than one graph uses: the constant is the
+    leading `rank` slices of `array` along `axis`. Graphs built for several run-time
+    levels share one store per factor, so the weights are laid out (and stored) once."""
+
+    array: np.ndarray
+    axis: int
+
+
 class Graph:
     """A model: nodes in a DiGraph, tensor specs, constants, inputs and outputs."""
 
@@ -51,6 +62,28 @@ class Graph:
         self.outputs: list[str] = []
         self._producer: dict[str, str] = {}
         self._names = itertools.count()
+        # constant -> the array it is a leading slice of (see RankStore)
+        self.rank_stores: dict[str, RankStore] = {}
+
+    def copy(self) -> Graph:
+        """An independent copy that shares the (never mutated) constant arrays."""
+        other = Graph(self.name)
+        other.dag = self.dag.copy()
+        for name in other.dag.nodes:
+            node = other.dag.nodes[name]["node"]
+            other.dag.nodes[name]["node"] = Node(
+                node.name, node.op, list(node.inputs), list(node.outputs), dict(node.attrs)
+            )
+        for edge in other.dag.edges:
+            other.dag.edges[edge]["tensors"] = set(other.dag.edges[edge]["tensors"])
+        other.tensors = dict(self.tensors)
+        other.constants = dict(self.constants)
+        other.inputs = list(self.inputs)
+        other.outputs = list(self.outputs)
+        other._producer = dict(self._producer)
+        other._names = copy.copy(self._names)
+        other.rank_stores = dict(self.rank_stores)
+        return other
 
     # -- building -------------------------------------------------------------------
     def add_node(self, node: Node) -> Node:
@@ -103,6 +136,7 @@ class Graph:
         for name in [c for c in self.constants if c not in used]:
             del self.constants[name]
             del self.tensors[name]
+            self.rank_stores.pop(name, None)
 
     # -- queries --------------------------------------------------------------------
     def node(self, name: str) -> Node:

@@ -66,6 +66,13 @@ class EmitContext:
     def spec(self, tensor: str) -> TensorSpec:
         return self.graph.spec(tensor)
 
+    def stored(self, tensor: str) -> np.ndarray:
+        """The array a constant is laid out from: itself, or for a low-rank factor that
+        several levels share, the factor at the largest rank any level uses (the
+        constant is its leading slices; the kernel reads only those)."""
+        store = self.graph.rank_stores.get(tensor)
+        return store.array if store is not None else self.graph.constants[tensor]
+
     def weight(self, name: str, value: np.ndarray) -> Constant:
         """A weight in the layout a kernel wants, computed at build time from a constant."""
         value = np.array(value, order="C")

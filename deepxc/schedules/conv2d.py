@@ -90,7 +90,7 @@ def ceil_to(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
+def choose_tiling(shape: ConvShape, core: Core, mr: int | None = None) -> Tiling:
     """The register tile with the least wasted work and the fewest loads per FMA.
 
     Along columns, a tile needs mr * rows accumulators, `rows` panel vectors and a
@@ -114,7 +114,11 @@ def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
     else:
         pixels_needed = PIXELS_PER_TILE_FROM_MEMORY
 
+    fixed = mr
+
     def fits(mr: int) -> bool:
+        if fixed is not None:
+            return mr == fixed
         return shape.groups == 1 or group_channels % mr == 0
 
     def score(waste: float, loads: int, fmas: int, pixels: int) -> float:
@@ -122,7 +126,7 @@ def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
 
     candidates = []
     for rows in range(1, min(out_h, 8) + 1):
-        for mr in range(1, min(group_channels, 16) + 1):
+        for mr in [fixed] if fixed else range(1, min(group_channels, 16) + 1):
             if mr * rows + rows <= budget and fits(mr):
                 channels_p = ceil_to(group_channels, mr)
                 padded = ceil_to(out_h, rows) * ceil_to(out_w, lanes) * channels_p
@@ -134,7 +138,7 @@ def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
                 candidates.append((score(waste, mr + rows, mr * rows, rows * lanes), tiling))
     for vectors in (1, 2, 4, 8):  # LLVM splits power-of-two vectors cleanly
         mr = vectors * lanes
-        if mr > ceil_to(group_channels, lanes) or not fits(mr):
+        if not fits(mr) or (fixed is None and mr > ceil_to(group_channels, lanes)):
             continue
         for cols in (c for c in range(1, out_w + 1) if out_w % c == 0):
             # accumulators, the operand reused along the other side of the tile (the
@@ -144,7 +148,7 @@ def choose_tiling(shape: ConvShape, core: Core) -> Tiling:
                 tiling = Tiling(mr, 1, cols, True)
                 candidates.append((score(waste, vectors + cols, vectors * cols, cols), tiling))
     if not candidates:
-        return Tiling(1, 1, lanes)
+        return Tiling(fixed or 1, 1, lanes)
     return max(candidates, key=lambda candidate: candidate[0])[1]
 
 
@@ -188,7 +192,8 @@ def compute(data: te.Tensor, weights: te.Tensor, shape: ConvShape, tiling: Tilin
         "across_channels": int(tiling.across_channels),
         "direct": int(reads_directly(shape, tiling)),
     }
-    out_shape = (batch, groups, weights.shape[1] * mr, rows_p, cols_p)
+    # the weights may hold more channel blocks than this layer uses (a shared factor)
+    out_shape = (batch, groups, ceil_to(group_out, mr), rows_p, cols_p)
     if notes["direct"]:
         # no panel: the tile's loads come straight from the (padded) input
         ic = te.reduce_axis((0, group_in), name="ic")

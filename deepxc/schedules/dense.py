@@ -39,8 +39,9 @@ def pack_weights(weights: np.ndarray, width: int) -> np.ndarray:
 
 def compute(data: te.Tensor, weights: te.Tensor, columns: int) -> te.Tensor:
     """data [m, k] times the [k, columns] matrix packed by `pack_weights`."""
-    rows, depth = data.shape
-    blocks, _, width = (int(d) for d in weights.shape)
+    rows, depth = data.shape  # the weights may be deeper and wider (a shared factor)
+    width = int(weights.shape[2])
+    blocks = -(-columns // width)
     k = te.reduce_axis((0, depth), name="k")
     acc = te.compute(
         (rows, blocks * width),

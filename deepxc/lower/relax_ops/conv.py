@@ -7,6 +7,7 @@ Relax's operator.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
@@ -79,8 +80,17 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         packed = ctx.weight(node.inputs[1], flat)
         name = "depthwise_conv2d"
     else:
-        tiling = conv2d.choose_tiling(shape, ctx.core)
-        packed = ctx.weight(node.inputs[1], conv2d.pack_weights(weights, shape.groups, tiling.mr))
+        stored = ctx.stored(node.inputs[1])
+        mr = None
+        if stored is not weights:  # the tile's channel block is the one packed for all levels
+            mr = conv2d.choose_tiling(_stored_shape(shape, stored), ctx.core).mr
+        tiling = conv2d.choose_tiling(shape, ctx.core, mr)
+        packed = ctx.weight(node.inputs[1], conv2d.pack_weights(stored, shape.groups, tiling.mr))
         compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
         name = "conv2d"
     return ctx.own_kernel(compute, name, ctx.value(node.inputs[0]), packed)
+
+
+def _stored_shape(shape: conv2d.ConvShape, stored) -> conv2d.ConvShape:
+    """The convolution the stored (largest-rank) weights belong to."""
+    return dataclasses.replace(shape, out_channels=stored.shape[0], channels=stored.shape[1])

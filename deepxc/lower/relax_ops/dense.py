@@ -67,6 +67,9 @@ def _own_kernel_weights(ctx: EmitContext, node: Node):
 
 def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
     columns = weights.shape[1]
-    width = dense.tile_width(columns, ctx.core)
+    stored = ctx.stored(node.inputs[1])  # a factor shared by levels: its largest rank
+    if stored is not ctx.graph.constants[node.inputs[1]]:
+        weights = stored.T if node.attrs.get("transB", 0) else stored
+    width = dense.tile_width(weights.shape[1], ctx.core)
     packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width))
     return ctx.own_kernel(functools.partial(dense.compute, columns=columns), "dense", a, packed)
