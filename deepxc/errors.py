@@ -45,3 +45,7 @@ class RunError(DeepxcError):
 
 class ToolchainError(DeepxcError):
     """The C compiler or another external tool failed."""
+
+
+class CompressionError(DeepxcError):
+    """An RLC request that cannot be met or does not make sense (budget, calibration)."""

@@ -77,7 +77,7 @@ class LowRank(ABC):
             raise ValueError(f"{self.node}: rank {rank} above the stored rank {stored_rank}")
         node = graph.node(self.node)
         full = self.factor_weights(*self.factors(stored_rank))
-        names = [f"{self.node}_rlc_{part}" for part in ("a", "b")]
+        names = [f"{self.node}_rlc_{self.form}_{part}" for part in ("a", "b")]
         for name, (array, axis) in zip(names, full):
             if name in graph.tensors:
                 raise ValueError(f"{self.node}: tensor {name!r} already exists")

@@ -1,0 +1,114 @@
+"""The RLC flags of `deepxc build` and `deepxc inspect`, and what they ask for."""
+
+from __future__ import annotations
+
+import argparse
+
+from deepxc.errors import CompressionError
+from deepxc.rlc.plan import Budget
+
+INSPECT_LEVELS = (1.0, 0.5, 0.25)
+
+
+def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "runtime layer compression (RLC)",
+        "Factor fully connected and convolutional layers into low-rank pairs (truncated "
+        "SVD), ranks chosen per layer at the least accuracy loss measured on calibration "
+        "examples. Without --calibration, random inputs are used and only agreement with "
+        "the uncompressed model is measured.",
+    )
+    group.add_argument(
+        "--rlc-macs",
+        type=_fraction,
+        metavar="F",
+        help="compress to at most this fraction of the model's multiply-accumulates",
+    )
+    group.add_argument(
+        "--rlc-weights",
+        type=_fraction,
+        metavar="F",
+        help="compress to at most this fraction of the model's weight bytes",
+    )
+    group.add_argument(
+        "--rlc-max-loss",
+        type=_loss,
+        metavar="L",
+        help="the fewest MACs whose calibration accuracy is at most L below the "
+        "uncompressed model's (e.g. 0.01); needs --calibration with labels",
+    )
+    group.add_argument(
+        "--rlc-levels",
+        type=_fractions,
+        metavar="F1,F2,...",
+        help="one bundle with several levels switchable at run time (deepx_set_level, "
+        "`deepxc run --level K`), level K at fraction FK of the MACs (1.0: uncompressed); "
+        "the factors are stored once, at the largest rank a level uses",
+    )
+    group.add_argument(
+        "--rlc-levels-by",
+        choices=("macs", "weights"),
+        default="macs",
+        help="what the --rlc-levels fractions limit (default: macs)",
+    )
+    group.add_argument(
+        "--calibration",
+        metavar="DATA.npz",
+        help="calibration examples: one array per model input (examples on axis 0) and "
+        "optionally 'labels' (int classes)",
+    )
+
+
+def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
+    """The levels the flags ask for, level 0 first; [] for no compression."""
+    single = [args.rlc_macs, args.rlc_weights, args.rlc_max_loss]
+    if args.rlc_levels is not None and any(v is not None for v in single):
+        raise CompressionError(
+            "--rlc-levels cannot be combined with --rlc-macs, --rlc-weights or --rlc-max-loss"
+        )
+    if args.rlc_max_loss is not None:
+        if args.rlc_macs is not None or args.rlc_weights is not None:
+            raise CompressionError(
+                "--rlc-max-loss cannot be combined with --rlc-macs/--rlc-weights"
+            )
+        if not args.calibration:
+            raise CompressionError("--rlc-max-loss needs --calibration DATA.npz with labels")
+        return [Budget(max_loss=args.rlc_max_loss)]
+    if args.rlc_macs is not None or args.rlc_weights is not None:
+        return [Budget(macs=args.rlc_macs, weights=args.rlc_weights)]
+    levels = args.rlc_levels or (INSPECT_LEVELS if default_levels else None)
+    if levels is None:
+        if args.calibration:
+            raise CompressionError("--calibration is given but no --rlc-* budget is")
+        return []
+    key = "weights" if args.rlc_levels_by == "weights" else "macs"
+    return [Budget(**{key: fraction}) for fraction in levels]
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: expected a fraction in (0, 1]")
+    return value
+
+
+def _loss(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: expected an accuracy loss in [0, 1)")
+    return value
+
+
+def _fractions(text: str) -> list[float]:
+    values = [_fraction(item) for item in text.split(",") if item.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("expected fractions like 1.0,0.5,0.25")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text}: a level is listed twice")
+    return values

@@ -1,0 +1,140 @@
+"""The rank allocation against brute force, the budgets the CLI flags ask for, and the
+calibration file checks."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import numpy as np
+import pytest
+
+from deepxc.cli.rlc_options import add_rlc_arguments, rlc_budgets
+from deepxc.errors import CompressionError, InputFileError
+from deepxc.ir import Graph, TensorSpec
+from deepxc.rlc.allocate import allocate
+from deepxc.rlc.calibration import load_calibration
+from deepxc.rlc.plan import Budget
+from deepxc.rlc.profile import LayerProfile, Option, rank_grid
+
+
+def _profiles(seed: int, layers: int = 4, options: int = 4) -> list[LayerProfile]:
+    rng = np.random.default_rng(seed)
+    profiles = []
+    for index in range(layers):
+        macs, params = int(rng.integers(500, 1000)), int(rng.integers(500, 1000))
+        rows = [
+            Option(None, rank, int(macs * f), int(params * g), float(rng.random()))
+            for rank, (f, g) in enumerate(rng.random((options, 2)), 1)
+        ]
+        profiles.append(LayerProfile(f"layer{index}", macs, params, rows))
+    return profiles
+
+
+def _brute_force(profiles, total_macs, total_params, max_macs, max_params):
+    best = None
+    for picks in itertools.product(*[[None, *p.options] for p in profiles]):
+        macs = total_macs - sum(p.macs - o.macs for p, o in zip(profiles, picks) if o)
+        params = total_params - sum(p.params - o.params for p, o in zip(profiles, picks) if o)
+        if (max_macs is not None and macs > max_macs) or (
+            max_params is not None and params > max_params
+        ):
+            continue
+        error = sum(o.error for o in picks if o)
+        if best is None or error < best:
+            best = error
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("limits", [(0.6, None), (None, 0.5), (0.7, 0.6), (0.3, 0.3)])
+def test_allocation_finds_the_least_error_within_the_budget(seed, limits):
+    profiles = _profiles(seed)
+    total_macs = sum(p.macs for p in profiles) + 200  # layers RLC cannot factor
+    total_params = sum(p.params for p in profiles) + 100
+    max_macs = None if limits[0] is None else limits[0] * total_macs
+    max_params = None if limits[1] is None else limits[1] * total_params
+    choices = allocate(profiles, total_macs, total_params, max_macs, max_params)
+    expected = _brute_force(profiles, total_macs, total_params, max_macs, max_params)
+    if expected is None:
+        assert choices is None
+        return
+    assert choices is not None
+    assert sum(o.error for o in choices.values()) == pytest.approx(expected, abs=1e-9)
+    by_node = {p.node: p for p in profiles}
+    macs = total_macs - sum(by_node[n].macs - o.macs for n, o in choices.items())
+    assert max_macs is None or macs <= max_macs + 1e-6
+
+
+def test_rank_grid_is_dense_at_low_ranks_and_reaches_the_top():
+    grid = rank_grid(range(1, 200))
+    assert grid[:4] == [1, 2, 3, 4] and grid[-1] == 199 and len(grid) <= 32
+    assert rank_grid(range(1, 4)) == [1, 2, 3] and rank_grid(range(1, 1)) == []
+
+
+def _args(*argv: str):
+    parser = argparse.ArgumentParser()
+    add_rlc_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_flags_become_budgets():
+    assert rlc_budgets(_args()) == []
+    assert rlc_budgets(_args("--rlc-macs", "0.3")) == [Budget(macs=0.3)]
+    assert rlc_budgets(_args("--rlc-macs", "0.3", "--rlc-weights", "0.2")) == [
+        Budget(macs=0.3, weights=0.2)
+    ]
+    assert rlc_budgets(_args("--rlc-levels", "1.0,0.5", "--rlc-levels-by", "weights")) == [
+        Budget(weights=1.0),
+        Budget(weights=0.5),
+    ]
+    assert rlc_budgets(_args("--rlc-max-loss", "0.01", "--calibration", "c.npz")) == [
+        Budget(max_loss=0.01)
+    ]
+    assert Budget(macs=1.0).uncompressed and not Budget(macs=0.5).uncompressed
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--rlc-max-loss", "0.01"], "needs --calibration"),
+        (["--rlc-levels", "1,0.5", "--rlc-macs", "0.3"], "cannot be combined"),
+        (["--calibration", "c.npz"], "no --rlc-\\* budget"),
+    ],
+)
+def test_contradictory_flags_are_refused(argv, message):
+    with pytest.raises(CompressionError, match=message):
+        rlc_budgets(_args(*argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--rlc-macs", "0"], ["--rlc-macs", "1.5"], ["--rlc-levels", "1,1"]]
+)
+def test_bad_fractions_are_usage_errors(argv):
+    with pytest.raises(SystemExit):
+        _args(*argv)
+
+
+def _graph() -> Graph:
+    graph = Graph()
+    graph.inputs = ["x"]
+    graph.tensors["x"] = TensorSpec((1, 3, 4), "float32")
+    return graph
+
+
+def test_calibration_file_checks(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, anything=np.zeros((5, 3, 4), np.float32), labels=np.arange(5))
+    calibration = load_calibration(str(good), _graph())
+    assert calibration.count == 5 and list(calibration.inputs) == ["x"]
+    for name, arrays, message in [
+        ("shape", {"x": np.zeros((5, 4, 3), np.float32)}, r"should be \[N, 3, 4\]"),
+        ("labels", {"x": np.zeros((5, 3, 4)), "labels": np.zeros(4, np.int64)}, "one integer"),
+    ]:
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        with pytest.raises(InputFileError, match=message):
+            load_calibration(str(path), _graph())
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(InputFileError, match="cannot read"):
+        load_calibration(str(tmp_path / "text.npz"), _graph())
