@@ -30,16 +30,18 @@ class Evaluator:
             self._session = _session(to_onnx(graph, self.swappable))
             self.reference = self.outputs()
 
-    def outputs(self, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """The first model output for every example, [examples, ...], with `weights`
-        in place of the graph's constants of those names."""
+    def outputs(
+        self, weights: dict[str, np.ndarray] | None = None, examples: int | None = None
+    ) -> np.ndarray:
+        """The first model output for every example (or the first `examples`),
+        [examples, ...], with `weights` in place of the graph's constants of those names."""
         feeds = {name: self.graph.constants[name] for name in self.swappable}
         feeds.update(weights or {})
-        inputs = self.calibration.inputs
+        inputs = {name: array[:examples] for name, array in self.calibration.inputs.items()}
         if self._batched:
             return self._session.run(None, {**feeds, **inputs})[0]
         step = self.graph.spec(self.graph.inputs[0]).shape[0]
-        count = self.calibration.count // step * step
+        count = len(next(iter(inputs.values()))) // step * step
         results = [
             self._session.run(None, {**feeds, **{k: v[i : i + step] for k, v in inputs.items()}})[0]
             for i in range(0, count, step)

@@ -5,7 +5,7 @@ MACs and weights is tried one layer at a time: the network runs on the calibrati
 examples with that layer's weights replaced by their rank-r reconstruction, and the
 error is how far the model's output moves (relative squared error). This is the layer's
 reconstruction error as the rest of the network propagates it, not the energy of the
-dropped singular values.
+dropped singular values. The first PROFILE_EXAMPLES examples are used for this.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from deepxc.rlc.measure import Evaluator
 
 GEOMETRIC_RANKS = 20
 LINEAR_RANKS = 12
+PROFILE_EXAMPLES = 128  # enough for a layer's error; whole levels use every example
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def profile_layers(
             layer.node, LayerProfile(layer.node, layer.original_macs, layer.original_params, [])
         )
         for rank in ranks:
-            outputs = evaluator.outputs({layer.weights: layer.reconstruct(rank)})
+            weights = {layer.weights: layer.reconstruct(rank)}
+            outputs = evaluator.outputs(weights, PROFILE_EXAMPLES)
             profile.options.append(
                 Option(layer, rank, layer.macs(rank), layer.params(rank), evaluator.error(outputs))
             )
