@@ -43,3 +43,4 @@ class LoweredPartition:
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     workspace_bytes: int = 0
     threads: int = 1  # kernels split their outer loops over this many threads
+    level: int = 0  # the runtime compression level this partition computes (0: uncompressed)

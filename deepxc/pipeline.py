@@ -40,6 +40,36 @@ def frontend(model: onnx.ModelProto, input_shapes=None, log: Log = print) -> Gra
     return graph
 
 
+def compress(graph: Graph, budgets: list, calibration: str | None, log: Log = print):
+    """RLC: one graph per run-time level, and the plan that chose them."""
+    from deepxc.rlc.calibration import load_calibration, random_calibration
+    from deepxc.rlc.plan import level_graphs, plan_levels
+    from deepxc.rlc.report import plan_lines
+
+    if calibration:
+        examples = load_calibration(calibration, graph)
+    else:
+        examples = random_calibration(graph)
+        log(
+            f"rlc: no --calibration: measuring on {examples.count} random inputs, "
+            "agreement with the uncompressed model only"
+        )
+    plan = plan_levels(graph, budgets, examples, log)
+    for line in plan_lines(plan):
+        log(line)
+    graphs = level_graphs(graph, plan)
+    for index, level_graph in enumerate(graphs):
+        verify(level_graph, after=f"rlc level {index}")
+    return graphs, plan
+
+
+def rlc_level_info(plan) -> list[dict]:
+    """Each level's RLC report, for its entry in manifest.json."""
+    from deepxc.rlc.report import level_dict
+
+    return [{"rlc": level_dict(plan, index)} for index in range(len(plan.levels))]
+
+
 def build(
     model_path: str,
     target_name: str,
@@ -49,6 +79,8 @@ def build(
     threads: int | None = None,
     embed_weights: bool = False,
     profile: bool = False,
+    budgets: list | None = None,
+    calibration: str | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
     target = load_target(target_name)  # an unknown target fails before any work
@@ -56,7 +88,17 @@ def build(
     model = load_onnx(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
     return build_model(
-        model, target, out_dir, input_shapes, log, name, threads, embed_weights, profile
+        model,
+        target,
+        out_dir,
+        input_shapes,
+        log,
+        name,
+        threads,
+        embed_weights,
+        profile,
+        budgets,
+        calibration,
     )
 
 
@@ -70,10 +112,14 @@ def build_model(
     threads: int | None = None,
     embed_weights: bool = False,
     profile: bool = False,
+    budgets: list | None = None,
+    calibration: str | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count; `embed_weights` links the weights
-    blob into libmodel.a as a const array; `profile` times every kernel call."""
+    blob into libmodel.a as a const array; `profile` times every kernel call. `budgets`
+    (`deepxc.rlc.plan.Budget`, one per run-time level) asks for RLC, measured on the
+    examples in the `calibration` .npz (random inputs without it)."""
     if isinstance(target, str):
         target = load_target(target)
     threads = threads or target.cpu_cores
@@ -83,18 +129,23 @@ def build_model(
     summary = model_summary(graph)
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
+    graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
-        partition = lower_partition(graph, target, workdir, threads, log=log)
+        partitions = [
+            lower_partition(level_graph, target, workdir, threads, log=log, level=index)
+            for index, level_graph in enumerate(graphs)
+        ]
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
             out_dir,
-            partition,
+            partitions,
             target,
             name or graph.name,
             graph.outputs,
-            summary,
+            [model_summary(level_graph) for level_graph in graphs],
             embed_weights,
             profile,
+            rlc_level_info(plan) if plan else None,
         )
     sizes = manifest["sizes"]
     log(

@@ -45,30 +45,79 @@ def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def run_bundle(
-    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
+    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0, level: int = 0
 ) -> tuple[dict[str, np.ndarray], float | None]:
-    """Run once (and `bench` timed times); return the outputs and the median in ms."""
-    outputs, stdout = _execute(bundle, inputs, ["--bench", str(bench)] if bench else [])
-    return outputs, _median_ms(stdout)
+    """Run once (and `bench` timed times) at compression level `level`; return the
+    outputs and the median in ms."""
+    runs, stdout = _execute(bundle, inputs, ["--bench", str(bench)] if bench else [], [level])
+    return runs[0], _median_ms(stdout)
+
+
+def run_levels(
+    bundle: str, levels: list[int], inputs: dict[str, np.ndarray] | None = None
+) -> list[dict[str, np.ndarray]]:
+    """Run the levels in turn, in one process on the same inputs (switching with
+    deepx_set_level); return the outputs of each run, in the order of `levels`."""
+    runs, _ = _execute(bundle, inputs, [], levels)
+    return runs
+
+
+def run_examples(
+    bundle: str, examples: dict[str, np.ndarray], level: int = 0
+) -> dict[str, np.ndarray]:
+    """Run the bundle on each example in turn and stack the outputs: `examples` holds
+    each input's examples along axis 0, one model batch each (as in a calibration or
+    test .npz)."""
+    manifest = read_manifest(bundle)
+    batch = {t["name"]: t["shape"][0] if t["shape"] else 1 for t in manifest["inputs"]}
+    counts = {len(array) // batch.get(name, 1) for name, array in examples.items()}
+    if len(counts) != 1:
+        raise RunError("the inputs hold different numbers of examples")
+    results: dict[str, list[np.ndarray]] = {}
+    for index in range(counts.pop()):
+        one = {
+            name: array[index * batch[name] : (index + 1) * batch[name]]
+            for name, array in examples.items()
+            if name in batch
+        }
+        outputs, _ = run_bundle(bundle, one, level=level)
+        for name, value in outputs.items():
+            results.setdefault(name, []).append(value)
+    return {name: np.concatenate(values) for name, values in results.items()}
 
 
 def profile_bundle(
-    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0
+    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0, level: int = 0
 ) -> tuple[dict[str, np.ndarray], float | None, list[dict]]:
     """Like run_bundle, for a bundle built with --profile; also returns each kernel call
-    of the manifest with its mean time ("ms") over all the runs, warm-up included."""
+    of the level (as the manifest lists them) with its mean time ("ms") over all the
+    runs, warm-up included."""
     manifest = read_manifest(bundle)
     if not manifest.get("profile"):
         raise RunError(f"{bundle}: not a profiling build (rebuild with --profile)")
     extra = (["--bench", str(bench)] if bench else []) + ["--profile"]
-    outputs, stdout = _execute(bundle, inputs, extra)
+    runs, stdout = _execute(bundle, inputs, extra, [level])
     times = {}
     for line in stdout.splitlines():
         if line.startswith("profile_ms "):
             _, index, ms = line.split()
             times[int(index)] = float(ms)
-    calls = [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(manifest["kernel_calls"])]
-    return outputs, _median_ms(stdout), calls
+    listed = manifest["levels"][level]["kernel_calls"] if level else manifest["kernel_calls"]
+    calls = [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(listed)]
+    return runs[0], _median_ms(stdout), calls
+
+
+def level_count(manifest: dict) -> int:
+    """How many runtime compression levels the bundle holds (1 before levels existed)."""
+    return len(manifest.get("levels", [])) or 1
+
+
+def check_level(bundle: str, manifest: dict, level: int) -> None:
+    count = level_count(manifest)
+    if not 0 <= level < count:
+        raise RunError(
+            f"{bundle}: no compression level {level}; this bundle has levels 0..{count - 1}"
+        )
 
 
 def profile_lines(calls: list[dict], limit: int | None = None) -> list[str]:
@@ -89,9 +138,13 @@ def _median_ms(stdout: str) -> float | None:
 
 
 def _execute(
-    bundle: str, inputs: dict[str, np.ndarray] | None, extra: list[str]
-) -> tuple[dict[str, np.ndarray], str]:
+    bundle: str, inputs: dict[str, np.ndarray] | None, extra: list[str], levels: list[int]
+) -> tuple[list[dict[str, np.ndarray]], str]:
+    """Run the bundle's executable once per level in `levels` (then any --bench runs);
+    return the outputs of each level's run and the program's stdout."""
     manifest = read_manifest(bundle)
+    for level in levels:
+        check_level(bundle, manifest, level)
     executable = os.path.join(bundle, "model")
     if not os.path.isfile(executable):
         raise RunError(f"{bundle}: bundle has no compiled executable 'model'")
@@ -109,9 +162,15 @@ def _execute(
             path = os.path.join(tmp, f"in{index}.npy")
             np.save(path, array)
             command += ["-i", path]
-        out_paths = [os.path.join(tmp, f"out{i}.npy") for i in range(len(manifest["outputs"]))]
-        for path in out_paths:
+        names = [t["name"] for t in manifest["outputs"]]
+        out_paths = [
+            [os.path.join(tmp, f"out{run}_{i}.npy") for i in range(len(names))]
+            for run in range(len(levels))
+        ]
+        for path in (path for paths in out_paths for path in paths):
             command += ["-o", path]
+        if levels != [0]:  # bundles older than levels have no --level option
+            command += ["--level", ",".join(str(level) for level in levels)]
         command += extra
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -120,5 +179,5 @@ def _execute(
                 f"{bundle}: model exited with {result.returncode}: "
                 f"{message[-1] if message else 'no message'}"
             )
-        outputs = {t["name"]: np.load(p) for t, p in zip(manifest["outputs"], out_paths)}
-    return outputs, result.stdout
+        runs = [{name: np.load(p) for name, p in zip(names, paths)} for paths in out_paths]
+    return runs, result.stdout

@@ -88,6 +88,9 @@ def test_flags_become_budgets():
         Budget(weights=1.0),
         Budget(weights=0.5),
     ]
+    assert rlc_budgets(_args("--rlc-levels", "0.5", "--rlc-levels-by", "both")) == [
+        Budget(macs=0.5, weights=0.5)
+    ]
     assert rlc_budgets(_args("--rlc-max-loss", "0.01", "--calibration", "c.npz")) == [
         Budget(max_loss=0.01)
     ]

@@ -32,9 +32,10 @@ def build_command(args, log) -> int:
 
 def run_command(args, log) -> int:
     from deepxc.emit.bundle import read_manifest
-    from deepxc.runner import profile_bundle, profile_lines, random_inputs, run_bundle
+    from deepxc.runner import check_level, profile_bundle, profile_lines, random_inputs, run_bundle
 
     manifest = read_manifest(args.bundle)
+    check_level(args.bundle, manifest, args.level)
     if args.inputs:
         inputs = _load_npz(args.inputs)
     else:
@@ -44,9 +45,9 @@ def run_command(args, log) -> int:
         log(f"running under {' '.join(manifest['runner'])}")
     calls = None
     if args.profile:
-        outputs, median, calls = profile_bundle(args.bundle, inputs, bench=args.bench)
+        outputs, median, calls = profile_bundle(args.bundle, inputs, args.bench, args.level)
     else:
-        outputs, median = run_bundle(args.bundle, inputs, bench=args.bench)
+        outputs, median = run_bundle(args.bundle, inputs, args.bench, args.level)
     for name, value in outputs.items():
         flat = value.ravel()
         head = ", ".join(f"{v:.6g}" for v in flat[:6])

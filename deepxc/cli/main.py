@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     run.add_argument(
+        "--level",
+        type=int,
+        default=0,
+        metavar="K",
+        help="runtime compression level to run (default 0, the uncompressed model; "
+        "the manifest lists the bundle's levels)",
+    )
+    run.add_argument(
         "--profile",
         action="store_true",
         help="print the time of each kernel call (bundles built with --profile)",

@@ -47,9 +47,10 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--rlc-levels-by",
-        choices=("macs", "weights"),
+        choices=("macs", "weights", "both"),
         default="macs",
-        help="what the --rlc-levels fractions limit (default: macs)",
+        help="what the --rlc-levels fractions limit: MACs, weight bytes, or both at once "
+        "(default: macs)",
     )
     group.add_argument(
         "--calibration",
@@ -81,8 +82,14 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
         if args.calibration:
             raise CompressionError("--calibration is given but no --rlc-* budget is")
         return []
-    key = "weights" if args.rlc_levels_by == "weights" else "macs"
-    return [Budget(**{key: fraction}) for fraction in levels]
+    by = args.rlc_levels_by
+    return [
+        Budget(
+            macs=fraction if by in ("macs", "both") else None,
+            weights=fraction if by in ("weights", "both") else None,
+        )
+        for fraction in levels
+    ]
 
 
 def _fraction(text: str) -> float:

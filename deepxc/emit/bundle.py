@@ -10,10 +10,10 @@ from pathlib import Path
 import jinja2
 
 from deepxc.artifacts import LoweredPartition
-from deepxc.emit.context import BundleContext, LayerRow, build_context
-from deepxc.emit.memory_plan import plan_memory
+from deepxc.emit.context import BundleContext, build_context
+from deepxc.emit.memory_plan import MemoryPlan, plan_memory
 from deepxc.emit.toolchain import BuildSpec, build_spec, code_bytes, compile_runtime, link_bundle
-from deepxc.emit.weights import pack_weights
+from deepxc.emit.weights import merge_weights, pack_weights
 from deepxc.errors import BundleError
 from deepxc.targets import Target
 
@@ -56,29 +56,43 @@ def read_manifest(path: str, quiet: bool = False) -> dict | None:
 
 def write_bundle(
     directory: str,
-    partition: LoweredPartition,
+    levels: list[LoweredPartition],
     target: Target,
     model_name: str,
     model_outputs: list[str],
-    summary: dict,
+    summaries: list[dict],
     embed_weights: bool = False,
     profile: bool = False,
+    level_info: list[dict] | None = None,
 ) -> dict:
-    """Render and compile the bundle; return the manifest written. `summary` is the
-    per-layer table of `deepxc.ir.stats.model_summary`."""
-    plan = plan_memory(partition)
-    blob, offsets = pack_weights(partition.weights)
+    """Render and compile the bundle; return the manifest written.
+
+    `levels` are the runtime compression levels, level 0 (the uncompressed model) first,
+    each lowered with `lower_partition(..., level=k)`; a single-level bundle is `[partition]`.
+    They share one weights blob and one arena. `summaries` holds each level's per-layer
+    table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
+    entries to each level's record in the manifest."""
+    _check_levels(levels, summaries, level_info)
+    plans = [plan_memory(partition) for partition in levels]
+    blob, offsets = pack_weights(merge_weights([partition.weights for partition in levels]))
     checksum = int.from_bytes(blob[16:24], "little")
     ctx = build_context(
-        partition, plan, offsets, len(blob), checksum, model_name, target.name, model_outputs
+        levels,
+        plans,
+        offsets,
+        len(blob),
+        checksum,
+        model_name,
+        target.name,
+        model_outputs,
+        summaries,
     )
     ctx.embed_weights = embed_weights
     ctx.profile = profile
-    ctx.layers = [LayerRow(row["name"], row["op"], row["macs"]) for row in summary["layers"]]
-    ctx.total_macs = summary["totals"]["macs"]
-    kernel_object = os.path.basename(partition.object_path)
-    shutil.copyfile(partition.object_path, os.path.join(directory, kernel_object))
-    spec = build_spec(target, [kernel_object], ctx.multithreaded, embed_weights)
+    kernel_objects = [os.path.basename(partition.object_path) for partition in levels]
+    for partition, name in zip(levels, kernel_objects):
+        shutil.copyfile(partition.object_path, os.path.join(directory, name))
+    spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
     Path(directory, "weights.bin").write_bytes(blob)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
@@ -86,6 +100,8 @@ def write_bundle(
     ctx.code_bytes = code_bytes(directory, spec, objects)
     _render(directory, ["model.h"], ctx, spec)  # now with the measured code size
     link_bundle(directory, spec, objects)
+    base = levels[0]
+    summary = summaries[0]
     manifest = {
         "format": BUNDLE_FORMAT,
         "deepxc_version": ctx.version,
@@ -93,27 +109,75 @@ def write_bundle(
         "target": target.name,
         "runner": target.runner,
         "toolchain": {"cc": spec.cc, "cflags": spec.cflags, "ldflags": spec.ldflags},
-        "inputs": [_io(partition, n, n) for n in partition.inputs],
-        "outputs": [_io(partition, n, b) for n, b in zip(model_outputs, partition.outputs)],
+        "inputs": [_io(base, n, n) for n in base.inputs],
+        "outputs": [_io(base, n, b) for n, b in zip(model_outputs, base.outputs)],
         "sizes": {
             "code_bytes": ctx.code_bytes,
-            "arena_bytes": plan.arena_bytes,
-            "workspace_bytes": plan.workspace_bytes,
+            "arena_bytes": ctx.arena_bytes,
+            "workspace_bytes": max(plan.workspace_bytes for plan in plans),
             "weights_bytes": len(blob),
         },
         "weights_checksum": f"{checksum:016x}",
-        "threads": partition.threads,
+        "threads": base.threads,
         "weights_embedded": embed_weights,
         "profile": profile,
-        "partitions": [{"processor": partition.processor, "kernels": len(partition.kernels)}],
+        "partitions": [
+            {"processor": base.processor, "kernels": sum(len(p.kernels) for p in levels)}
+        ],
         "totals": summary["totals"],
         "layers": summary["layers"],
-        "kernel_calls": [
-            {"kernel": c.kernel, "layers": c.layers, "args": c.args} for c in partition.calls
+        "kernel_calls": _kernel_calls(base),
+        "levels": [
+            _level_record(partition, plan, level_summary, info)
+            for partition, plan, level_summary, info in zip(
+                levels, plans, summaries, level_info or [{}] * len(levels)
+            )
         ],
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _check_levels(
+    levels: list[LoweredPartition], summaries: list[dict], level_info: list[dict] | None
+) -> None:
+    """Levels are numbered 0, 1, ... in list order and all take the same inputs, give the
+    same outputs and run on as many threads: the runtime swaps one for another."""
+    if not levels or len(summaries) != len(levels):
+        raise BundleError(f"{len(levels)} levels but {len(summaries)} summaries")
+    if level_info is not None and len(level_info) != len(levels):
+        raise BundleError(f"{len(levels)} levels but {len(level_info)} level_info entries")
+    expected = _interface(levels[0])
+    for index, partition in enumerate(levels):
+        if partition.level != index:
+            raise BundleError(
+                f"level {index} was lowered as level {partition.level} "
+                f"(lower it with lower_partition(..., level={index}))"
+            )
+        if _interface(partition) != expected:
+            raise BundleError(f"level {index} differs from level 0 in inputs, outputs or threads")
+
+
+def _interface(partition: LoweredPartition) -> tuple:
+    specs = [partition.buffers[name].spec for name in partition.inputs + partition.outputs]
+    return partition.inputs, specs, partition.threads, partition.processor
+
+
+def _kernel_calls(partition: LoweredPartition) -> list[dict]:
+    return [{"kernel": c.kernel, "layers": c.layers, "args": c.args} for c in partition.calls]
+
+
+def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, info: dict) -> dict:
+    """A level's entry in the manifest: its cost, its calls, the arena it needs."""
+    return {
+        "level": partition.level,
+        "macs": summary["totals"]["macs"],
+        "params": summary["totals"]["params"],
+        "kernel_calls": _kernel_calls(partition),
+        "arena_bytes": plan.arena_bytes,
+        "workspace_bytes": plan.workspace_bytes,
+        **info,
+    }
 
 
 def _render(directory: str, names: list[str], ctx: BundleContext, spec: BuildSpec) -> None:

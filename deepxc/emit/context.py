@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class CallContext:
     symbol: str
     args: list[str]  # C expressions of the buffer addresses
     comment: str
+    profile_slot: int  # where the profiling build sums this call's time
 
 
 @dataclass
@@ -47,6 +48,20 @@ class IOContext:
     size: int  # elements
     nbytes: int
     address: str  # C expression where the tensor lives (arena, weights)
+
+
+@dataclass
+class LevelContext:
+    """One runtime compression level: its own calls, arena layout and kernel scratch."""
+
+    index: int
+    calls: list[CallContext]
+    inputs: list[IOContext]
+    outputs: list[IOContext]
+    workspace_offset: int
+    workspace_per_thread: int
+    macs: int
+    profile_first: int  # the profile slot of its first call
 
 
 @dataclass
@@ -66,18 +81,17 @@ class BundleContext:
     weights_header_bytes: int
     weights_payload_bytes: int
     weights_checksum: int
-    workspace_offset: int
-    workspace_per_thread: int
     threads: int
     multithreaded: bool
-    kernels: list[KernelContext]
-    calls: list[CallContext]
-    inputs: list[IOContext]
+    kernels: list[KernelContext]  # of every level
+    levels: list[LevelContext]  # level 0 first
+    inputs: list[IOContext]  # level 0's (every level has the same inputs and outputs)
     outputs: list[IOContext]
+    layers: list[LayerRow]  # level 0's
+    total_macs: int  # level 0's
+    profile_slots: int  # kernel calls of all levels
     embed_weights: bool = False
     profile: bool = False  # time each kernel call (deepx_profile)
-    layers: list[LayerRow] = field(default_factory=list)
-    total_macs: int = 0
     code_bytes: int = 0  # measured after compiling; model.h is rendered again with it
 
 
@@ -92,15 +106,61 @@ def tensor_param(spec: TensorSpec) -> TensorParam:
 
 
 def build_context(
-    partition: LoweredPartition,
-    plan: MemoryPlan,
+    levels: list[LoweredPartition],
+    plans: list[MemoryPlan],
     weight_offsets: dict[str, int],
     weights_blob_bytes: int,
     weights_checksum: int,
     model_name: str,
     target_name: str,
     model_outputs: list[str],
+    summaries: list[dict],
 ) -> BundleContext:
+    """The context of a bundle of `levels` (level 0 first), each with its memory plan and
+    its `deepxc.ir.stats.model_summary`."""
+    contexts = []
+    first = 0
+    for partition, plan, summary in zip(levels, plans, summaries):
+        macs = summary["totals"]["macs"]
+        contexts.append(level_context(partition, plan, weight_offsets, model_outputs, macs, first))
+        first += len(partition.calls)
+    kernels = [kernel for partition in levels for kernel in partition.kernels]
+    threads = levels[0].threads
+    return BundleContext(
+        version=__version__,
+        model_name=_c_comment(model_name),
+        target=target_name,
+        arena_bytes=max(plan.arena_bytes for plan in plans),
+        weights_bytes=weights_blob_bytes,
+        weights_header_bytes=HEADER_BYTES,
+        weights_payload_bytes=weights_blob_bytes - HEADER_BYTES,
+        weights_checksum=weights_checksum,
+        threads=threads,
+        multithreaded=threads > 1,
+        kernels=[
+            KernelContext(k.symbol, k.packed_symbol, [tensor_param(p) for p in k.params])
+            for k in kernels
+        ],
+        levels=contexts,
+        inputs=contexts[0].inputs,
+        outputs=contexts[0].outputs,
+        layers=[LayerRow(row["name"], row["op"], row["macs"]) for row in summaries[0]["layers"]],
+        total_macs=summaries[0]["totals"]["macs"],
+        profile_slots=first,
+    )
+
+
+def level_context(
+    partition: LoweredPartition,
+    plan: MemoryPlan,
+    weight_offsets: dict[str, int],
+    model_outputs: list[str],
+    macs: int,
+    profile_first: int,
+) -> LevelContext:
+    """One level's calls and model inputs and outputs, with the C addresses of their
+    buffers in this level's arena layout or in the shared weights blob."""
+
     def address(buffer: str) -> str:
         if buffer in plan.offsets:
             return f"(arena + {plan.offsets[buffer]})"
@@ -110,15 +170,13 @@ def build_context(
         spec = partition.buffers[buffer].spec
         return f"{buffer}{list(spec.shape)}"
 
-    kernels = [
-        KernelContext(k.symbol, k.packed_symbol, [tensor_param(p) for p in k.params])
-        for k in partition.kernels
-    ]
     calls = []
-    for call in partition.calls:
+    for slot, call in enumerate(partition.calls, start=profile_first):
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
-        calls.append(CallContext(call.kernel, [address(a) for a in call.args], _c_comment(comment)))
+        calls.append(
+            CallContext(call.kernel, [address(a) for a in call.args], _c_comment(comment), slot)
+        )
 
     def io(index: int, name: str, buffer: str) -> IOContext:
         spec = partition.buffers[buffer].spec
@@ -126,23 +184,15 @@ def build_context(
             index, name, len(spec.shape), c_shape(spec), spec.size, spec.nbytes, address(buffer)
         )
 
-    return BundleContext(
-        version=__version__,
-        model_name=_c_comment(model_name),
-        target=target_name,
-        arena_bytes=plan.arena_bytes,
-        weights_bytes=weights_blob_bytes,
-        weights_header_bytes=HEADER_BYTES,
-        weights_payload_bytes=weights_blob_bytes - HEADER_BYTES,
-        weights_checksum=weights_checksum,
-        workspace_offset=plan.workspace_offset,
-        workspace_per_thread=plan.workspace_bytes // partition.threads,
-        threads=partition.threads,
-        multithreaded=partition.threads > 1,
-        kernels=kernels,
+    return LevelContext(
+        index=partition.level,
         calls=calls,
         inputs=[io(i, n, n) for i, n in enumerate(partition.inputs)],
         outputs=[io(i, n, b) for i, (n, b) in enumerate(zip(model_outputs, partition.outputs))],
+        workspace_offset=plan.workspace_offset,
+        workspace_per_thread=plan.workspace_bytes // partition.threads,
+        macs=macs,
+        profile_first=profile_first,
     )
 
 

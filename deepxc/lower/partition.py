@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from deepxc.artifacts import LoweredPartition
@@ -14,10 +15,23 @@ from deepxc.targets import Target
 
 
 def lower_partition(
-    graph: Graph, target: Target, workdir: str, threads: int = 1, processor: str = "cpu", log=print
+    graph: Graph,
+    target: Target,
+    workdir: str,
+    threads: int = 1,
+    processor: str = "cpu",
+    log=print,
+    level: int = 0,
 ) -> LoweredPartition:
+    """Lower `graph` to kernels in one object file and the list of their calls.
+
+    `level` > 0 lowers one runtime compression level of a multi-level bundle: its kernels
+    get their own symbols (`dx_cpu_l1_...`) and object file (`kernels_cpu_l1.o`), so every
+    level links into one program. Level 0 keeps the names of a single-level bundle."""
     program = build_relax(graph, target.core)
-    log(f"lower: legalize and fuse {len(graph.dag)} layers")
+    log(
+        f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
+    )
     module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)
     outputs = lister.run(module["main"], layer_groups)
@@ -26,8 +40,9 @@ def lower_partition(
         f"lower: compile {len(kernel_names)} kernels for {target.name} "
         f"({len(lister.calls)} calls, {threads} thread{'s' if threads > 1 else ''})"
     )
-    object_path = os.path.join(workdir, f"kernels_{processor}.o")
-    prefix = f"dx_{processor}_"
+    suffix = f"_l{level}" if level else ""
+    object_path = os.path.join(workdir, f"kernels_{processor}{suffix}.o")
+    prefix = f"dx_{processor}{suffix}_"
     kernels, workspace = build_kernels(
         module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes
     )
@@ -35,7 +50,7 @@ def lower_partition(
         call.kernel = kernels[call.kernel].symbol
     weights = {name: graph.constants[name] for name in program.weights}
     weights.update(lister.constants)
-    return LoweredPartition(
+    partition = LoweredPartition(
         processor=processor,
         object_path=object_path,
         kernels=list(kernels.values()),
@@ -46,4 +61,30 @@ def lower_partition(
         weights=weights,
         workspace_bytes=workspace,
         threads=threads,
+        level=level,
     )
+    if level:
+        named = {name for _, name in program.named_constants}
+        unnamed = [name for name in lister.constants if name not in named]
+        _rename_buffers(partition, {name: f"l{level}_{name}" for name in unnamed})
+    return partition
+
+
+def _rename_buffers(partition: LoweredPartition, renames: dict[str, str]) -> None:
+    """Rename buffers everywhere in `partition`, in place.
+
+    Levels share weights in the blob by name. Constants that Relax made without a name
+    (index arrays, ...) are numbered in order of use, so the same number in two levels may
+    be two different arrays: a level > 0 gets its own names for them."""
+
+    def rename(name: str) -> str:
+        return renames.get(name, name)
+
+    partition.buffers = {
+        rename(name): dataclasses.replace(buffer, name=rename(name))
+        for name, buffer in partition.buffers.items()
+    }
+    partition.weights = {rename(name): value for name, value in partition.weights.items()}
+    partition.outputs = [rename(name) for name in partition.outputs]
+    for call in partition.calls:
+        call.args = [rename(name) for name in call.args]

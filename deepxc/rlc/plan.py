@@ -33,6 +33,8 @@ class Budget:
     max_loss: float | None = None  # largest drop of calibration accuracy (absolute)
 
     def describe(self) -> str:
+        if self.uncompressed:
+            return "uncompressed"
         parts = []
         if self.macs is not None:
             parts.append(f"MACs <= {self.macs:.0%}")

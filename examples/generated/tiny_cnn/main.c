@@ -2,11 +2,17 @@
  * A test driver (not part of the runtime core): reads inputs from .npy files, runs the
  * model, writes outputs to .npy files; --bench N times N runs after a warm-up.
  *
- *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N] [--profile]
+ *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...]
+ *         [--bench N] [--profile]
  *
+ * --level runs at runtime compression level K (default 0). With several levels, it runs
+ * each in turn in this one process on the same inputs; the -o paths then take the
+ * outputs of the first level listed, then those of the next, and so on. --bench and
+ * --profile time the last level listed.
  * DEEPX_NUM_THREADS=n in the environment runs with n threads (1..DEEPX_MAX_THREADS).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +32,27 @@ static const long *const output_shapes[] = {output0_shape, NULL};
 static const int output_ndims[] = {2, 0};
 static const size_t output_sizes[] = {10u, 0};
 
+#define MAX_LEVEL_RUNS 16 /* levels one --level may list */
+
 static int fail(const char *what, const char *detail) {
     fprintf(stderr, "error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
     return 1;
+}
+
+/* "1,0,1" -> {1, 0, 1}; deepx_set_level checks the range. Returns 0 when well formed. */
+static int parse_levels(const char *text, int *levels, int *count) {
+    *count = 0;
+    for (const char *next = text;; next++) {
+        char *end;
+        long level = strtol(next, &end, 10);
+        if (end == next || level < INT_MIN || level > INT_MAX || *count == MAX_LEVEL_RUNS) {
+            return 1;
+        }
+        levels[(*count)++] = (int)level;
+        if (*end == '\0') return 0;
+        if (*end != ',') return 1;
+        next = end;
+    }
 }
 
 static void *read_file(const char *path, size_t *size) {
@@ -111,11 +135,22 @@ static int compare_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static int write_outputs(const char *const *paths, int count, float *const *outputs) {
+    for (int i = 0; i < count && i < DEEPX_NUM_OUTPUTS; ++i) {
+        if (write_npy(paths[i], output_shapes[i], output_ndims[i], output_sizes[i], outputs[i])) {
+            return fail("cannot write output", output_names[i]);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *weights_path = NULL;
     const char *in_paths[DEEPX_NUM_INPUTS + 1] = {0};
-    const char *out_paths[DEEPX_NUM_OUTPUTS + 1] = {0};
+    const char *out_paths[DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS + 1] = {0};
     int n_in = 0, n_out = 0;
+    int levels[MAX_LEVEL_RUNS] = {0};
+    int n_levels = 1;
     long bench = 0;
     int profile = 0;
     for (int i = 1; i < argc; ++i) {
@@ -126,19 +161,24 @@ int main(int argc, char **argv) {
             if (n_in == DEEPX_NUM_INPUTS) return fail("too many inputs", argv[i + 1]);
             in_paths[n_in++] = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && has_value) {
-            if (n_out == DEEPX_NUM_OUTPUTS) return fail("too many outputs", argv[i + 1]);
+            if (n_out == DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS) return fail("too many outputs", argv[i + 1]);
             out_paths[n_out++] = argv[++i];
+        } else if (strcmp(argv[i], "--level") == 0 && has_value) {
+            if (parse_levels(argv[++i], levels, &n_levels)) {
+                return fail("--level needs integers separated by commas (16 at most)", argv[i]);
+            }
         } else if (strcmp(argv[i], "--profile") == 0) {
             profile = 1;
         } else if (strcmp(argv[i], "--bench") == 0 && has_value) {
             bench = strtol(argv[++i], NULL, 10);
             if (bench <= 0) return fail("--bench needs a positive count", argv[i]);
         } else {
-            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--bench N] [--profile]\n", argv[0]);
+            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...] [--bench N] [--profile]\n", argv[0]);
             return 2;
         }
     }
     if (n_in != 0 && n_in != DEEPX_NUM_INPUTS) return fail("give every input or none", NULL);
+    if (n_out > DEEPX_NUM_OUTPUTS * n_levels) return fail("more -o than outputs of the levels run", NULL);
 
     size_t weights_size = 0;
     void *weights = NULL;
@@ -177,9 +217,20 @@ int main(int argc, char **argv) {
         outputs[i] = calloc(output_sizes[i], sizeof(float));
         if (outputs[i] == NULL) return fail("out of memory", NULL);
     }
-    status = deepx_run(&ctx, (const float *const *)inputs, outputs);
-    if (status != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
-    long runs = 1;
+    long runs = 0; /* of the last level listed: the one --bench and --profile time */
+    for (int j = 0; j < n_levels; ++j) {
+        if ((status = deepx_set_level(&ctx, levels[j])) != DEEPX_OK) {
+            char option[32];
+            snprintf(option, sizeof option, "--level %d", levels[j]);
+            return fail(option, deepx_strerror(status));
+        }
+        status = deepx_run(&ctx, (const float *const *)inputs, outputs);
+        if (status != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
+        if (write_outputs(out_paths + j * DEEPX_NUM_OUTPUTS, n_out - j * DEEPX_NUM_OUTPUTS, outputs)) {
+            return 1;
+        }
+        if (levels[j] == levels[n_levels - 1]) ++runs;
+    }
     if (bench > 0) {
         /* warm up for a while: caches, the CPU's clock and the thread pool settle */
         for (double start = now_ms(); now_ms() - start < 200.0 && runs < 1000; ++runs) {
@@ -211,11 +262,6 @@ int main(int argc, char **argv) {
 #else
     if (profile) return fail("--profile needs a bundle built with --profile", NULL);
 #endif
-    for (int i = 0; i < n_out; ++i) {
-        if (write_npy(out_paths[i], output_shapes[i], output_ndims[i], output_sizes[i], outputs[i])) {
-            return fail("cannot write output", output_names[i]);
-        }
-    }
     for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) free(inputs[i]);
     for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) free(outputs[i]);
     free(arena);

@@ -9,8 +9,6 @@
 #define DEEPX_WEIGHTS_HEADER 64u
 #define DEEPX_WEIGHTS_PAYLOAD 6720ull
 #define DEEPX_WEIGHTS_CHECKSUM 696083424532350663ull
-#define DEEPX_WORKSPACE_OFFSET 45056u
-#define DEEPX_WORKSPACE_PER_THREAD 14400u
 
 /* ---- The kernel calling convention (DLPack tensors in TVM FFI "Any" slots) ---------- */
 typedef struct { int32_t device_type; int32_t device_id; } dx_device;
@@ -159,8 +157,10 @@ static int dx_parallel_barrier(int task_id, dx_parallel_env *penv) {
 static int dx_thread_index(void) { return 0; }
 static void dx_set_thread_count(int count) { (void)count; }
 
-/* Scratch memory: one stack per thread in the arena; kernels free in reverse order. */
+/* Scratch memory: one stack per thread in the arena; kernels free in reverse order.
+ * Where it lies and how big each stack is depends on the level being run. */
 static uint8_t *dx_workspace;
+static size_t dx_workspace_per_thread;
 static size_t dx_workspace_top[DEEPX_MAX_THREADS];
 
 static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes, int dtype_code,
@@ -169,8 +169,8 @@ static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes,
     int thread = dx_thread_index();
     size_t size = (size_t)((nbytes + 63u) & ~(uint64_t)63u);
     size_t *top = &dx_workspace_top[thread];
-    if (dx_workspace == NULL || *top + size > DEEPX_WORKSPACE_PER_THREAD) return NULL;
-    void *block = dx_workspace + (size_t)thread * DEEPX_WORKSPACE_PER_THREAD + *top;
+    if (dx_workspace == NULL || *top + size > dx_workspace_per_thread) return NULL;
+    void *block = dx_workspace + (size_t)thread * dx_workspace_per_thread + *top;
     *top += size;
     return block;
 }
@@ -178,7 +178,7 @@ static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes,
 static int dx_free_workspace(int device_type, int device_id, void *ptr) {
     (void)device_type; (void)device_id;
     int thread = dx_thread_index();
-    uint8_t *base = dx_workspace + (size_t)thread * DEEPX_WORKSPACE_PER_THREAD;
+    uint8_t *base = dx_workspace + (size_t)thread * dx_workspace_per_thread;
     if (ptr != NULL && (uint8_t *)ptr >= base) {
         dx_workspace_top[thread] = (size_t)((uint8_t *)ptr - base);
     }
@@ -244,7 +244,7 @@ int deepx_init(deepx_ctx *ctx, void *arena, const void *weights) {
 
 int deepx_set_level(deepx_ctx *ctx, int rlc_level) {
     if (!ctx->ready) return DEEPX_EINIT;
-    if (rlc_level != 0) return DEEPX_ELEVEL; /* this bundle has the uncompressed level only */
+    if (rlc_level < 0 || rlc_level >= DEEPX_NUM_LEVELS) return DEEPX_ELEVEL;
     ctx->level = rlc_level;
     return DEEPX_OK;
 }
@@ -256,16 +256,16 @@ int deepx_set_threads(deepx_ctx *ctx, int threads) {
     return DEEPX_OK;
 }
 
-int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs) {
-    if (!ctx->ready) return DEEPX_EINIT;
-    uint8_t *arena = ctx->arena;
-    const uint8_t *weights = ctx->weights;
+/* ---- The levels: one run function each, with its own calls and arena layout -------- */
+typedef int (*dx_level_run)(uint8_t *arena, const uint8_t *weights, const float *const *inputs,
+                            float *const *outputs);
+
+/* Level 0: 516256 multiply-accumulates, 7 kernel calls. */
+static int dx_run_level0(uint8_t *arena, const uint8_t *weights,
+        const float *const *inputs, float *const *outputs) {
     (void)arena;
     (void)weights;
     (void)inputs;
-    dx_workspace = arena + DEEPX_WORKSPACE_OFFSET;
-    memset(dx_workspace_top, 0, sizeof dx_workspace_top);
-    dx_set_thread_count(ctx->threads);
     memcpy((arena + 32768), inputs[0], 12288u); /* image */
     /* conv1, relu1: image[1, 3, 32, 32] conv1_w_bn_0@1x2x27x4[1, 2, 27, 4] conv1_b_bn_1@1x8x1x1[1, 8, 1, 1] t0[1, 8, 32, 32] */
     if (dx_cpu_fused_conv2d_add_relu((arena + 32768), (void *)(weights + 128), (void *)(weights + 1024), (arena + 0)) != 0) return DEEPX_EKERNEL;
@@ -283,6 +283,25 @@ int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs)
     if (dx_cpu_softmax((arena + 64), (arena + 0)) != 0) return DEEPX_EKERNEL;
     memcpy(outputs[0], (arena + 0), 40u); /* probs */
     return DEEPX_OK;
+}
+
+/* Each level's run function and where its kernels' scratch lies in the arena. */
+static const struct {
+    dx_level_run run;
+    size_t workspace_offset;
+    size_t workspace_per_thread;
+} dx_levels[DEEPX_NUM_LEVELS] = {
+    {dx_run_level0, 45056u, 14400u},
+};
+
+int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs) {
+    if (!ctx->ready) return DEEPX_EINIT;
+    if (ctx->level < 0 || ctx->level >= DEEPX_NUM_LEVELS) return DEEPX_ELEVEL;
+    dx_workspace = ctx->arena + dx_levels[ctx->level].workspace_offset;
+    dx_workspace_per_thread = dx_levels[ctx->level].workspace_per_thread;
+    memset(dx_workspace_top, 0, sizeof dx_workspace_top);
+    dx_set_thread_count(ctx->threads);
+    return dx_levels[ctx->level].run(ctx->arena, ctx->weights, inputs, outputs);
 }
 
 const char *deepx_strerror(int code) {

@@ -12,12 +12,16 @@ extern "C" {
 
 /* Memory the caller provides: one arena (64-byte aligned) and the weights blob
  * (weights.bin, 64-byte aligned, read-only). */
-#define DEEPX_ARENA_BYTES 59456u
-#define DEEPX_WEIGHTS_BYTES 6784u
-#define DEEPX_CODE_BYTES 13248u /* text of kernels + runtime */
-#define DEEPX_MACS 516256ull /* multiply-accumulates per inference */
+#define DEEPX_ARENA_BYTES 59456u /* enough for every level */
+#define DEEPX_WEIGHTS_BYTES 6784u /* every level's weights, each once */
+#define DEEPX_CODE_BYTES 13312u /* text of kernels + runtime */
+#define DEEPX_MACS 516256ull /* multiply-accumulates per inference (level 0) */
 #define DEEPX_ALIGN 64
 #define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
+
+/* Runtime compression levels (deepx_set_level): 0 is the uncompressed model. */
+#define DEEPX_NUM_LEVELS 1
+#define DEEPX_LEVEL0_MACS 516256ull
 
 #define DEEPX_NUM_INPUTS 1
 #define DEEPX_NUM_OUTPUTS 1
@@ -30,7 +34,7 @@ extern "C" {
 #define DEEPX_OUTPUT0_SHAPE {1, 10}
 #define DEEPX_OUTPUT0_SIZE 10u
 
-/* Multiply-accumulates per layer:
+/* Multiply-accumulates per layer (level 0):
  *   conv1                            Conv               221184
  *   relu1                            Relu               0
  *   pool1                            MaxPool            0
@@ -67,7 +71,8 @@ int deepx_init(deepx_ctx *ctx, void *arena, const void *weights);
 int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs);
 /* Use fewer threads than DEEPX_MAX_THREADS (the default) for the next runs. */
 int deepx_set_threads(deepx_ctx *ctx, int threads);
-/* Select a runtime compression level (0: the uncompressed model). */
+/* Select the runtime compression level of the next runs, 0..DEEPX_NUM_LEVELS-1 (0: the
+ * uncompressed model; init selects it). No weights are reloaded. */
 int deepx_set_level(deepx_ctx *ctx, int rlc_level);
 /* A short, static description of a return code. */
 const char *deepx_strerror(int code);
