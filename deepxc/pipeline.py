@@ -40,8 +40,11 @@ def frontend(model: onnx.ModelProto, input_shapes=None, log: Log = print) -> Gra
     return graph
 
 
-def compress(graph: Graph, budgets: list, calibration: str | None, log: Log = print):
-    """RLC: one graph per run-time level, and the plan that chose them."""
+def compress(
+    graph: Graph, budgets: list, calibration: str | None, log: Log = print, progress: bool = True
+):
+    """RLC: one graph per run-time level, and the plan that chose them. `progress` logs
+    each layer as it is measured."""
     from deepxc.rlc.calibration import load_calibration, random_calibration
     from deepxc.rlc.plan import level_graphs, plan_levels
     from deepxc.rlc.report import plan_lines
@@ -54,7 +57,7 @@ def compress(graph: Graph, budgets: list, calibration: str | None, log: Log = pr
             f"rlc: no --calibration: measuring on {examples.count} random inputs, "
             "agreement with the uncompressed model only"
         )
-    plan = plan_levels(graph, budgets, examples, log)
+    plan = plan_levels(graph, budgets, examples, log if progress else lambda _: None)
     for line in plan_lines(plan):
         log(line)
     graphs = level_graphs(graph, plan)

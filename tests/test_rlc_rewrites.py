@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from inprocess import frontend, run_graph
+from lowrank_reference import numpy_reconstruction
 from models import make_model, tensor
 from onnx import helper, numpy_helper
 from support import assert_close, random_inputs, reference_outputs
@@ -57,22 +58,6 @@ def _dense_model(op: str, trans_b: int = 0, rows: int = 2, k: int = 24, n: int =
     return model, weights
 
 
-def _truncate(matrix: np.ndarray, rank: int) -> np.ndarray:
-    u, s, vt = np.linalg.svd(matrix.astype(np.float64), full_matrices=False)
-    return (u[:, :rank] * s[:rank]) @ vt[:rank]
-
-
-def _numpy_reconstruction(form, weights: np.ndarray, rank: int) -> np.ndarray:
-    """The rank-r weights each rewrite should compute, written out independently."""
-    if form is DenseSVD:
-        return _truncate(weights, rank)  # the [k, n] or [n, k] matrix: same singular values
-    cout, cin, kh, kw = weights.shape
-    if form is ChannelSVD:
-        return _truncate(weights.reshape(cout, -1), rank).reshape(weights.shape)
-    matrix = weights.transpose(1, 2, 0, 3).reshape(cin * kh, cout * kw)
-    return _truncate(matrix, rank).reshape(cin, kh, cout, kw).transpose(2, 0, 1, 3)
-
-
 def _with_weights(model: onnx.ModelProto, weights: np.ndarray) -> onnx.ModelProto:
     changed = onnx.ModelProto()
     changed.CopyFrom(model)
@@ -107,7 +92,7 @@ def test_factored_layer_is_the_numpy_reconstruction(form, layer, trans_b, rank):
     graph, _ = _factor(form, model, rank)
     assert len(graph.nodes()) == 2
     inputs = random_inputs(model)
-    approx = _numpy_reconstruction(form, weights, rank)
+    approx = numpy_reconstruction(form.form, weights, rank)
     expected = reference_outputs(_with_weights(model, approx), inputs)
     assert_close(run_graph(graph, inputs), expected, 1e-4)
 

@@ -7,10 +7,11 @@ import zipfile
 
 import numpy as np
 
-from deepxc.errors import InputFileError, TargetError
+from deepxc.errors import CompressionError, InputFileError, TargetError
 
 
 def build_command(args, log) -> int:
+    from deepxc.cli.rlc_options import rlc_budgets
     from deepxc.ingest.reader import parse_input_shapes
     from deepxc.pipeline import build
 
@@ -26,6 +27,8 @@ def build_command(args, log) -> int:
         threads=args.threads,
         embed_weights=args.embed_weights,
         profile=args.profile,
+        budgets=rlc_budgets(args),
+        calibration=args.calibration,
     )
     return 0
 
@@ -67,10 +70,14 @@ def run_command(args, log) -> int:
 
 
 def inspect_command(args) -> int:
+    from deepxc.cli.rlc_options import rlc_budgets
     from deepxc.ingest.reader import load_onnx, parse_input_shapes
     from deepxc.ir.stats import model_summary
     from deepxc.pipeline import frontend
 
+    budgets = rlc_budgets(args, default_levels=args.rlc)
+    if budgets and not args.rlc:
+        raise CompressionError("the --rlc-* flags of inspect need --rlc")
     graph = frontend(
         load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None
     )
@@ -90,6 +97,11 @@ def inspect_command(args) -> int:
         f"total: {totals['layers']} layers, {totals['params']:,} parameters "
         f"({totals['params'] * 4:,} bytes as float32), {totals['macs']:,} MACs"
     )
+    if budgets:
+        from deepxc.pipeline import compress
+
+        print()
+        compress(graph, budgets, args.calibration, log=print, progress=False)
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from deepxc import __version__
+from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.errors import DeepxcError
 
 DESCRIPTION = """deepxc compiles ONNX models ahead of time into self-contained C bundles
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=D1,D2,...",
         help="pin the shape of an input with symbolic dimensions (repeatable)",
     )
+    add_rlc_arguments(build)
 
     run = sub.add_parser(
         "run",
@@ -97,8 +99,11 @@ def _parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser(
         "inspect",
-        help="print a per-layer table of an ONNX model",
-        description="Print each layer's op, output shape, parameters and MACs, and totals.",
+        help="print a per-layer table of an ONNX model (and its RLC plan, with --rlc)",
+        description="Print each layer's op, output shape, parameters and MACs, and totals. "
+        "With --rlc, also plan runtime layer compression as `deepxc build` would (levels "
+        "1.0,0.5,0.25 of the MACs unless --rlc-* says otherwise) and print the plan, "
+        "without compiling anything.",
     )
     inspect.add_argument("model", metavar="MODEL.onnx")
     inspect.add_argument(
@@ -107,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=D1,D2,...",
         help="pin the shape of an input with symbolic dimensions",
     )
+    inspect.add_argument(
+        "--rlc", action="store_true", help="plan RLC and print the plan (see the flags below)"
+    )
+    add_rlc_arguments(inspect)
 
     sub.add_parser(
         "targets",

@@ -48,9 +48,9 @@ def plan_lines(plan: RlcPlan) -> list[str]:
             f"{plan.accuracy - level.accuracy:>+7.2%}"
         )
     for index, level in enumerate(plan.levels):
-        rows = _layer_rows(plan, level)
-        if not rows:
+        if not level.choices:
             continue
+        rows = _layer_rows(plan, level)
         lines.append(f"rlc: level {index} layers:")
         lines.append(
             f"rlc:   {'layer':<20} {'form':<8} {'rank':>9} {'MACs before':>13} {'after':>12} "
