@@ -84,7 +84,7 @@ def test_flags_become_budgets():
     assert rlc_budgets(_args("--rlc-macs", "0.3", "--rlc-weights", "0.2")) == [
         Budget(macs=0.3, weights=0.2)
     ]
-    assert rlc_budgets(_args("--rlc-levels", "1.0,0.5", "--rlc-levels-by", "weights")) == [
+    assert rlc_budgets(_args("--rlc-levels", "0.5,1.0", "--rlc-levels-by", "weights")) == [
         Budget(weights=1.0),
         Budget(weights=0.5),
     ]

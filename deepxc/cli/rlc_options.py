@@ -42,7 +42,8 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         type=_fractions,
         metavar="F1,F2,...",
         help="one bundle with several levels switchable at run time (deepx_set_level, "
-        "`deepxc run --level K`), level K at fraction FK of the MACs (1.0: uncompressed); "
+        "`deepxc run --level K`), at these fractions of the MACs, largest first as level 0 "
+        "(1.0: uncompressed); "
         "the factors are stored once, at the largest rank a level uses",
     )
     group.add_argument(
@@ -78,6 +79,8 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
     if args.rlc_macs is not None or args.rlc_weights is not None:
         return [Budget(macs=args.rlc_macs, weights=args.rlc_weights)]
     levels = args.rlc_levels or (INSPECT_LEVELS if default_levels else None)
+    if levels is not None:
+        levels = sorted(levels, reverse=True)  # level 0 is the largest
     if levels is None:
         if args.calibration:
             raise CompressionError("--calibration is given but no --rlc-* budget is")
