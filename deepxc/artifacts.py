@@ -34,8 +34,8 @@ class KernelCall:
 @dataclass
 class LoweredPartition:
     processor: str
-    object_path: str
-    kernels: list[Kernel]
+    object_path: str | None  # None: every kernel it calls is an earlier level's
+    kernels: list[Kernel]  # compiled into object_path
     calls: list[KernelCall]
     buffers: dict[str, Buffer]
     inputs: list[str]  # buffer names of the model inputs, in order

@@ -133,9 +133,12 @@ def build_model(
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
+    built: dict = {}  # kernels compiled so far: a later level calls its twins
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
         partitions = [
-            lower_partition(level_graph, target, workdir, threads, log=log, level=index)
+            lower_partition(
+                level_graph, target, workdir, threads, log=log, level=index, built=built
+            )
             for index, level_graph in enumerate(graphs)
         ]
         log(f"emit: bundle in {out_dir}")

@@ -75,6 +75,21 @@ def test_each_level_computes_the_chosen_ranks(bundle):
             assert_close(outputs, reference_outputs(reference, inputs), 1e-4)
 
 
+def test_levels_call_the_kernels_they_share_with_level_0(bundle):
+    """A layer a level leaves as it is runs level 0's kernel: it is not compiled twice."""
+    directory, manifest = bundle
+    level0 = {c["kernel"] for c in manifest["levels"][0]["kernel_calls"]}
+    for entry in manifest["levels"][1:]:
+        kernels = [c["kernel"] for c in entry["kernel_calls"]]
+        shared = [k for k in kernels if k in level0]
+        own = [k for k in kernels if k.startswith(f"dx_cpu_l{entry['level']}_")]
+        assert shared and own and len(shared) + len(own) == len(kernels)
+        assert os.path.exists(os.path.join(directory, f"kernels_cpu_l{entry['level']}.o"))
+    model_c = open(os.path.join(directory, "model.c")).read()
+    for symbol in level0:
+        assert model_c.count(f"static int32_t {symbol}(") == 1  # one wrapper per kernel
+
+
 def test_switching_levels_matches_a_bundle_built_for_the_level_alone(bundle, tmp_path):
     directory, manifest = bundle
     alone = str(tmp_path / "alone")

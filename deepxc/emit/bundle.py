@@ -89,9 +89,10 @@ def write_bundle(
     )
     ctx.embed_weights = embed_weights
     ctx.profile = profile
-    kernel_objects = [os.path.basename(partition.object_path) for partition in levels]
-    for partition, name in zip(levels, kernel_objects):
-        shutil.copyfile(partition.object_path, os.path.join(directory, name))
+    compiled = [partition.object_path for partition in levels if partition.object_path]
+    kernel_objects = [os.path.basename(path) for path in compiled]
+    for path, name in zip(compiled, kernel_objects):
+        shutil.copyfile(path, os.path.join(directory, name))
     spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
     Path(directory, "weights.bin").write_bytes(blob)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tvm
+import tvm_ffi
 from tvm import s_tir, tirx
 
 from deepxc.artifacts import Kernel
@@ -27,26 +28,44 @@ def build_kernels(
     path: str,
     threads: int = 1,
     lanes: int = 4,
-) -> tuple[dict[str, Kernel], int]:
+    built: dict | None = None,
+) -> tuple[dict[str, Kernel], int, list[Kernel]]:
     """Build the named PrimFuncs into an object file at `path`.
 
-    Returns the kernels by PrimFunc name and the workspace (bytes) the largest one may ask
-    for. Kernels keep TVM's packed calling convention inside the object with its argument
+    Returns the kernels by PrimFunc name, the workspace (bytes) the largest one may ask
+    for, and the kernels compiled into `path` (none: no file is written). `built` carries
+    the kernels of earlier calls (the other levels of a bundle): a kernel structurally
+    equal to one of them is not compiled again but called under that one's symbol.
+    Kernels keep TVM's packed calling convention inside the object with its argument
     checks compiled out; the runtime calls them through generated plain C wrappers.
     """
+    built = {} if built is None else built
     functions = {}
     kernels = {}
+    new = []
     workspace = 0
     for name in names:
         func = schedule_kernel(module[name], threads, lanes)
+        key = tvm_ffi.structural_hash(func)
+        twin = next(
+            (k for f, k, _ in built.get(key, []) if tvm_ffi.structural_equal(f, func)), None
+        )
+        if twin is not None:
+            kernels[name] = twin
+            workspace = max(workspace, next(b for _, k, b in built[key] if k is twin))
+            continue
         symbol = f"{symbol_prefix}{name}"
         functions[symbol] = func.with_attr("global_symbol", symbol)
         kernels[name] = Kernel(symbol, PACKED_PREFIX + symbol, [spec_of(p.ty) for p in func.params])
-        workspace = max(workspace, _scratch_bytes(func))
-    with tvm.transform.PassContext(opt_level=3, config={"tirx.disable_assert": True}):
-        runtime_module = tvm.tirx.build(tvm.IRModule(functions), tvm_target(target_options))
-    runtime_module.write_to_file(path)
-    return kernels, workspace
+        scratch = _scratch_bytes(func)
+        workspace = max(workspace, scratch)
+        built.setdefault(key, []).append((func, kernels[name], scratch))
+        new.append(kernels[name])
+    if functions:
+        with tvm.transform.PassContext(opt_level=3, config={"tirx.disable_assert": True}):
+            runtime_module = tvm.tirx.build(tvm.IRModule(functions), tvm_target(target_options))
+        runtime_module.write_to_file(path)
+    return kernels, workspace, new
 
 
 def _scratch_bytes(func: tirx.PrimFunc) -> int:

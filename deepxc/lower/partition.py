@@ -22,12 +22,15 @@ def lower_partition(
     processor: str = "cpu",
     log=print,
     level: int = 0,
+    built: dict | None = None,
 ) -> LoweredPartition:
     """Lower `graph` to kernels in one object file and the list of their calls.
 
     `level` > 0 lowers one runtime compression level of a multi-level bundle: its kernels
     get their own symbols (`dx_cpu_l1_...`) and object file (`kernels_cpu_l1.o`), so every
-    level links into one program. Level 0 keeps the names of a single-level bundle."""
+    level links into one program. Level 0 keeps the names of a single-level bundle.
+    `built` (shared by the levels' calls) lets a level call the earlier levels' kernels
+    where its own would be the same code, instead of compiling them again."""
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
@@ -36,15 +39,17 @@ def lower_partition(
     lister = CallLister(program.inputs, program.weights, program.named_constants)
     outputs = lister.run(module["main"], layer_groups)
     kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
-    log(
-        f"lower: compile {len(kernel_names)} kernels for {target.name} "
-        f"({len(lister.calls)} calls, {threads} thread{'s' if threads > 1 else ''})"
-    )
     suffix = f"_l{level}" if level else ""
     object_path = os.path.join(workdir, f"kernels_{processor}{suffix}.o")
     prefix = f"dx_{processor}{suffix}_"
-    kernels, workspace = build_kernels(
-        module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes
+    kernels, workspace, new = build_kernels(
+        module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes, built
+    )
+    shared = len(kernel_names) - len(new)
+    log(
+        f"lower: compiled {len(new)} kernels for {target.name} "
+        f"({len(lister.calls)} calls, {threads} thread{'s' if threads > 1 else ''}"
+        + (f"; {shared} kernels shared with earlier levels)" if shared else ")")
     )
     for call in lister.calls:
         call.kernel = kernels[call.kernel].symbol
@@ -52,8 +57,8 @@ def lower_partition(
     weights.update(lister.constants)
     partition = LoweredPartition(
         processor=processor,
-        object_path=object_path,
-        kernels=list(kernels.values()),
+        object_path=object_path if new else None,
+        kernels=new,
         calls=lister.calls,
         buffers=lister.buffers,
         inputs=list(program.inputs),
