@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import onnx
@@ -60,8 +61,21 @@ def _reference_model(layers: list[dict]) -> onnx.ModelProto:
     return model
 
 
-def test_each_level_computes_the_chosen_ranks(bundle):
-    directory, manifest = bundle
+@pytest.fixture(scope="module")
+def arm_bundle(tmp_path_factory):
+    """The same levels cross-compiled for the Tegra K1's Cortex-A15 (run under qemu-arm)."""
+    if not (shutil.which("arm-linux-gnueabihf-gcc") and shutil.which("qemu-arm")):
+        pytest.skip("the armhf cross compiler and qemu-user are not installed")
+    directory = str(tmp_path_factory.mktemp("digits_levels_k1"))
+    argv = ["build", MODEL, "-o", directory, "--target", "tegra-k1", "--threads", "1"]
+    assert main(argv + ["--calibration", CALIBRATION] + LEVELS) == 0
+    with open(os.path.join(directory, "manifest.json")) as file:
+        return directory, json.load(file)
+
+
+@pytest.mark.parametrize("which", ["bundle", "arm_bundle"])
+def test_each_level_computes_the_chosen_ranks(which, request):
+    directory, manifest = request.getfixturevalue(which)
     levels = manifest["levels"]
     assert len(levels) == 3 and not any(row["form"] for row in levels[0]["rlc"]["layers"])
     for entry in levels[1:]:
