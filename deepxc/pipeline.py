@@ -58,6 +58,8 @@ def compress(
             "agreement with the uncompressed model only"
         )
     plan = plan_levels(graph, budgets, examples, log if progress else lambda _: None)
+    if not plan.profiles:
+        log("rlc: no layer to factor: no dense or 2-D convolution layer saves at any rank")
     for line in plan_lines(plan):
         log(line)
     graphs = level_graphs(graph, plan)

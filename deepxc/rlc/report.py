@@ -37,12 +37,12 @@ def plan_lines(plan: RlcPlan) -> list[str]:
         f"rlc: {measure} measured on {plan.examples} examples from {plan.calibration}; "
         f"uncompressed: {plan.macs:,} MACs, {plan.weight_bytes:,} weight bytes, "
         f"{measure} {plan.accuracy:.2%}",
-        f"rlc: {'level':>5}  {'budget':<24} {'MACs':>14} {'':>6} {'weight bytes':>13} {'':>6} "
+        f"rlc: {'level':>5}  {'budget':<28} {'MACs':>14} {'':>6} {'weight bytes':>13} {'':>6} "
         f"{measure:>9} {'loss':>7}",
     ]
     for index, level in enumerate(plan.levels):
         lines.append(
-            f"rlc: {index:>5}  {level.budget.describe():<24} {level.macs:>14,} "
+            f"rlc: {index:>5}  {level.budget.describe():<28} {level.macs:>14,} "
             f"{_ratio(plan.macs, level.macs):>6} {level.weight_bytes:>13,} "
             f"{_ratio(plan.weight_bytes, level.weight_bytes):>6} {level.accuracy:>9.2%} "
             f"{plan.accuracy - level.accuracy:>+7.2%}"
