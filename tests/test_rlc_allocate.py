@@ -8,12 +8,17 @@ import itertools
 
 import numpy as np
 import pytest
+from inprocess import frontend
+from models import make_model, tensor
+from onnx import helper, numpy_helper
+from support import reference_outputs
 
 from deepxc.cli.rlc_options import add_rlc_arguments, rlc_budgets
 from deepxc.errors import CompressionError, InputFileError
 from deepxc.ir import Graph, TensorSpec
 from deepxc.rlc.allocate import allocate
-from deepxc.rlc.calibration import load_calibration
+from deepxc.rlc.calibration import Calibration, load_calibration
+from deepxc.rlc.measure import Evaluator
 from deepxc.rlc.plan import Budget
 from deepxc.rlc.profile import LayerProfile, Option, rank_grid
 
@@ -141,3 +146,28 @@ def test_calibration_file_checks(tmp_path):
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(InputFileError, match="cannot read"):
         load_calibration(str(tmp_path / "text.npz"), _graph())
+
+
+def test_evaluator_runs_a_graph_with_its_batch_baked_in():
+    """A Reshape to [1, -1] cannot take a batch of examples: the evaluator then runs the
+    examples one at a time, and still computes what onnxruntime computes for each."""
+    rng = np.random.default_rng(1)
+    weights = rng.standard_normal((12, 5)).astype(np.float32)
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Reshape", ["r", "shape"], ["f"]),
+        helper.make_node("MatMul", ["f", "w"], ["y"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array([1, -1], np.int64), "shape"),
+        numpy_helper.from_array(weights, "w"),
+    ]
+    model = make_model(nodes, [tensor("x", [1, 3, 4])], [tensor("y", [1, 5])], initializers)
+    graph = frontend(model)
+    examples = rng.standard_normal((6, 3, 4)).astype(np.float32)
+    evaluator = Evaluator(graph, Calibration({"x": examples}, None, "test"), ["w"])
+    expected = [reference_outputs(model, {"x": e[None]})["y"][0] for e in examples]
+    assert not evaluator.batched
+    np.testing.assert_allclose(evaluator.reference, expected, rtol=1e-5, atol=1e-6)
+    halved = evaluator.outputs({"w": weights / 2})
+    np.testing.assert_allclose(halved, evaluator.reference / 2, rtol=1e-5, atol=1e-6)

@@ -15,18 +15,20 @@ from deepxc.ir import Graph
 from deepxc.ir.export import to_onnx
 from deepxc.rlc.calibration import Calibration
 
+ort.set_default_logger_severity(3)  # the batched try below may fail; that is expected
+
 
 class Evaluator:
     def __init__(self, graph: Graph, calibration: Calibration, swappable=()):
         self.graph = graph
         self.calibration = calibration
         self.swappable = list(swappable)
-        self._batched = True
+        self.batched = True
         try:
             self._session = _session(to_onnx(graph, self.swappable, batch="batch"))
             self.reference = self.outputs()
         except Exception:  # a graph with its batch size baked in (a Reshape, say)
-            self._batched = False
+            self.batched = False
             self._session = _session(to_onnx(graph, self.swappable))
             self.reference = self.outputs()
 
@@ -38,7 +40,7 @@ class Evaluator:
         feeds = {name: self.graph.constants[name] for name in self.swappable}
         feeds.update(weights or {})
         inputs = {name: array[:examples] for name, array in self.calibration.inputs.items()}
-        if self._batched:
+        if self.batched:
             return self._session.run(None, {**feeds, **inputs})[0]
         step = self.graph.spec(self.graph.inputs[0]).shape[0]
         count = len(next(iter(inputs.values()))) // step * step
