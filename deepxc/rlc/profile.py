@@ -5,7 +5,7 @@ MACs and weights is tried one layer at a time: the network runs on the calibrati
 examples with that layer's weights replaced by their rank-r reconstruction, and the
 error is how far the model's output moves (relative squared error). This is the layer's
 reconstruction error as the rest of the network propagates it, not the energy of the
-dropped singular values. The first PROFILE_EXAMPLES examples are used for this.
+dropped singular values. The first examples (PROFILE_EXAMPLES at most) are used.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepxc.ir import Graph
+from deepxc.ir.stats import model_summary
 from deepxc.rlc import decompositions
 from deepxc.rlc.calibration import Calibration
 from deepxc.rlc.lowrank import LowRank
@@ -23,7 +24,12 @@ from deepxc.rlc.measure import Evaluator
 
 GEOMETRIC_RANKS = 20
 LINEAR_RANKS = 12
-PROFILE_EXAMPLES = 128  # enough for a layer's error; whole levels use every example
+# Examples per try: up to 128, fewer for big models so one try stays near 2 G
+# multiply-adds (a layer's error is a smooth average; 16 examples already rank it well).
+# Whole levels are measured on every example.
+PROFILE_EXAMPLES = 128
+PROFILE_MIN_EXAMPLES = 16
+PROFILE_MACS_PER_TRY = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ def profile_layers(
 ) -> tuple[Evaluator, list[LayerProfile]]:
     candidates = decompositions(graph)
     evaluator = Evaluator(graph, calibration, sorted({c.weights for c in candidates}))
+    macs = max(1, model_summary(graph)["totals"]["macs"])
+    examples = max(PROFILE_MIN_EXAMPLES, min(PROFILE_EXAMPLES, PROFILE_MACS_PER_TRY // macs))
     profiles: dict[str, LayerProfile] = {}
     for index, layer in enumerate(candidates, 1):
         ranks = rank_grid(layer.useful_ranks())
@@ -69,7 +77,7 @@ def profile_layers(
         )
         for rank in ranks:
             weights = {layer.weights: layer.reconstruct(rank)}
-            outputs = evaluator.outputs(weights, PROFILE_EXAMPLES)
+            outputs = evaluator.outputs(weights, examples)
             profile.options.append(
                 Option(layer, rank, layer.macs(rank), layer.params(rank), evaluator.error(outputs))
             )
