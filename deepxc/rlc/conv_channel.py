@@ -14,22 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from deepxc.ir import Graph, Node, TensorSpec
-from deepxc.rlc.conv_shared import conv_node, factorable_conv
-from deepxc.rlc.lowrank import LowRank
+from deepxc.rlc.conv_shared import ConvLowRank, conv_node
 
 
-class ChannelSVD(LowRank):
+class ChannelSVD(ConvLowRank):
     form = "channel"
 
-    def __init__(self, graph: Graph, node: Node):
-        if not factorable_conv(graph, node):
-            raise ValueError(f"{node.name}: not a 2-D convolution with constant weights")
-        self.kernel_shape = graph.spec(node.inputs[1]).shape
-        self.out_shape = graph.spec(node.outputs[0]).shape
-        weights = graph.constants[node.inputs[1]]
-        super().__init__(graph, node, weights.reshape(weights.shape[0], -1))
-
-    applies = staticmethod(factorable_conv)
+    def to_matrix(self, weights: np.ndarray) -> np.ndarray:
+        return weights.reshape(weights.shape[0], -1)
 
     def from_matrix(self, matrix: np.ndarray) -> np.ndarray:
         return matrix.reshape(self.kernel_shape)

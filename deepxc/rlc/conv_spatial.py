@@ -16,23 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from deepxc.ir import Graph, Node, TensorSpec
-from deepxc.rlc.conv_shared import conv_node, factorable_conv
-from deepxc.rlc.lowrank import LowRank
+from deepxc.rlc.conv_shared import ConvLowRank, conv_node, factorable_conv
 
 
-class SpatialSVD(LowRank):
+class SpatialSVD(ConvLowRank):
     form = "spatial"
 
-    def __init__(self, graph: Graph, node: Node):
-        if not factorable_conv(graph, node):
-            raise ValueError(f"{node.name}: not a 2-D convolution with constant weights")
-        self.kernel_shape = graph.spec(node.inputs[1]).shape
-        self.out_shape = graph.spec(node.outputs[0]).shape
-        self.in_width = graph.spec(node.inputs[0]).shape[3]
-        weights = graph.constants[node.inputs[1]]
-        out_channels, in_channels, kh, kw = self.kernel_shape
-        matrix = weights.transpose(1, 2, 0, 3).reshape(in_channels * kh, out_channels * kw)
-        super().__init__(graph, node, matrix)
+    def to_matrix(self, weights: np.ndarray) -> np.ndarray:
+        out_channels, in_channels, kh, kw = weights.shape
+        return weights.transpose(1, 2, 0, 3).reshape(in_channels * kh, out_channels * kw)
 
     @staticmethod
     def applies(graph: Graph, node: Node) -> bool:
