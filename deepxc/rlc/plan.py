@@ -71,6 +71,11 @@ class RlcPlan:
     profiles: list[LayerProfile]
     levels: list[LevelPlan] = field(default_factory=list)
 
+    @property
+    def params(self) -> float:
+        """Weight bytes as float32 values: the unit the options' costs are counted in."""
+        return self.weight_bytes / 4
+
 
 def plan_levels(
     graph: Graph,
@@ -120,9 +125,8 @@ def _within_budget(profiles: list[LayerProfile], plan: RlcPlan, budget: Budget) 
     if budget.uncompressed:
         return {}
     max_macs = None if budget.macs is None else budget.macs * plan.macs
-    max_params = None if budget.weights is None else budget.weights * plan.weight_bytes / 4
-    total_params = plan.weight_bytes / 4  # float32 weights: bytes / 4 values
-    choices = allocate(profiles, plan.macs, total_params, max_macs, max_params)
+    max_params = None if budget.weights is None else budget.weights * plan.params
+    choices = allocate(profiles, plan.macs, plan.params, max_macs, max_params)
     if choices is None:
         floor_macs, floor_bytes = _floor(profiles, plan)
         raise CompressionError(
@@ -142,7 +146,7 @@ def _least_macs_within_loss(
     high, best = 1.0, {}
     for _ in range(MAX_LOSS_STEPS):
         middle = (low + high) / 2
-        choices = allocate(profiles, plan.macs, plan.weight_bytes / 4, middle * plan.macs)
+        choices = allocate(profiles, plan.macs, plan.params, middle * plan.macs)
         if choices is not None and plan.accuracy - _accuracy(evaluator, choices) <= max_loss:
             high, best = middle, choices
         else:
@@ -167,7 +171,7 @@ def _accuracy(evaluator: Evaluator, choices: dict[str, Option]) -> float:
 
 def _floor(profiles: list[LayerProfile], plan: RlcPlan) -> tuple[float, float]:
     """MACs and weight bytes with every factorable layer at its cheapest option."""
-    macs, params = float(plan.macs), plan.weight_bytes / 4
+    macs, params = float(plan.macs), plan.params
     for profile in profiles:
         if profile.options:
             macs -= profile.macs - min(o.macs for o in profile.options)
