@@ -10,6 +10,7 @@ from collections.abc import Callable
 import onnx
 
 from deepxc.emit.bundle import prepare_output_dir, write_bundle
+from deepxc.emit.symbols import bundle_names
 from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
@@ -86,9 +87,11 @@ def build(
     profile: bool = False,
     budgets: list | None = None,
     calibration: str | None = None,
+    api_name: str | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
     target = load_target(target_name)  # an unknown target fails before any work
+    bundle_names(api_name)  # so does a bad --name
     log(f"ingest: {model_path}")
     model = load_onnx(model_path)
     name = os.path.splitext(os.path.basename(model_path))[0]
@@ -104,6 +107,7 @@ def build(
         profile,
         budgets,
         calibration,
+        api_name,
     )
 
 
@@ -119,14 +123,17 @@ def build_model(
     profile: bool = False,
     budgets: list | None = None,
     calibration: str | None = None,
+    api_name: str | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count; `embed_weights` links the weights
     blob into libmodel.a as a const array; `profile` times every kernel call. `budgets`
     (`deepxc.rlc.plan.Budget`, one per run-time level) asks for RLC, measured on the
-    examples in the `calibration` .npz (random inputs without it)."""
+    examples in the `calibration` .npz (random inputs without it). `api_name` prefixes
+    every external C name of the bundle (`kws_init`, ...; default `deepx_`)."""
     if isinstance(target, str):
         target = load_target(target)
+    names = bundle_names(api_name)
     threads = threads or target.cpu_cores
     started = time.monotonic()
     prepare_output_dir(out_dir)
@@ -139,7 +146,14 @@ def build_model(
     with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
         partitions = [
             lower_partition(
-                level_graph, target, workdir, threads, log=log, level=index, built=built
+                level_graph,
+                target,
+                workdir,
+                threads,
+                log=log,
+                level=index,
+                built=built,
+                symbol_prefix=names.kernels,
             )
             for index, level_graph in enumerate(graphs)
         ]
@@ -154,6 +168,7 @@ def build_model(
             embed_weights,
             profile,
             rlc_level_info(plan) if plan else None,
+            names,
         )
     sizes = manifest["sizes"]
     log(

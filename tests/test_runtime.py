@@ -16,6 +16,7 @@ from deepxc.runner import run_bundle
 
 # What the core and the kernels may take from libc/libm: no allocation, no I/O.
 ALLOWED_UNDEFINED = {"memcpy", "memset", "memmove", "memcmp"}
+LINKER_PROVIDED = {"_GLOBAL_OFFSET_TABLE_"}  # thread-local data in position-independent code
 LIBM = re.compile(r"^(exp|log|pow|sqrt|tanh|sin|cos|erf|floor|ceil|round|fabs|fmax|fmin)f?$")
 
 
@@ -44,6 +45,76 @@ def test_corrupt_weights_are_refused(bundle, tmp_path):
         run_bundle(str(copy), {"x": np.zeros((2, 8), np.float32)})
 
 
+def _corrupted_copy(bundle, tmp_path, edit) -> str:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    blob = bytearray((copy / "weights.bin").read_bytes())
+    edit(blob)
+    (copy / "weights.bin").write_bytes(bytes(blob))
+    return str(copy)
+
+
+def _flip_pair(blob: bytearray, first: int, second: int, bit: int) -> None:
+    blob[first] ^= 1 << bit
+    blob[second] ^= 1 << bit
+
+
+def _swap_words(blob: bytearray, first: int, second: int) -> None:
+    blob[first : first + 8], blob[second : second + 8] = (
+        blob[second : second + 8],
+        blob[first : first + 8],
+    )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # the same bit flipped in two words of one 512-byte block cancelled out when each
+        # block was XOR-folded before hashing
+        lambda blob: _flip_pair(blob, 64 + 0, 64 + 8, 3),
+        lambda blob: _flip_pair(blob, 64 + 5, 64 + 5 + 8 * 17, 7),
+        lambda blob: _swap_words(blob, 64, 72),
+        lambda blob: _swap_words(blob, 64 + 8, 64 + 8 * 40),
+    ],
+    ids=["bit-pair", "bit-pair-apart", "swapped-words", "swapped-words-apart"],
+)
+def test_paired_corruptions_are_refused(tmp_path, edit):
+    # weights of 1 KB, so that the edits land inside the payload
+    model = relu_add((16, 16))
+    bundle = tmp_path / "bundle"
+    build_model(model, "host", str(bundle), log=quiet)
+    copy = _corrupted_copy(bundle, tmp_path, edit)
+    assert (tmp_path / "copy" / "weights.bin").read_bytes() != (bundle / "weights.bin").read_bytes()
+    with pytest.raises(RunError, match="weights"):
+        run_bundle(copy, {"x": np.zeros((16, 16), np.float32)})
+
+
+def test_runtime_and_python_checksums_are_one_function(bundle, tmp_path):
+    """The runtime's dx_checksum and deepxc.emit.weights.checksum agree on every length
+    (each tail path) and alignment, against the xxhash library's XXH64 too."""
+    import xxhash
+    from harness import compile_program, run_program
+
+    from deepxc.emit.weights import checksum
+
+    program = compile_program(bundle, "checksum.c", tmp_path / "checksum", library="kernels_cpu.o")
+    longest = 100
+    data = np.random.default_rng(5).integers(0, 256, longest + 8, dtype=np.uint8).tobytes()
+    (tmp_path / "data.bin").write_bytes(data)
+    result = run_program(bundle, program, tmp_path / "data.bin", longest)
+    assert result.returncode == 0, result.stderr
+    printed = [int(line, 16) for line in result.stdout.split()]
+    expected = [
+        checksum(data[offset : offset + length])
+        for offset in range(8)
+        for length in range(longest + 1)
+    ]
+    assert printed == expected
+    assert expected[-1] == xxhash.xxh64_intdigest(data[7 : 7 + longest])
+
+
 def symbols(path, *flags) -> set[str]:
     result = subprocess.run(["nm", *flags, str(path)], capture_output=True, text=True, check=True)
     return {line.split()[-1] for line in result.stdout.splitlines() if line.strip()}
@@ -54,7 +125,8 @@ def test_core_runtime_uses_no_malloc_or_stdio(bundle):
     undefined = set().union(*(symbols(o, "-u") for o in objects))
     defined = set().union(*(symbols(o, "--defined-only") for o in objects))
     external = undefined - defined
-    unexpected = {s for s in external if s not in ALLOWED_UNDEFINED and not LIBM.match(s)}
+    allowed = ALLOWED_UNDEFINED | LINKER_PROVIDED
+    unexpected = {s for s in external if s not in allowed and not LIBM.match(s)}
     assert not unexpected, unexpected
     assert any(s.startswith("__tvm_ffi_") for s in undefined)  # nm sees real imports
 

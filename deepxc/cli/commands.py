@@ -29,6 +29,7 @@ def build_command(args, log) -> int:
         profile=args.profile,
         budgets=rlc_budgets(args),
         calibration=args.calibration,
+        api_name=args.name,
     )
     return 0
 

@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         help="time every kernel call (see `deepxc run --profile`)",
     )
     build.add_argument(
+        "--name",
+        metavar="NAME",
+        help="prefix of every external C name of the bundle: NAME_init, NAME_run, NAME_ctx, "
+        "NAME_weights, macros NAME_ARENA_BYTES, ..., kernel symbols (default: deepx_ and "
+        "DEEPX_), so that bundles built under different names link into one program",
+    )
+    build.add_argument(
         "--input-shape",
         action="append",
         metavar="NAME=D1,D2,...",

@@ -12,7 +12,16 @@ import jinja2
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.context import BundleContext, build_context
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory
-from deepxc.emit.toolchain import BuildSpec, build_spec, code_bytes, compile_runtime, link_bundle
+from deepxc.emit.symbols import BundleNames, bundle_names
+from deepxc.emit.toolchain import (
+    BuildSpec,
+    build_spec,
+    check_tools,
+    code_bytes,
+    compile_runtime,
+    link_bundle,
+    rename_symbols,
+)
 from deepxc.emit.weights import merge_weights, pack_weights
 from deepxc.errors import BundleError
 from deepxc.targets import Target
@@ -64,6 +73,7 @@ def write_bundle(
     embed_weights: bool = False,
     profile: bool = False,
     level_info: list[dict] | None = None,
+    names: BundleNames | None = None,
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
@@ -71,7 +81,9 @@ def write_bundle(
     each lowered with `lower_partition(..., level=k)`; a single-level bundle is `[partition]`.
     They share one weights blob and one arena. `summaries` holds each level's per-layer
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
-    entries to each level's record in the manifest."""
+    entries to each level's record in the manifest. `names` gives the bundle's C names
+    (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix."""
+    names = names or bundle_names()
     _check_levels(levels, summaries, level_info)
     plans = [plan_memory(partition) for partition in levels]
     blob, offsets = pack_weights(merge_weights([partition.weights for partition in levels]))
@@ -89,11 +101,14 @@ def write_bundle(
     )
     ctx.embed_weights = embed_weights
     ctx.profile = profile
+    ctx.api, ctx.macro, ctx.backend = names.api, names.macro, names.backend
     compiled = [partition.object_path for partition in levels if partition.object_path]
     kernel_objects = [os.path.basename(path) for path in compiled]
+    spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
+    check_tools(spec)
     for path, name in zip(compiled, kernel_objects):
         shutil.copyfile(path, os.path.join(directory, name))
-    spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
+    rename_symbols(directory, spec, names.backend_renames())
     Path(directory, "weights.bin").write_bytes(blob)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
@@ -107,6 +122,7 @@ def write_bundle(
         "format": BUNDLE_FORMAT,
         "deepxc_version": ctx.version,
         "model": model_name,
+        "name": names.api,
         "target": target.name,
         "runner": target.runner,
         "toolchain": {"cc": spec.cc, "cflags": spec.cflags, "ldflags": spec.ldflags},

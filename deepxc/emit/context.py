@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from deepxc import __version__
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.memory_plan import MemoryPlan
+from deepxc.emit.symbols import DEFAULT_API
 from deepxc.emit.weights import HEADER_BYTES
 from deepxc.ir import TensorSpec
 
@@ -93,6 +94,9 @@ class BundleContext:
     embed_weights: bool = False
     profile: bool = False  # time each kernel call (deepx_profile)
     code_bytes: int = 0  # measured after compiling; model.h is rendered again with it
+    api: str = DEFAULT_API  # prefix of the C functions and types: deepx_init
+    macro: str = DEFAULT_API.upper()  # prefix of the macros: DEEPX_ARENA_BYTES
+    backend: dict[str, str] = field(default_factory=dict)  # TVM_BACKEND role -> C symbol
 
 
 def c_shape(spec: TensorSpec) -> str:

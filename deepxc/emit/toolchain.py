@@ -17,37 +17,52 @@ WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 class BuildSpec:
     cc: str
     ar: str
+    objcopy: str
     cflags: list[str]
     ldflags: list[str]
     libs: list[str]
     kernel_objects: list[str]
     runtime_sources: list[str]  # compiled into libmodel.a with the kernels
+    target_cflags: list[str]  # the target's own (CPU, float ABI), for CMakeLists.txt
 
 
 def build_spec(
     target: Target, kernel_objects: list[str], multithreaded: bool, embed_weights: bool
 ) -> BuildSpec:
     cc = target.cc
-    ar = cc[: -len("gcc")] + "ar" if cc.endswith("gcc") else "ar"
-    sources = ["model.c"] + (["parallel.c"] if multithreaded else [])
-    sources += ["weights.S"] if embed_weights else []
+    binutils = cc[: -len("gcc")] if cc.endswith("gcc") else ""
+    sources = ["model.c"] + (["weights.S"] if embed_weights else [])
     threads = ["-pthread"] if multithreaded else []
     return BuildSpec(
         cc,
-        ar,
+        binutils + "ar",
+        binutils + "objcopy",
         target.cflags + WARNINGS + threads,
         target.ldflags + threads,
         target.libs,
         kernel_objects,
         sources,
+        target.cflags,
     )
+
+
+def check_tools(spec: BuildSpec) -> None:
+    for tool in (spec.cc, spec.ar, spec.objcopy):
+        if shutil.which(tool) is None:
+            raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
+
+
+def rename_symbols(directory: str, spec: BuildSpec, renames: dict[str, str]) -> None:
+    """Rename symbols in the kernel objects, in place (TVM's fixed backend names become
+    the bundle's own, so two bundles link into one program)."""
+    options = [f"--redefine-sym={old}={new}" for old, new in renames.items()]
+    for obj in spec.kernel_objects:
+        _run([spec.objcopy, *options, obj], directory)
 
 
 def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
     """Compile the runtime sources; return their object files."""
-    for tool in (spec.cc, spec.ar):
-        if shutil.which(tool) is None:
-            raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
+    check_tools(spec)
     objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
     for source, obj in zip(spec.runtime_sources, objects):
         _run([spec.cc, *spec.cflags, "-c", source, "-o", obj], directory)

@@ -23,6 +23,7 @@ def lower_partition(
     log=print,
     level: int = 0,
     built: dict | None = None,
+    symbol_prefix: str = "dx",
 ) -> LoweredPartition:
     """Lower `graph` to kernels in one object file and the list of their calls.
 
@@ -30,7 +31,9 @@ def lower_partition(
     get their own symbols (`dx_cpu_l1_...`) and object file (`kernels_cpu_l1.o`), so every
     level links into one program. Level 0 keeps the names of a single-level bundle.
     `built` (shared by the levels' calls) lets a level call the earlier levels' kernels
-    where its own would be the same code, instead of compiling them again."""
+    where its own would be the same code, instead of compiling them again.
+    `symbol_prefix` starts every kernel symbol (a bundle's --name), so that bundles built
+    under different names link into one program."""
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
@@ -41,7 +44,7 @@ def lower_partition(
     kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
     suffix = f"_l{level}" if level else ""
     object_path = os.path.join(workdir, f"kernels_{processor}{suffix}.o")
-    prefix = f"dx_{processor}{suffix}_"
+    prefix = f"{symbol_prefix}_{processor}{suffix}_"
     kernels, workspace, new = build_kernels(
         module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes, built
     )

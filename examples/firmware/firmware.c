@@ -14,7 +14,7 @@ static float output[DEEPX_OUTPUT0_SIZE];
 
 int main(void) {
     deepx_ctx ctx;
-    if (deepx_init(&ctx, arena, deepx_weights) != DEEPX_OK) return 2;
+    if (deepx_init(&ctx, arena, sizeof arena, deepx_weights, sizeof deepx_weights) != DEEPX_OK) return 2;
     const float *inputs[] = {example_input};
     float *outputs[] = {output};
     if (deepx_run(&ctx, inputs, outputs) != DEEPX_OK) return 3;
