@@ -98,7 +98,7 @@ def test_threads_give_the_same_outputs(target, tmp_path):
         bundle = tmp_path / f"t{threads}"
         manifest = build_model(model, target, str(bundle), log=quiet, threads=threads)
         assert manifest["threads"] == threads
-        assert (bundle / "parallel.c").exists() == (threads > 1)
+        assert ("pthread_create" in (bundle / "model.c").read_text()) == (threads > 1)
         outputs[threads], _ = run_bundle(str(bundle), inputs)
     for name, value in outputs[1].items():
         np.testing.assert_array_equal(outputs[4][name], value)
@@ -132,3 +132,23 @@ def test_firmware_example(tmp_path):
     # the check can fail: a wrong expectation gives the mismatch status
     firmware.write_headers(str(tmp_path), image, expected * 1.01)
     assert firmware.compile_and_run(manifest, bundle, str(tmp_path)) == 1
+
+
+def test_two_model_firmware(tmp_path):
+    """Two bundles built with --name link into one static program and both run right."""
+    sys.path.insert(0, os.path.join(ROOT, "examples", "firmware"))
+    import two_models
+
+    out = str(tmp_path)
+    manifests = [
+        two_models.make_bundle("snapdragon-400", os.path.join(out, name), model, threads, name)
+        for name, (model, threads) in two_models.MODELS.items()
+    ]
+    assert [m["name"] for m in manifests] == ["cnn", "spk"]
+    inputs = two_models.examples()
+    expected = two_models.reference(inputs)
+    two_models.write_examples(out, inputs, expected)
+    assert two_models.compile_and_run(manifests[0], out) == 0
+    # the check can fail: a wrong expectation for the second model gives its status
+    two_models.write_examples(out, inputs, {**expected, "spk": expected["spk"] * 1.01})
+    assert two_models.compile_and_run(manifests[0], out) == 2

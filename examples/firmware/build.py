@@ -32,23 +32,14 @@ def c_array(name: str, values: np.ndarray) -> str:
     return f"static const float {name}[{values.size}] = {{\n{body}\n}};\n"
 
 
-def make_bundle(target: str, bundle: str) -> dict:
+def make_bundle(
+    target: str, bundle: str, model: str = MODEL, threads: int = 1, name: str | None = None
+) -> dict:
+    """`deepxc build` with the weights linked in (and the C names under `name`)."""
     deepxc = os.path.join(os.path.dirname(sys.executable), "deepxc")
-    subprocess.run(
-        [
-            deepxc,
-            "build",
-            MODEL,
-            "--target",
-            target,
-            "--embed-weights",
-            "--threads",
-            "1",
-            "-o",
-            bundle,
-        ],
-        check=True,
-    )
+    command = [deepxc, "build", model, "--target", target, "--embed-weights"]
+    command += ["--threads", str(threads), "-o", bundle] + (["--name", name] if name else [])
+    subprocess.run(command, check=True)
     with open(os.path.join(bundle, "manifest.json")) as file:
         return json.load(file)
 
