@@ -18,10 +18,17 @@ def manifest(bundle) -> dict:
 
 
 def compile_program(
-    bundle, source: str, output, cflags: tuple[str, ...] = (), library: str = "libmodel.a"
+    bundle, source: str, output, cflags: tuple[str, ...] = (), library: str | None = "libmodel.a"
 ) -> str:
-    """Compile tests/c/`source` with the bundle's toolchain and link its library."""
+    """Compile tests/c/`source` with the bundle's toolchain and link its `library`, or
+    (None) compile its model.c along with `cflags` (a sanitizer's) and link its kernels."""
     toolchain = manifest(bundle)["toolchain"]
+    if library is not None:
+        linked = [os.path.join(str(bundle), library)]
+    else:
+        linked = [os.path.join(str(bundle), "model.c")] + [
+            os.path.join(str(bundle), name) for name in _kernel_objects(bundle)
+        ]
     command = [
         toolchain["cc"],
         *toolchain["cflags"],
@@ -30,7 +37,7 @@ def compile_program(
         "-I",
         str(bundle),
         os.path.join(C_DIR, source),
-        os.path.join(str(bundle), library),
+        *linked,
         *toolchain["ldflags"],
         *cflags,
         "-pthread",
@@ -72,8 +79,7 @@ def build_sanitized(bundle, sanitizers: str, output) -> tuple[list[str], dict[st
     info = manifest(bundle)
     toolchain = info["toolchain"]
     sources = ["main.c", "model.c"] + (["weights.S"] if info.get("weights_embedded") else [])
-    kernels = sorted(name for name in os.listdir(bundle) if name.startswith("kernels_"))
-    kernels = [name for name in kernels if name.endswith(".o")]
+    kernels = _kernel_objects(bundle)
     flags = [f"-fsanitize={sanitizers}", "-fno-omit-frame-pointer", "-g"]
     if "thread" not in sanitizers:
         flags.append("-fno-sanitize-recover=all")
@@ -96,3 +102,8 @@ def build_sanitized(bundle, sanitizers: str, output) -> tuple[list[str], dict[st
 
 
 SANITIZER_EXIT = 99  # what a sanitized program exits with when a sanitizer reports
+
+
+def _kernel_objects(bundle) -> list[str]:
+    names = os.listdir(bundle)
+    return sorted(n for n in names if n.startswith("kernels_") and n.endswith(".o"))

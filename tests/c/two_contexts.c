@@ -71,14 +71,20 @@ int main(int argc, char **argv) {
     weights_size = (size_t)ftell(file);
     fseek(file, 0, SEEK_SET);
     weights = aligned_alloc(DEEPX_ALIGN, (weights_size + 63u) & ~(size_t)63u);
-    if (weights == NULL || fread(weights, 1, weights_size, file) != weights_size) return 2;
+    if (weights == NULL || fread(weights, 1, weights_size, file) != weights_size) {
+        fprintf(stderr, "%s: cannot read\n", argv[1]);
+        return 2;
+    }
     fclose(file);
     static worker workers[2];
     for (int k = 0; k < 2; ++k) {
         worker *w = &workers[k];
         w->arena = aligned_alloc(DEEPX_ALIGN, DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN);
         w->runs = runs;
-        if (read_raw(argv[2 + k], w->input, sizeof w->input)) return 2;
+        if (read_raw(argv[2 + k], w->input, sizeof w->input)) {
+            fprintf(stderr, "%s: cannot read %u bytes\n", argv[2 + k], (unsigned)sizeof w->input);
+            return 2;
+        }
         int status = deepx_init(&w->ctx, w->arena, DEEPX_ARENA_BYTES, weights, weights_size);
         if (status != DEEPX_OK) {
             fprintf(stderr, "deepx_init: %s\n", deepx_strerror(status));
