@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run deepxc's fuzz cases.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--case", type=int, action="append", help="only this case (repeatable)")
+    parser.add_argument("--family", help="only the cases of this family")
     parser.add_argument("--keep", metavar="DIR", help="keep the case's files (with --case)")
     parser.add_argument("--limit", type=float, default=TIME_LIMIT_S, help="seconds per case")
     parser.add_argument("--child", type=int, metavar="SEED", help=argparse.SUPPRESS)
@@ -376,7 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.keep and len(args.case or []) != 1:
         parser.error("--keep needs exactly one --case")
+    if args.keep and _holds_other_files(args.keep):
+        parser.error(f"--keep {args.keep}: not empty and not a kept case (it gets emptied)")
     indexes = args.case or CONTROL_INDEXES + list(range(CASE_COUNT))
+    if args.family:
+        indexes = [i for i in indexes if _family_name(i) == args.family]
     started = time.monotonic()
     results = run_cases(args.seed, indexes, args.limit, args.keep, progress=_print_progress)
     print(outcome_table(results))
@@ -384,8 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     failures = failure_lines(results, args.seed)
     print("\n".join(failures))
     if args.keep:
-        print(f"files in {args.keep}: DEEPXC_DEBUG=1 deepxc build {args.keep}/case.onnx ...")
+        print(f"kept: DEEPXC_DEBUG=1 deepxc build {args.keep}/case.onnx -o {args.keep}/bundle")
     return 1 if failures else 0
+
+
+def _holds_other_files(path: str) -> bool:
+    if not os.path.isdir(path) or not os.listdir(path):
+        return False
+    return not os.path.isfile(os.path.join(path, "case.onnx"))
 
 
 def _print_progress(result: dict) -> None:
