@@ -237,10 +237,11 @@ def _int_value(attr: onnx.AttributeProto, value: int):
 
 
 def _int_attribute_mutation(values: list[int]):
+    """A mutation that sets a random attribute, or one of its ints, to one of `values`."""
+
     def mutate(model: onnx.ModelProto, rng: np.random.Generator, variant: int) -> None:
-        nodes = [n for n in model.graph.node if n.attribute]
-        node = _pick(rng, nodes)
-        attr = _pick(rng, [a for a in node.attribute])
+        node = _pick(rng, [n for n in model.graph.node if n.attribute])
+        attr = _pick(rng, list(node.attribute))
         value = int(_pick(rng, values))
         if attr.type == onnx.AttributeProto.INTS and rng.random() < 0.5:
             ints = list(attr.ints)
