@@ -1,5 +1,5 @@
-"""Ingest refuses what the ONNX checker refuses, as one-line errors; every model deepxc
-is meant to take still passes."""
+"""Ingest refuses what the ONNX checker refuses, and Conv attributes that do not fit its
+tensors, as one-line errors; every model deepxc is meant to take still passes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from models import make_model, relu_add, tensor
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 from test_cli_errors import assert_one_line_error, save
 
 from deepxc.errors import InvalidGraph, ShapeError, SizeLimitError
@@ -84,3 +84,34 @@ def example_models() -> list[str]:
 def test_example_models_pass_the_checker(path):
     frontend(onnx.load(path), log=lambda _: None)
 
+
+def conv_model(weights_shape=(4, 2, 3, 3), **attrs) -> onnx.ModelProto:
+    weights = numpy_helper.from_array(np.ones(weights_shape, np.float32), "w")
+    return make_model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv1", **attrs)],
+        [tensor("x", [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weights],
+    )
+
+
+@pytest.mark.parametrize("group", [10**9, -1, 0, 3])
+def test_conv_group_that_does_not_divide_the_channels(capsys, tmp_path, group):
+    path = save(conv_model(group=group), tmp_path / "m.onnx")
+    assert_one_line_error(
+        capsys, ["build", path, "-o", tmp_path / "b"], "'conv1'", f"group={group}", "divisor"
+    )
+
+
+@pytest.mark.parametrize(
+    "weights_shape, attrs, fragment",
+    [
+        ((4, 4, 3, 3), {"group": 2}, "do not fit group=2"),
+        ((3, 2, 3, 3), {"group": 2}, "multiple of 2"),
+        ((4, 4, 3, 3), {"kernel_shape": [5, 5]}, "kernel_shape=[5, 5]"),
+    ],
+)
+def test_conv_weights_that_do_not_fit_the_attributes(weights_shape, attrs, fragment):
+    with pytest.raises(InvalidGraph, match="conv1") as error:
+        frontend(conv_model(weights_shape, **attrs), log=lambda _: None)
+    assert fragment in str(error.value)
