@@ -144,3 +144,11 @@ def test_swap_by_two_renames_where_exchange_is_missing(capsys, tmp_path, model, 
     build(capsys, model, tmp_path / "b", "--threads", "1")
     assert not (tmp_path / "b" / "parallel.c").exists()
     assert sorted(os.listdir(tmp_path)) == ["b", "m.onnx"]
+
+
+def test_current_directory_is_refused(capsys, tmp_path, model, monkeypatch):
+    """Replacing it would leave the shell in a deleted directory."""
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "b")
+    assert_one_line_error(capsys, ["build", model, "-o", "."], "current directory")
+    assert_one_line_error(capsys, ["build", model, "-o", tmp_path], "current directory")

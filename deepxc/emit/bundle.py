@@ -45,6 +45,11 @@ def prepare_output_dir(path: str) -> str:
     if os.path.exists(final) and not os.path.isdir(final):
         raise BundleError(f"{path}: exists and is not a directory")
     if os.path.isdir(final):
+        if os.path.commonpath([os.getcwd(), final]) == final:
+            raise BundleError(
+                f"{path}: is the current directory or holds it, and a build replaces the "
+                "bundle directory as a whole: run deepxc from outside it"
+            )
         try:
             entries = os.listdir(final)
         except OSError as error:
