@@ -31,6 +31,10 @@ class ShapeError(DeepxcError):
     """A shape is unknown (symbolic) or invalid."""
 
 
+class SizeLimitError(DeepxcError):
+    """A tensor, or the weights, larger than a bundle can hold."""
+
+
 class TargetError(DeepxcError):
     """An unknown target or a broken target file."""
 
@@ -49,3 +53,9 @@ class ToolchainError(DeepxcError):
 
 class CompressionError(DeepxcError):
     """An RLC request that cannot be met or does not make sense (budget, calibration)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries often add pages of context)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

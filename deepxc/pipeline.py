@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import onnx
 
-from deepxc.emit.bundle import prepare_output_dir, write_bundle
+from deepxc.emit.bundle import prepare_output_dir, staged_bundle_dir, write_bundle
 from deepxc.emit.symbols import bundle_names
 from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model, load_onnx
@@ -143,7 +143,10 @@ def build_model(
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
     built: dict = {}  # kernels compiled so far: a later level calls its twins
-    with tempfile.TemporaryDirectory(prefix="deepxc-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="deepxc-") as workdir,
+        staged_bundle_dir(out_dir) as staging,  # replaces out_dir once the bundle is complete
+    ):
         partitions = [
             lower_partition(
                 level_graph,
@@ -159,7 +162,7 @@ def build_model(
         ]
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
-            out_dir,
+            staging,
             partitions,
             target,
             name or graph.name,

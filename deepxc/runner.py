@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
 
 import numpy as np
 
 from deepxc.emit.bundle import read_manifest
-from deepxc.errors import RunError
+from deepxc.errors import InputFileError, RunError
 
 
 def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
@@ -18,6 +19,46 @@ def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
     return {
         t["name"]: rng.standard_normal(t["shape"]).astype(t["dtype"]) for t in manifest["inputs"]
     }
+
+
+def load_inputs(path: str, manifest: dict) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, by name; a single .npy array is taken as the input of a
+    one-input model."""
+    if os.path.isdir(path):
+        raise InputFileError(f"{path}: is a directory, expected an .npz file")
+    if not os.path.isfile(path):
+        raise InputFileError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise InputFileError(f"{path}: the file is empty, expected an .npz archive")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            return {_only_input(path, manifest): data}
+        with data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _only_input(path: str, manifest: dict) -> str:
+    names = [t["name"] for t in manifest["inputs"]]
+    if len(names) != 1:
+        raise InputFileError(
+            f"{path}: one .npy array, but the model takes {len(names)} inputs "
+            f"({', '.join(names)}): give an .npz with an array named after each"
+        )
+    return names[0]
+
+
+def save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
+    """Write the outputs as an .npz at exactly `path` (numpy would append .npz)."""
+    if os.path.isdir(path):
+        raise InputFileError(f"-o {path}: is a directory, expected an .npz file name")
+    try:
+        with open(path, "wb") as file:
+            np.savez(file, **outputs)
+    except OSError as exc:
+        raise InputFileError(f"-o {path}: cannot write ({exc.strerror})") from None
 
 
 def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -19,7 +21,7 @@ def run_cli(capsys, *argv):
 
 def assert_one_line_error(capsys, argv, *fragments):
     code, _, err = run_cli(capsys, *argv)
-    assert code != 0
+    assert code == 1, err  # a user's error, not an internal one (70)
     errors = [line for line in err.splitlines() if "error" in line]
     assert len(errors) == 1, err
     assert "Traceback" not in err
@@ -204,3 +206,105 @@ def test_run_refuses_without_emulator(capsys, bundle, monkeypatch):
     manifest["runner"] = ["qemu-vax-nonexistent"]
     manifest_path.write_text(json.dumps(manifest))
     assert_one_line_error(capsys, ["run", bundle], "qemu-vax-nonexistent", "not installed")
+
+
+@pytest.mark.parametrize(
+    "output, fragment",
+    [
+        ("somefile/bundle", "somefile (Not a directory)"),
+        ("", "-o ''"),
+        ("/proc/deepxc-bundle/b", "cannot create a directory in /proc"),
+        ("good.onnx", "exists and is not a directory"),
+    ],
+    ids=["under_a_file", "empty", "unwritable", "the_model_file"],
+)
+def test_output_dir_that_cannot_be_made(capsys, tmp_path, good_model, output, fragment):
+    (tmp_path / "somefile").write_text("mine")
+    model_bytes = open(good_model, "rb").read()
+    output = str(tmp_path / output) if output and not output.startswith("/") else output
+    assert_one_line_error(capsys, ["build", good_model, "-o", output], fragment)
+    assert (tmp_path / "somefile").read_text() == "mine"
+    assert open(good_model, "rb").read() == model_bytes
+    assert sorted(os.listdir(tmp_path)) == ["good.onnx", "somefile"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not bind root (see /proc above)")
+def test_output_dir_in_a_read_only_directory(capsys, tmp_path, good_model):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert_one_line_error(
+            capsys, ["build", good_model, "-o", locked / "b"], "Permission denied"
+        )
+    finally:
+        locked.chmod(0o755)
+
+
+def test_bundle_holding_the_model_is_not_replaced(capsys, tmp_path, bundle):
+    model = bundle / "good.onnx"
+    model.write_bytes(relu_add().SerializeToString())
+    assert_one_line_error(capsys, ["build", model, "-o", bundle], "'good.onnx'", "did not write")
+    assert model.exists()
+
+
+def test_empty_inputs_file(capsys, tmp_path, bundle):
+    path = tmp_path / "in.npz"
+    path.write_bytes(b"")
+    assert_one_line_error(capsys, ["run", bundle, "-i", path], "in.npz", "empty")
+
+
+def test_inputs_file_is_a_directory(capsys, tmp_path, bundle):
+    assert_one_line_error(capsys, ["run", bundle, "-i", tmp_path], "is a directory")
+
+
+def test_npy_is_the_input_of_a_one_input_model(capsys, tmp_path, bundle):
+    x = np.random.default_rng(2).standard_normal((1, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "x.npz", x=x)
+    code, _, err = run_cli(capsys, "run", bundle, "-i", tmp_path / "x.npy", "-o", tmp_path / "a")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "run", bundle, "-i", tmp_path / "x.npz", "-o", tmp_path / "b")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "a")["y"], np.load(tmp_path / "b")["y"])
+
+
+def test_npy_for_a_model_of_two_inputs(capsys, tmp_path):
+    model = make_model(
+        [helper.make_node("Add", ["x", "z"], ["y"], name="add")],
+        [tensor("x", [1, 4]), tensor("z", [1, 4])],
+        [tensor("y", [1, 4])],
+    )
+    code, _, err = run_cli(capsys, "build", save(model, tmp_path / "m.onnx"), "-o", tmp_path / "b")
+    assert code == 0, err
+    np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
+    assert_one_line_error(
+        capsys, ["run", tmp_path / "b", "-i", tmp_path / "x.npy"], "x.npy", "2 inputs (x, z)"
+    )
+
+
+@pytest.mark.parametrize("where", ["dir", "somefile/out.npz"])
+def test_outputs_file_that_cannot_be_written(capsys, tmp_path, bundle, where):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "somefile").write_text("mine")
+    assert_one_line_error(capsys, ["run", bundle, "-o", tmp_path / where], where)
+    assert (tmp_path / "somefile").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "B", "--seed", "-1"],
+        ["run", "B", "--bench", "-2"],
+        ["inspect", "M", "--rlc", "--calibration", "X"],
+    ],
+    ids=["negative_seed", "negative_bench", "npy_calibration"],
+)
+def test_bad_option_values(capsys, tmp_path, bundle, good_model, argv):
+    np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
+    names = {"B": bundle, "M": good_model, "X": tmp_path / "x.npy"}
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(names.get(a, a)) for a in argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1, err

@@ -50,7 +50,7 @@ REFUSED = {
         model_of("MaxPool", ["x"], X, unread=["i"], kernel_shape=[2, 2]),
         "the Indices output is not supported",
     ),
-    "lrn_without_size": (model_of("LRN", ["x"], X), "size must be a positive integer"),
+    "lrn_size_zero": (model_of("LRN", ["x"], X, size=0), "size must be a positive integer"),
     "batchnorm_training": (
         model_of(
             "BatchNormalization", list("xsbmv"), X, STATS, unread=["rm", "rv"], training_mode=1

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import zipfile
-
-import numpy as np
-
-from deepxc.errors import CompressionError, InputFileError, TargetError
+from deepxc.errors import CompressionError, TargetError
 
 
 def build_command(args, log) -> int:
@@ -36,12 +31,20 @@ def build_command(args, log) -> int:
 
 def run_command(args, log) -> int:
     from deepxc.emit.bundle import read_manifest
-    from deepxc.runner import check_level, profile_bundle, profile_lines, random_inputs, run_bundle
+    from deepxc.runner import (
+        check_level,
+        load_inputs,
+        profile_bundle,
+        profile_lines,
+        random_inputs,
+        run_bundle,
+        save_outputs,
+    )
 
     manifest = read_manifest(args.bundle)
     check_level(args.bundle, manifest, args.level)
     if args.inputs:
-        inputs = _load_npz(args.inputs)
+        inputs = load_inputs(args.inputs, manifest)
     else:
         inputs = random_inputs(manifest, args.seed)
         log(f"no -i given: random normal inputs (seed {args.seed})")
@@ -63,7 +66,7 @@ def run_command(args, log) -> int:
         print(f"{'ms':>10} {'share':>6}  kernel (layers)")
         print("\n".join(profile_lines(calls)))
     if args.outputs:
-        np.savez(args.outputs, **outputs)
+        save_outputs(args.outputs, outputs)
         log(f"outputs saved to {args.outputs}")
     if median is not None:
         print(f"median_ms={median:.4f}")
@@ -112,15 +115,3 @@ def targets_command() -> int:
     for name in known_targets():
         print(f"{name:16} {load_target(name).description}")
     return 0
-
-
-def _load_npz(path: str) -> dict[str, np.ndarray]:
-    if not os.path.isfile(path):
-        raise InputFileError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise InputFileError(f"{path}: not an .npz archive (a single .npy array?)")
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None

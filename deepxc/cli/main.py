@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="DIR",
-        help="bundle directory (created; an existing non-bundle is refused)",
+        help="bundle directory: built beside it and swapped in when complete; an existing "
+        "directory holding files deepxc did not write is refused",
     )
     build.add_argument(
         "--threads",
@@ -84,12 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--outputs", metavar="OUTPUTS.npz", help="save outputs here")
     run.add_argument(
         "--bench",
-        type=int,
+        type=_count,
         default=0,
         metavar="N",
         help="also time N runs after a warm-up and print the median",
     )
-    run.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    run.add_argument("--seed", type=_count, default=0, help="seed of the random inputs")
     run.add_argument(
         "--level",
         type=int,
@@ -130,6 +131,16 @@ def _parser() -> argparse.ArgumentParser:
         description="List the targets deepxc can compile for.",
     )
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import zipfile
 
 from deepxc.errors import CompressionError
 from deepxc.rlc.plan import Budget
@@ -55,6 +57,7 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--calibration",
+        type=_npz_file,
         metavar="DATA.npz",
         help="calibration examples: one array per model input (examples on axis 0) and "
         "optionally 'labels' (int classes)",
@@ -122,3 +125,14 @@ def _fractions(text: str) -> list[float]:
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text}: a level is listed twice")
     return values
+
+
+def _npz_file(path: str) -> str:
+    """An .npz archive, as np.savez writes it (a zip file): checked before any work."""
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise argparse.ArgumentTypeError(
+            f"{path}: not an .npz archive (np.savez writes one, an array per model input)"
+        )
+    return path

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -12,6 +15,7 @@ import jinja2
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.context import BundleContext, build_context
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory
+from deepxc.emit.replace_dir import make_staging_dir, replace_dir, staging_parent
 from deepxc.emit.symbols import BundleNames, bundle_names
 from deepxc.emit.toolchain import (
     BuildSpec,
@@ -33,16 +37,72 @@ BUNDLE_FORMAT = "deepxc-bundle-1"
 RENDERED = ["model.h", "model.c", "main.c", "Makefile", "CMakeLists.txt"]
 
 
-def prepare_output_dir(path: str) -> None:
-    """Create `path`, or accept it if it is empty or an earlier bundle; never delete user files."""
-    if os.path.exists(path) and not os.path.isdir(path):
+# What a bundle held before its manifest listed its files ("files"): all deepxc's own.
+UNLISTED_BUNDLE_FILES = [*RENDERED, "parallel.c", "weights.S", "weights.bin", "*.o"]
+UNLISTED_BUNDLE_FILES += ["libmodel.a", "model", "manifest.json"]
+
+
+def prepare_output_dir(path: str) -> str:
+    """Check that a bundle can replace `path`, before any work; return the real path
+    (symlinks resolved: a bundle is built beside the directory a symlink names).
+
+    The path must be new, an empty directory or an earlier bundle holding only the files
+    deepxc wrote (the bundle is replaced as a whole): user files are never deleted."""
+    if not path:
+        raise BundleError("-o '': the bundle directory must be a path")
+    final = os.path.realpath(path)
+    if os.path.exists(final) and not os.path.isdir(final):
         raise BundleError(f"{path}: exists and is not a directory")
-    if os.path.isdir(path) and os.listdir(path) and not is_bundle(path):
+    if os.path.isdir(final):
+        if os.path.commonpath([os.getcwd(), final]) == final:
+            raise BundleError(
+                f"{path}: is the current directory or holds it, and a build replaces the "
+                "bundle directory as a whole: run deepxc from outside it"
+            )
+        try:
+            entries = os.listdir(final)
+        except OSError as error:
+            raise BundleError(f"{path}: cannot read the directory ({error.strerror})") from None
+        manifest = read_manifest(final, quiet=True) if entries else {}
+        if manifest is None:
+            raise BundleError(
+                f"{path}: directory exists, is not empty and is not a deepxc bundle; "
+                "choose another -o or remove it yourself"
+            )
+        owned = manifest.get("files", UNLISTED_BUNDLE_FILES)
+        foreign = sorted(e for e in entries if not any(fnmatch.fnmatch(e, p) for p in owned))
+        if foreign:
+            raise BundleError(
+                f"{path}: the bundle holds '{foreign[0]}', which deepxc did not write; a "
+                "rebuild replaces the whole directory: move it out or choose another -o"
+            )
+    try:  # the build's first step: a new directory beside the bundle
+        os.rmdir(make_staging_dir(final))
+    except OSError as error:
+        where = staging_parent(final)
         raise BundleError(
-            f"{path}: directory exists, is not empty and is not a deepxc bundle; "
-            "choose another -o or remove it yourself"
-        )
-    os.makedirs(path, exist_ok=True)
+            f"{path}: cannot create a directory in {where} ({error.strerror})"
+        ) from None
+    return final
+
+
+@contextmanager
+def staged_bundle_dir(path: str) -> Iterator[str]:
+    """A new directory to write the bundle into; it replaces `path` when the block ends
+    without an error, and is removed otherwise, leaving `path` as it was."""
+    final = prepare_output_dir(path)
+    try:
+        staging = make_staging_dir(final)
+    except OSError as error:
+        raise BundleError(f"{path}: cannot create a directory beside it ({error})") from None
+    try:
+        yield staging
+        try:
+            replace_dir(staging, final)
+        except OSError as error:
+            raise BundleError(f"{path}: cannot put the new bundle in place ({error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def is_bundle(path: str) -> bool:
@@ -82,9 +142,13 @@ def write_bundle(
     They share one weights blob and one arena. `summaries` holds each level's per-layer
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
     entries to each level's record in the manifest. `names` gives the bundle's C names
-    (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix."""
+    (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix.
+
+    `directory` is created if missing; a build writes into a new one from
+    `staged_bundle_dir`, so that the manifest's file list is exactly what deepxc wrote."""
     names = names or bundle_names()
     _check_levels(levels, summaries, level_info)
+    os.makedirs(directory, exist_ok=True)
     plans = [plan_memory(partition) for partition in levels]
     blob, offsets = pack_weights(merge_weights([partition.weights for partition in levels]))
     checksum = int.from_bytes(blob[16:24], "little")
@@ -150,6 +214,7 @@ def write_bundle(
                 levels, plans, summaries, level_info or [{}] * len(levels)
             )
         ],
+        "files": sorted([*os.listdir(directory), "manifest.json"]),
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -14,8 +14,10 @@ from deepxc.errors import (
     ShapeError,
     UnsupportedOp,
     UnsupportedType,
+    first_line,
 )
 from deepxc.ingest.importers import IMPORTERS
+from deepxc.ingest.onnx_checker import check_onnx
 from deepxc.ir import Graph, Node, TensorSpec
 
 
@@ -28,7 +30,7 @@ def load_onnx(path: str) -> onnx.ModelProto:
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # protobuf raises several unrelated types
-        raise InputFileError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+        raise InputFileError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
     if not model.graph.node and not model.graph.output:
         raise InputFileError(f"{path}: not an ONNX model (no graph found)")
     if model.ir_version <= 0:
@@ -61,7 +63,8 @@ def import_model(
     try:
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise InvalidGraph(f"ONNX shape inference failed: {_first_line(exc)}") from None
+        raise InvalidGraph(f"ONNX shape inference failed: {first_line(exc)}") from None
+    check_onnx(model)
     onnx_graph = model.graph
     graph = Graph(onnx_graph.name or "model")
     opset = _default_opset(model)
@@ -156,9 +159,12 @@ def _pin_input_shapes(
     for value in model_copy.graph.input:
         if value.name in initializers:
             continue
-        dims = value.type.tensor_type.shape.dim
+        tensor_type = value.type.tensor_type
+        dims = tensor_type.shape.dim
         if value.name in input_shapes:
             shape = input_shapes[value.name]
+            if not tensor_type.HasField("shape"):  # rank unknown: the one given is taken
+                dims.extend(onnx.TensorShapeProto.Dimension() for _ in shape)
             if len(shape) != len(dims):
                 raise ShapeError(
                     f"--input-shape {value.name}: model input has rank {len(dims)}, "
@@ -173,6 +179,10 @@ def _pin_input_shapes(
                 dim.Clear()
                 dim.dim_value = size
             continue
+        if not tensor_type.HasField("shape"):
+            raise ShapeError(
+                f"input '{value.name}' has no shape: give --input-shape {value.name}=D1,D2,..."
+            )
         for axis, dim in enumerate(dims):
             if not dim.HasField("dim_value"):
                 label = dim.dim_param or "?"
@@ -219,7 +229,7 @@ def _to_array(init: onnx.TensorProto) -> np.ndarray:
     try:
         return np.array(numpy_helper.to_array(init))
     except Exception as exc:
-        raise InvalidGraph(f"initializer '{init.name}' is corrupt: {_first_line(exc)}") from None
+        raise InvalidGraph(f"initializer '{init.name}' is corrupt: {first_line(exc)}") from None
 
 
 def _attribute(attr: onnx.AttributeProto):
@@ -238,8 +248,3 @@ def _default_opset(model: onnx.ModelProto) -> int:
         if entry.domain in ("", "ai.onnx"):
             return int(entry.version)
     return 1
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

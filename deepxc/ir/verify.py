@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-import networkx as nx
+import math
 
-from deepxc.errors import InvalidGraph
-from deepxc.ir.graph import Graph
+import networkx as nx
+import numpy as np
+
+from deepxc.errors import InvalidGraph, SizeLimitError
+from deepxc.ir.graph import Graph, TensorSpec
+
+# Every tensor has fewer than 2^31 elements and 2^31 bytes, and the weights together fewer
+# than 2^31 bytes. TVM indexes a buffer with 32-bit integers, so a larger tensor overflows
+# its index arithmetic; and the 32-bit targets (armv7: tegra-k1, snapdragon-400) address
+# at most 2 GiB in one object (a signed 32-bit offset), which the weights blob is.
+SIZE_LIMIT = 2**31
+LIMIT_REASON = (
+    "deepxc's limit is fewer than 2^31 elements and 2 GiB per tensor, and 2 GiB of weights "
+    "(32-bit indices in the kernels, 32-bit targets)"
+)
 
 
 def verify(graph: Graph, after: str = "ingest") -> None:
@@ -21,6 +34,8 @@ def verify(graph: Graph, after: str = "ingest") -> None:
     available = set(graph.inputs) | set(graph.constants)
     for name in available:
         _check_spec(graph, name, fail)
+    for name in graph.inputs:
+        check_tensor_size(name, graph.tensors[name], "model input")
     for node in graph.nodes():
         for tensor in node.inputs:
             if tensor and tensor not in available:
@@ -31,6 +46,7 @@ def verify(graph: Graph, after: str = "ingest") -> None:
             if tensor in available:
                 fail(f"tensor '{tensor}' is produced twice (by node '{node.name}')")
             _check_spec(graph, tensor, fail)
+            check_tensor_size(tensor, graph.tensors[tensor], f"node '{node.name}' ({node.op})")
             available.add(tensor)
     for tensor in graph.outputs:
         if tensor not in available:
@@ -39,6 +55,31 @@ def verify(graph: Graph, after: str = "ingest") -> None:
         spec = graph.tensors[name]
         if tuple(value.shape) != spec.shape or value.dtype.name != spec.dtype:
             fail(f"constant '{name}' does not match its spec {spec}")
+    check_weights_size(graph)
+
+
+def check_tensor_size(tensor: str, spec: TensorSpec, where: str) -> None:
+    """Raise SizeLimitError if the tensor is over the limit; `where` names its producer."""
+    if any(d <= 0 for d in spec.shape):
+        return  # an empty or invalid shape, which the shape checks judge
+    elements = math.prod(spec.shape)
+    nbytes = elements * np.dtype(spec.dtype).itemsize
+    if elements >= SIZE_LIMIT or nbytes >= SIZE_LIMIT:
+        raise SizeLimitError(
+            f"{where}: tensor '{tensor}' of shape {list(spec.shape)} ({spec.dtype}) has "
+            f"{elements:,} elements, {nbytes:,} bytes; {LIMIT_REASON}"
+        )
+
+
+def check_weights_size(graph: Graph) -> None:
+    sizes = {name: np.asarray(value).nbytes for name, value in graph.constants.items()}
+    total = sum(sizes.values())
+    if total >= SIZE_LIMIT:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise SizeLimitError(
+            f"the weights take {total:,} bytes (the largest, '{largest}', {sizes[largest]:,}); "
+            f"{LIMIT_REASON}"
+        )
 
 
 def _check_spec(graph: Graph, tensor: str, fail) -> None:

@@ -140,7 +140,9 @@ def choose_tiling(shape: ConvShape, core: Core, mr: int | None = None) -> Tiling
         mr = vectors * lanes
         if not fits(mr) or (fixed is None and mr > ceil_to(group_channels, lanes)):
             continue
-        for cols in (c for c in range(1, out_w + 1) if out_w % c == 0):
+        # a tile of cols columns needs at least cols registers: no need to look further,
+        # however wide the row (a search up to out_w took minutes on huge widths)
+        for cols in (c for c in range(1, min(out_w, budget) + 1) if out_w % c == 0):
             # accumulators, the operand reused along the other side of the tile (the
             # other comes from memory) and two spare registers for LLVM's temporaries
             if vectors * cols + min(vectors, cols) + 2 <= budget:
