@@ -85,10 +85,11 @@ def test_failed_compile_leaves_the_earlier_bundle_as_it_was(capsys, tmp_path, mo
 
 
 def test_rebuild_leaves_no_stale_files(capsys, tmp_path, model):
-    build(capsys, model, tmp_path / "b", "--threads", "2")
-    assert (tmp_path / "b" / "parallel.c").exists()
-    build(capsys, model, tmp_path / "b", "--threads", "1")
-    assert not (tmp_path / "b" / "parallel.c").exists()
+    build(capsys, model, tmp_path / "b", "--embed-weights")
+    assert (tmp_path / "b" / "weights.S").exists()
+    build(capsys, model, tmp_path / "b")
+    assert not (tmp_path / "b" / "weights.S").exists()
+    assert not (tmp_path / "b" / "weights.o").exists()
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["files"] == sorted(os.listdir(tmp_path / "b"))
 
