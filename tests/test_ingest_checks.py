@@ -115,3 +115,74 @@ def test_conv_weights_that_do_not_fit_the_attributes(weights_shape, attrs, fragm
     with pytest.raises(InvalidGraph, match="conv1") as error:
         frontend(conv_model(weights_shape, **attrs), log=lambda _: None)
     assert fragment in str(error.value)
+
+
+def _gemm(bias_shape, opset=17, **attrs) -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "w")
+    bias = numpy_helper.from_array(rng.standard_normal(bias_shape).astype(np.float32), "b")
+    return make_model(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", **attrs)],
+        [tensor("x", [2, 4])],
+        [tensor("y", [2, 3])],
+        [weights, bias],
+        opset=opset,
+    )
+
+
+@pytest.mark.parametrize(
+    "model, fragment",
+    [
+        (_gemm([2]), "does not broadcast"),  # ONNX's inference leaves the bias unchecked
+        (_gemm([3], opset=6), "does not broadcast"),  # opset 6 broadcasts only when asked
+        (
+            make_model(
+                [helper.make_node("Flatten", ["x"], ["y"], name="flat", axis=1 << 40)],
+                [tensor("x", [2, 3])],
+                [tensor("y", None)],
+            ),
+            "axis",
+        ),
+        (
+            make_model(
+                [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")],
+                [tensor("x", [2, 3])],
+                [tensor("y", None)],
+                [numpy_helper.from_array(np.array([[3, 2]], np.int64), "s")],
+            ),
+            "not a vector",
+        ),
+    ],
+    ids=["gemm-bias", "gemm6-bias-without-broadcast", "flatten-axis", "reshape-2d-shape"],
+)
+def test_invalid_forms_shape_inference_accepts_are_refused(model, fragment):
+    """onnxruntime refuses these when it runs them; deepxc built them before."""
+    with pytest.raises(InvalidGraph, match=fragment):
+        frontend(model, log=lambda _: None)
+
+
+def test_gemm_bias_that_broadcasts_is_accepted():
+    frontend(_gemm([3]), log=lambda _: None)
+    frontend(_gemm([3], opset=6, broadcast=1), log=lambda _: None)
+
+
+def test_opset_newer_than_released_is_refused():
+    model = relu_add()
+    model.opset_import[0].version = onnx.defs.onnx_opset_version() + 1
+    with pytest.raises(InvalidGraph, match="released opsets"):
+        frontend(model, log=lambda _: None)
+
+
+def test_output_without_element_type_is_refused():
+    model = relu_add()
+    model.graph.output[0].type.tensor_type.elem_type = 0
+    with pytest.raises(InvalidGraph, match="no element type"):
+        frontend(model, log=lambda _: None)
+
+
+def test_checker_failures_of_any_kind_are_user_errors():
+    """The checker raises ValueError, not ValidationError, for an unknown dtype."""
+    model = gemm_with_int32_weights()
+    model.graph.initializer[0].data_type = 999
+    with pytest.raises(InvalidGraph, match="ONNX checker"):
+        frontend(model, log=lambda _: None)

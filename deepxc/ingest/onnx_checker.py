@@ -37,3 +37,7 @@ def check_onnx(model: onnx.ModelProto) -> None:
         raise InvalidGraph(
             f"the ONNX checker refuses the model: {' '.join(reason.split())}{where}"
         ) from None
+    except (ValueError, RuntimeError) as exc:  # an unknown dtype, a name not in UTF-8
+        raise InvalidGraph(
+            f"the ONNX checker refuses the model: {type(exc).__name__}: {first_line(exc)}"
+        ) from None

@@ -58,7 +58,9 @@ def import_model(
 ) -> Graph:
     """Build the IR of an in-memory ONNX model."""
     input_shapes = dict(input_shapes or {})
+    _check_opset(model)
     _check_references(model.graph)
+    _check_boundary_types(model.graph)
     model = _pin_input_shapes(model, input_shapes)
     try:
         model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
@@ -114,6 +116,25 @@ def import_model(
         if name in graph.tensors:
             _check_float_io(name, graph.tensors[name], "output")
     return graph
+
+
+def _check_opset(model: onnx.ModelProto) -> None:
+    """An opset newer than the onnx package knows has no defined semantics yet."""
+    newest = onnx.defs.onnx_opset_version()
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx") and not 1 <= entry.version <= newest:
+            raise InvalidGraph(
+                f"the model imports opset {entry.version} of the default domain: the "
+                f"released opsets are 1 to {newest}"
+            )
+
+
+def _check_boundary_types(onnx_graph: onnx.GraphProto) -> None:
+    """Graph inputs and outputs need an element type (0 means none was given)."""
+    for kind, values in (("input", onnx_graph.input), ("output", onnx_graph.output)):
+        for value in values:
+            if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type == 0:
+                raise InvalidGraph(f"graph {kind} '{value.name}' has no element type")
 
 
 def _check_references(onnx_graph: onnx.GraphProto) -> None:

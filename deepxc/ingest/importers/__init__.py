@@ -5,13 +5,13 @@ values) and the graph built so far. It checks what deepxc supports, fills in def
 and returns the node to add, or None when it folded the node into the graph (Constant).
 """
 
-from deepxc.ingest.importers import conv, elementwise, normalization, pool, shape
+from deepxc.ingest.importers import conv, dense, elementwise, normalization, pool, shape
 from deepxc.ingest.importers.common import passthrough
 from deepxc.ingest.importers.constant import constant
 
 IMPORTERS = {
     "Conv": conv.conv,
-    "Gemm": passthrough,
+    "Gemm": dense.gemm,
     "MatMul": passthrough,
     "Add": elementwise.binary,
     "Sub": elementwise.binary,
@@ -31,8 +31,8 @@ IMPORTERS = {
     "AveragePool": pool.pool,
     "GlobalAveragePool": pool.global_pool,
     "GlobalMaxPool": pool.global_pool,
-    "Flatten": passthrough,
-    "Reshape": passthrough,
+    "Flatten": shape.flatten,
+    "Reshape": shape.reshape,
     "Transpose": passthrough,
     "Squeeze": passthrough,
     "Unsqueeze": passthrough,
