@@ -186,3 +186,50 @@ def test_checker_failures_of_any_kind_are_user_errors():
     model.graph.initializer[0].data_type = 999
     with pytest.raises(InvalidGraph, match="ONNX checker"):
         frontend(model, log=lambda _: None)
+
+
+def _one(op, inputs, shapes, constants=(), **attrs) -> onnx.ModelProto:
+    return make_model(
+        [helper.make_node(op, inputs, ["y"], name="node1", **attrs)],
+        [tensor(name, shape) for name, shape in shapes.items()],
+        [tensor("y", None)],
+        list(constants),
+    )
+
+
+@pytest.mark.parametrize(
+    "model, fragment",
+    [
+        (_one("Concat", ["a", "b"], {"a": [2, 3], "b": [2, 3]}, axis=(1 << 63) - 1), "axis"),
+        (_one("Softmax", ["a"], {"a": [2, 3]}, axis=5), "axis"),
+        (_one("Transpose", ["a"], {"a": [1, 2, 3, 4]}, perm=[0, 2, 1]), "permutation"),
+        (
+            make_model(
+                [helper.make_node("Conv", ["x", "w", "b"], ["y"], name="node1")],
+                [tensor("x", [1, 3, 5, 5])],
+                [tensor("y", None)],
+                [
+                    numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w"),
+                    numpy_helper.from_array(np.ones(9, np.float32), "b"),
+                ],
+            ),
+            "bias",
+        ),
+    ],
+    ids=["concat-axis", "softmax-axis", "transpose-perm", "conv-bias"],
+)
+def test_attributes_that_do_not_fit_the_input_are_refused(model, fragment):
+    """These reached TVM and ended in internal errors (or, for Concat, a bundle that
+    onnxruntime would refuse to run)."""
+    with pytest.raises(InvalidGraph, match=f"node1.*{fragment}"):
+        frontend(model, log=lambda _: None)
+
+
+def test_names_that_are_not_utf8_are_refused():
+    model = relu_add()
+    raw = bytearray(model.SerializeToString())
+    index = raw.index(b"relu1")
+    raw[index : index + 5] = b"r\xff\xfeu1"
+    model = onnx.load_from_string(bytes(raw))
+    with pytest.raises(InvalidGraph, match="UTF-8"):
+        frontend(model, log=lambda _: None)

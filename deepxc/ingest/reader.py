@@ -88,6 +88,7 @@ def import_model(
         graph.inputs.append(value.name)
 
     for index, proto in enumerate(onnx_graph.node):
+        _check_names(proto, index)
         node = Node(
             name=proto.name or f"{proto.op_type}_{index}",
             op=proto.op_type,
@@ -135,6 +136,14 @@ def _check_boundary_types(onnx_graph: onnx.GraphProto) -> None:
         for value in values:
             if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type == 0:
                 raise InvalidGraph(f"graph {kind} '{value.name}' has no element type")
+
+
+def _check_names(proto: onnx.NodeProto, index: int) -> None:
+    """Names must be UTF-8 (protobuf hands back bytes for those that are not)."""
+    names = [proto.name, proto.op_type, *proto.input, *proto.output]
+    names += [a.name for a in proto.attribute]
+    if not all(isinstance(name, str) for name in names):
+        raise InvalidGraph(f"node {index} ({proto.op_type!r}): a name is not valid UTF-8")
 
 
 def _check_references(onnx_graph: onnx.GraphProto) -> None:

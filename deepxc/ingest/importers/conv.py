@@ -21,8 +21,8 @@ def conv(node: Node, graph: Graph) -> Node:
 
 
 def _check_kernel_and_groups(node: Node, graph: Graph, kernel: list[int]) -> None:
-    """The ONNX shape inference of Conv does not relate `group` and `kernel_shape` to the
-    tensors; the kernels index by them, so a mismatch must stop here."""
+    """The ONNX shape inference of Conv does not relate `group`, `kernel_shape` and the
+    bias to the tensors; the kernels index by them, so a mismatch must stop here."""
 
     def fail(reason: str) -> None:
         raise InvalidGraph(f"node '{node.name}' (Conv): {reason}")
@@ -38,6 +38,10 @@ def _check_kernel_and_groups(node: Node, graph: Graph, kernel: list[int]) -> Non
             f"{group} and {channels} input channels (expected [M, {channels // group}, ...] "
             f"with M a multiple of {group})"
         )
+    if len(node.inputs) > 2 and node.inputs[2]:
+        bias = list(graph.spec(node.inputs[2]).shape)
+        if bias != [out_channels]:
+            fail(f"bias '{node.inputs[2]}' has shape {bias}, expected [{out_channels}]")
     declared = node.attrs.get("kernel_shape")
     if declared is not None and list(declared) != kernel:
         fail(f"kernel_shape={list(declared)} differs from the weights' window {kernel}")

@@ -1,7 +1,9 @@
-"""Data movement ops whose attributes deepxc checks or restricts: Pad, Flatten, Reshape.
+"""Data movement ops whose attributes deepxc checks or restricts: Pad, Flatten, Reshape,
+Transpose, and the `axis` of the ops that take one.
 
 ONNX's shape inference accepts a few invalid forms that onnxruntime refuses when it runs
-them (a Flatten axis past the rank, a Reshape shape that is not a vector): refused here.
+them (an axis past the rank, a Reshape shape that is not a vector, a Transpose `perm`
+that is no permutation of the axes): refused here.
 """
 
 from __future__ import annotations
@@ -38,4 +40,28 @@ def reshape(node: Node, graph: Graph) -> Node:
                 f"node '{node.name}' (Reshape): its shape '{node.inputs[1]}' has shape "
                 f"{list(shape)}, not a vector"
             )
+    return node
+
+
+def with_axis(node: Node, graph: Graph) -> Node:
+    """Concat, Softmax, Split, Gather, ...: `axis`, if given, names an axis of the input."""
+    if "axis" in node.attrs:
+        rank = len(graph.spec(node.inputs[0]).shape)
+        axis = node.attrs["axis"]
+        if not isinstance(axis, int) or not -rank <= axis < rank:
+            raise InvalidGraph(
+                f"node '{node.name}' ({node.op}): axis {axis!r} is outside -{rank}..{rank - 1} "
+                f"for an input of rank {rank}"
+            )
+    return node
+
+
+def transpose(node: Node, graph: Graph) -> Node:
+    rank = len(graph.spec(node.inputs[0]).shape)
+    perm = node.attrs.get("perm")
+    if perm is not None and sorted(perm) != list(range(rank)):
+        raise InvalidGraph(
+            f"node '{node.name}' (Transpose): perm {list(perm)} is not a permutation of the "
+            f"{rank} axes of its input"
+        )
     return node
