@@ -93,13 +93,14 @@ def build_and_run(target: str, out: str) -> int:
     return status
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(doc: str = __doc__, run=build_and_run, output: str = "firmware") -> int:
+    """The command line of this example and of two_models.py: a target and an output."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--target", default="snapdragon-400")
-    parser.add_argument("-o", "--output", default=os.path.join(ROOT, "out", "firmware"))
+    parser.add_argument("-o", "--output", default=os.path.join(ROOT, "out", output))
     args = parser.parse_args()
     os.makedirs(args.output, exist_ok=True)
-    return build_and_run(args.target, args.output)
+    return run(args.target, args.output)
 
 
 if __name__ == "__main__":

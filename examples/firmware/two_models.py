@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from build import c_array, make_bundle  # noqa: E402
+from build import c_array, main, make_bundle  # noqa: E402
 
 MODELS = {  # name: (model, threads)
     "cnn": (os.path.join(ROOT, "examples", "tiny_cnn", "model.onnx"), 2),
@@ -78,14 +77,5 @@ def build_and_run(target: str, out: str) -> int:
     return status
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default="snapdragon-400")
-    parser.add_argument("-o", "--output", default=os.path.join(ROOT, "out", "two_models"))
-    args = parser.parse_args()
-    os.makedirs(args.output, exist_ok=True)
-    return build_and_run(args.target, args.output)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, build_and_run, "two_models"))
