@@ -17,6 +17,7 @@ from tvm.ir.expr import Constant
 from deepxc.errors import UnsupportedOp
 from deepxc.ir import Graph, Node, TensorSpec
 from deepxc.lower.relax_ops import EMITTERS
+from deepxc.lower.shape_check import check_emitted
 from deepxc.targets import Core
 
 OUT_EWISE_FUSABLE = 4  # TVM's op pattern kOutEWiseFusable
@@ -134,6 +135,7 @@ def _emit_node(ctx: EmitContext, node: Node) -> None:
         if _needs_binding(expr):
             expr = ctx.bb.emit(expr, name_hint=_param_name(node.name))
             ctx.layer_names[expr.name] = node.name
+        check_emitted(node, tensor, ctx.spec(tensor), expr)
         ctx.values[tensor] = expr
 
 
