@@ -16,7 +16,7 @@ from deepxc.schedules import keep_nan
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 _BINARY = {
