@@ -50,7 +50,14 @@ def global_pool(node: Node, graph: Graph) -> Node:
 
 
 def _check_windows(
-    node: Node, axis: int, size: int, kernel: int, stride: int, dilation: int, begin: int, count
+    node: Node,
+    axis: int,
+    size: int,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    begin: int,
+    count: int,
 ) -> None:
     """Every window must reach the input: onnxruntime gives a window of padding alone the
     lowest float (MaxPool) or 0 (AveragePool), values no kernel here reproduces."""
