@@ -51,6 +51,11 @@ class ToolchainError(DeepxcError):
     """The C compiler or another external tool failed."""
 
 
+class LoweringMismatch(DeepxcError):
+    """The compiled code would not compute the tensors the IR describes (a shape or dtype
+    differs): a deepxc bug, refused at build time instead of giving wrong outputs."""
+
+
 class CompressionError(DeepxcError):
     """An RLC request that cannot be met or does not make sense (budget, calibration)."""
 

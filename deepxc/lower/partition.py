@@ -11,6 +11,7 @@ from deepxc.lower.codegen import build_kernels
 from deepxc.lower.kernel_calls import CallLister
 from deepxc.lower.relax_builder import build_relax
 from deepxc.lower.relax_pipeline import run_passes
+from deepxc.lower.shape_check import check_calls
 from deepxc.targets import Target
 
 
@@ -48,6 +49,7 @@ def lower_partition(
     kernels, workspace, new = build_kernels(
         module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes, built
     )
+    check_calls(lister.calls, lister.buffers, kernels)
     shared = len(kernel_names) - len(new)
     log(
         f"lower: compiled {len(new)} kernels for {target.name} "

@@ -15,7 +15,7 @@ EMITTERS = {
     "Mul": elementwise.binary,
     "Div": elementwise.binary,
     "Sum": elementwise.sum_,
-    "Relu": elementwise.unary,
+    "Relu": elementwise.relu,
     "Sigmoid": elementwise.unary,
     "Tanh": elementwise.unary,
     "LeakyRelu": elementwise.leaky_relu,

@@ -17,7 +17,7 @@ from deepxc.schedules import conv2d, depthwise
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 _CONV = {1: relax.op.nn.conv1d, 2: relax.op.nn.conv2d, 3: relax.op.nn.conv3d}

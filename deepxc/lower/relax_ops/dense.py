@@ -17,7 +17,7 @@ from deepxc.schedules import dense
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 def _operand(ctx: EmitContext, node: Node, slot: int, transpose: bool):

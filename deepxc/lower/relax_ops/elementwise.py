@@ -1,4 +1,8 @@
-"""Element-wise ops: arithmetic with broadcasting, activations, Clip."""
+"""Element-wise ops: arithmetic with broadcasting, activations, Clip.
+
+Relu and Clip keep NaN, as onnxruntime and the ONNX reference do: they are deepxc's own
+compute (`deepxc.schedules.keep_nan`), not Relax's relu and clip, which drop it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tvm import relax
 
+from deepxc.schedules import keep_nan
+
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 _BINARY = {
@@ -20,7 +26,6 @@ _BINARY = {
     "Div": relax.op.divide,
 }
 _UNARY = {
-    "Relu": relax.op.nn.relu,
     "Sigmoid": relax.op.sigmoid,
     "Tanh": relax.op.tanh,
 }
@@ -32,6 +37,11 @@ def binary(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
 
 def unary(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     return [_UNARY[node.op](ctx.value(node.inputs[0]))]
+
+
+def relu(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
+    x = ctx.value(node.inputs[0])
+    return [ctx.bb.call_te(keep_nan.clip, x, low=0, high=None, primfunc_name_hint="relu")]
 
 
 def sum_(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
@@ -56,7 +66,8 @@ def clip(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     x = ctx.value(node.inputs[0])
     if low > high:  # ONNX: every element becomes max
         return [relax.op.full_like(x, relax.const(high, dtype))]
-    return [relax.op.clip(x, float(low), float(high))]
+    low, high = np.asarray(low).item(), np.asarray(high).item()  # Python numbers for call_te
+    return [ctx.bb.call_te(keep_nan.clip, x, low=low, high=high, primfunc_name_hint="clip")]
 
 
 def identity(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:

@@ -9,7 +9,7 @@ from tvm import relax
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 def batch_norm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:

@@ -12,7 +12,7 @@ from deepxc.errors import InvalidGraph, UnsupportedOp
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
-    from deepxc.lower.relax_builder import EmitContext
+    from deepxc.lower.emit_context import EmitContext
 
 
 def reshape(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
