@@ -20,7 +20,7 @@ from models import make_model, tensor
 from onnx import helper
 from support import quiet, random_inputs, reference_outputs
 
-from deepxc.errors import ShapeError, UnsupportedOp
+from deepxc.errors import UnsupportedOp
 from deepxc.ingest.importers.pool_sizes import infer_shapes, output_size, window_span
 from deepxc.ingest.reader import import_model
 from deepxc.pipeline import build_model
@@ -170,11 +170,6 @@ def test_infer_shapes_sizes_pools_as_onnxruntime(opset):
     ], "the model's own nodes are kept"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ShapeError,
-    reason="ingest (reader.py) must infer shapes with importers.pool_sizes.infer_shapes",
-)
 def test_ceil_mode_pools_inside_an_opset18_graph(tmp_path):
     model = ceil_chain(18)
     inputs = random_inputs(model)

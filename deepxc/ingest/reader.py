@@ -9,6 +9,7 @@ import onnx
 from onnx import numpy_helper, shape_inference
 
 from deepxc.errors import (
+    DeepxcError,
     InputFileError,
     InvalidGraph,
     ShapeError,
@@ -17,6 +18,7 @@ from deepxc.errors import (
     first_line,
 )
 from deepxc.ingest.importers import IMPORTERS
+from deepxc.ingest.importers.pool_sizes import infer_shapes
 from deepxc.ingest.onnx_checker import check_onnx
 from deepxc.ir import Graph, Node, TensorSpec
 
@@ -63,10 +65,13 @@ def import_model(
     _check_boundary_types(model.graph)
     model = _pin_input_shapes(model, input_shapes)
     try:
-        model = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        checked = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        check_onnx(checked)  # the checker holds the model to ONNX's own inference
+        model = infer_shapes(model)  # with pools sized as onnxruntime sizes them
+    except DeepxcError:
+        raise
     except Exception as exc:
         raise InvalidGraph(f"ONNX shape inference failed: {first_line(exc)}") from None
-    check_onnx(model)
     onnx_graph = model.graph
     graph = Graph(onnx_graph.name or "model")
     opset = _default_opset(model)
