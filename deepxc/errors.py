@@ -56,6 +56,11 @@ class LoweringMismatch(DeepxcError):
     differs): a deepxc bug, refused at build time instead of giving wrong outputs."""
 
 
+class LoweringError(DeepxcError):
+    """TVM refuses to build a node's operator: the node's attributes and shapes break a
+    rule that ingest does not check."""
+
+
 class CompressionError(DeepxcError):
     """An RLC request that cannot be met or does not make sense (budget, calibration)."""
 

@@ -110,3 +110,21 @@ def test_overhanging_dilated_maxpool_is_refused_or_right(tmp_path):
         return
     outputs, _ = run_bundle(str(tmp_path), {"x": x})
     np.testing.assert_array_equal(outputs["y"], reference_outputs(model, {"x": x})["y"])
+
+
+def test_an_operator_relax_refuses_is_a_one_line_error(monkeypatch, capsys, tmp_path):
+    """Relax checks each operator as it is made (broadcasting, axes, attribute ranges);
+    a node that breaks a rule ingest does not check ended as an internal error."""
+
+    def unbroadcastable_add(ctx, node):
+        x = ctx.value(node.inputs[0])
+        return [relax.op.add(x, relax.const(np.zeros((7, 5), np.float32)))]
+
+    monkeypatch.setitem(EMITTERS, "Relu", unbroadcastable_add)
+    line = assert_one_line_error(
+        capsys,
+        ["build", save(pool_relu(), tmp_path / "m.onnx"), "-o", tmp_path / "b"],
+        "node 'relu' (Relu) cannot be compiled",
+        "not broadcastable",
+    )
+    assert "ir.Op(" not in line  # Relax's description of the operator is left out

@@ -7,13 +7,14 @@ are emitted by the functions in `deepxc.lower.relax_ops.EMITTERS`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import tvm
 from tvm import relax
 from tvm.ir.expr import Constant
 
-from deepxc.errors import UnsupportedOp
+from deepxc.errors import LoweringError, UnsupportedOp, first_line
 from deepxc.ir import Graph, Node
 from deepxc.lower.emit_context import EmitContext, param_name, tensor_type
 from deepxc.lower.relax_ops import EMITTERS
@@ -57,11 +58,26 @@ def build_relax(graph: Graph, core: Core) -> RelaxProgram:
     )
 
 
+# Relax prefixes its operator errors with the operator's whole description
+_OP_PREAMBLE = re.compile(r"^In ir\.Op\(.*?support_level=\d+\), ")
+
+
 def _emit_node(ctx: EmitContext, node: Node) -> None:
     emitter = EMITTERS.get(node.op)
     if emitter is None:
         raise UnsupportedOp(node.name, node.op, "no lowering for this op")
-    results = emitter(ctx, node)
+    try:
+        _bind_results(ctx, node, emitter(ctx, node))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # what TVM raises
+        # Relax checks each operator as it is made and bound: what ingest let through
+        reason = _OP_PREAMBLE.sub("", first_line(exc))
+        raise LoweringError(
+            f"node '{node.name}' ({node.op}) cannot be compiled: {reason} "
+            "(if onnxruntime runs this model, please report it)"
+        ) from exc
+
+
+def _bind_results(ctx: EmitContext, node: Node, results: list[relax.Expr | None]) -> None:
     for tensor, expr in zip(node.outputs, results):
         if not tensor or expr is None:
             continue

@@ -18,6 +18,10 @@ from deepxc.ingest.importers.common import only_first_output, resolve_pads, spat
 from deepxc.ingest.importers.pool_sizes import floor_end_pad, output_size
 from deepxc.ir import Graph, Node, TensorSpec
 
+# Windows starting in the begin padding that the import checks one by one: more means a
+# pad far wider than any trained model's (onnxruntime wants pads smaller than the window).
+MAX_WINDOWS_CHECKED = 1 << 16
+
 
 def pool(node: Node, graph: Graph) -> Node:
     rank = spatial_rank(node, graph)
@@ -60,10 +64,27 @@ def _check_windows(
     count: int,
 ) -> None:
     """Every window must reach the input: onnxruntime gives a window of padding alone the
-    lowest float (MaxPool) or 0 (AveragePool), values no kernel here reproduces."""
-    for index in range(count):
+    lowest float (MaxPool) or 0 (AveragePool), values no kernel here reproduces.
+
+    A window starting inside the input reaches it with its first tap, and one starting
+    past the end never does, so only the last window and those starting in the begin
+    padding need a look; each in O(1): some tap t in [0, kernel) lands in [0, size)."""
+
+    def reaches(index: int) -> bool:
         start = index * stride - begin
-        if not any(0 <= start + tap * dilation < size for tap in range(kernel)):
+        first = max(0, -(start // dilation))  # the first tap at or after position 0
+        last = min(kernel - 1, (size - 1 - start) // dilation)  # the last tap before the end
+        return first <= last
+
+    in_padding = min(count, -(-begin // stride))  # windows that start before position 0
+    if in_padding > MAX_WINDOWS_CHECKED:
+        raise UnsupportedOp(
+            node.name,
+            node.op,
+            f"{in_padding:,} windows along spatial axis {axis} start in the padding",
+        )
+    for index in [*range(in_padding), count - 1]:
+        if index >= 0 and not reaches(index):
             raise UnsupportedOp(
                 node.name, node.op, f"window {index} along spatial axis {axis} covers only padding"
             )
