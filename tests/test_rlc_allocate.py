@@ -83,7 +83,15 @@ def _args(*argv: str):
     return parser.parse_args(list(argv))
 
 
-def test_flags_become_budgets():
+@pytest.fixture
+def calibration_file(tmp_path, monkeypatch) -> str:
+    """An .npz in the working directory as c.npz: the parser checks the file exists."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "c.npz", x=np.zeros((1, 2), np.float32))
+    return "c.npz"
+
+
+def test_flags_become_budgets(calibration_file):
     assert rlc_budgets(_args()) == []
     assert rlc_budgets(_args("--rlc-macs", "0.3")) == [Budget(macs=0.3)]
     assert rlc_budgets(_args("--rlc-macs", "0.3", "--rlc-weights", "0.2")) == [
@@ -110,7 +118,7 @@ def test_flags_become_budgets():
         (["--calibration", "c.npz"], "no --rlc-\\* budget"),
     ],
 )
-def test_contradictory_flags_are_refused(argv, message):
+def test_contradictory_flags_are_refused(argv, message, calibration_file):
     with pytest.raises(CompressionError, match=message):
         rlc_budgets(_args(*argv))
 
