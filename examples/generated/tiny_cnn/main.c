@@ -71,56 +71,88 @@ static void *read_file(const char *path, size_t *size) {
     return data;
 }
 
-/* Parse a version 1/2/3 .npy file of little-endian float32 in C order with the given shape. */
+/* Parse a version 1/2/3 .npy file of little-endian float32 in C order with the given
+ * shape into `out`. Every length in the file is checked against the file's size first. */
+static const char *parse_npy(const uint8_t *data, size_t size, const long *shape, int ndim,
+                             size_t count, float *out) {
+    if (size < 10 || memcmp(data, "\x93NUMPY", 6) != 0) return "not an .npy file";
+    size_t header_len, start;
+    if (data[6] == 1) {
+        header_len = (size_t)data[8] | ((size_t)data[9] << 8);
+        start = 10;
+    } else if ((data[6] == 2 || data[6] == 3) && size >= 12) {
+        header_len = (size_t)data[8] | ((size_t)data[9] << 8) | ((size_t)data[10] << 16) |
+                     ((size_t)data[11] << 24);
+        start = 12;
+    } else {
+        return "unknown .npy version";
+    }
+    if (header_len > size - start) return "header runs past the end of the file";
+    char *header = malloc(header_len + 1);
+    if (header == NULL) return "out of memory";
+    memcpy(header, data + start, header_len);
+    header[header_len] = '\0';
+    const char *problem = NULL;
+    const char *dims = strstr(header, "'shape': (");
+    if (strstr(header, "'descr': '<f4'") == NULL) {
+        problem = "not float32 (descr '<f4')";
+    } else if (strstr(header, "'fortran_order': False") == NULL) {
+        problem = "not in C order";
+    } else if (dims == NULL) {
+        problem = "no shape in the header";
+    } else {
+        const char *next = dims + strlen("'shape': (");
+        for (int i = 0; problem == NULL && i < ndim; ++i) {
+            char *end;
+            long long dim = strtoll(next, &end, 10);
+            if (end == next || dim != shape[i]) problem = "wrong shape";
+            next = end;
+            while (*next == ',' || *next == ' ') next++;
+        }
+        if (problem == NULL && *next != ')') problem = "wrong shape (more dimensions)";
+    }
+    free(header);
+    if (problem != NULL) return problem;
+    if (size - start - header_len != count * sizeof(float)) return "data size does not match the shape";
+    memcpy(out, data + start + header_len, count * sizeof(float));
+    return NULL;
+}
+
 static int read_npy(const char *path, const long *shape, int ndim, size_t count, float *out) {
     size_t size = 0;
     uint8_t *data = read_file(path, &size);
     if (data == NULL) return fail("cannot read", path);
-    int ok = size > 10 && memcmp(data, "\x93NUMPY", 6) == 0;
-    size_t header_len = 0, start = 0;
-    if (ok && data[6] == 1) {
-        header_len = (size_t)data[8] | ((size_t)data[9] << 8);
-        start = 10;
-    } else if (ok && size > 12) {
-        header_len = (size_t)data[8] | ((size_t)data[9] << 8) | ((size_t)data[10] << 16) |
-                     ((size_t)data[11] << 24);
-        start = 12;
-    }
-    ok = ok && start + header_len <= size;
-    char header[1024] = {0};
-    if (ok) memcpy(header, data + start, header_len < sizeof header - 1 ? header_len : sizeof header - 1);
-    ok = ok && strstr(header, "'descr': '<f4'") != NULL && strstr(header, "'fortran_order': False") != NULL;
-    char expected[256] = "'shape': (";
-    for (int i = 0; i < ndim; ++i) {
-        char dim[32];
-        snprintf(dim, sizeof dim, ndim > 1 ? "%ld, " : "%ld,", shape[i]);
-        strncat(expected, dim, sizeof expected - strlen(expected) - 1);
-    }
-    size_t length = strlen(expected);
-    if (ndim > 1) expected[length - 2] = '\0';
-    strncat(expected, ")", sizeof expected - strlen(expected) - 1);
-    ok = ok && strstr(header, expected) != NULL;
-    ok = ok && size - start - header_len == count * sizeof(float);
-    if (ok) memcpy(out, data + start + header_len, count * sizeof(float));
+    const char *problem = parse_npy(data, size, shape, ndim, count, out);
     free(data);
-    return ok ? 0 : fail("not a float32 C-order .npy of shape", expected);
+    if (problem == NULL) return 0;
+    fprintf(stderr, "error: %s: %s\n", path, problem);
+    return 1;
 }
 
+/* Write a float32 .npy file: version 1, or 2 when the header outgrows 64 KiB. */
 static int write_npy(const char *path, const long *shape, int ndim, size_t count, const float *data) {
-    char header[256];
-    int n = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t capacity = 128 + (size_t)ndim * 24;
+    char *header = malloc(capacity);
+    if (header == NULL) return fail("out of memory", NULL);
+    size_t n = (size_t)snprintf(header, capacity, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (int i = 0; i < ndim; ++i) {
-        n += snprintf(header + n, sizeof header - (size_t)n, ndim == 1 ? "%ld," : (i + 1 < ndim ? "%ld, " : "%ld"), shape[i]);
+        n += (size_t)snprintf(header + n, capacity - n, ndim == 1 ? "%ld," : (i + 1 < ndim ? "%ld, " : "%ld"), shape[i]);
     }
-    n += snprintf(header + n, sizeof header - (size_t)n, "), }");
-    while ((10 + n + 1) % 64 != 0) header[n++] = ' ';
+    n += (size_t)snprintf(header + n, capacity - n, "), }");
+    size_t preamble_len = n + 64 > 65535 ? 12 : 10;
+    while ((preamble_len + n + 1) % 64 != 0) header[n++] = ' ';
     header[n++] = '\n';
+    uint8_t preamble[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', preamble_len == 10 ? 1 : 2, 0};
+    for (size_t i = 0; i < preamble_len - 8; ++i) preamble[8 + i] = (uint8_t)(n >> (8 * i));
     FILE *file = fopen(path, "wb");
-    if (file == NULL) return fail("cannot write", path);
-    uint8_t preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(n & 0xff), (uint8_t)(n >> 8)};
-    int ok = fwrite(preamble, 1, 10, file) == 10 && fwrite(header, 1, (size_t)n, file) == (size_t)n &&
+    if (file == NULL) {
+        free(header);
+        return fail("cannot write", path);
+    }
+    int ok = fwrite(preamble, 1, preamble_len, file) == preamble_len && fwrite(header, 1, n, file) == n &&
              fwrite(data, sizeof(float), count, file) == count;
     ok = (fclose(file) == 0) && ok;
+    free(header);
     return ok ? 0 : fail("cannot write", path);
 }
 
@@ -144,127 +176,186 @@ static int write_outputs(const char *const *paths, int count, float *const *outp
     return 0;
 }
 
-int main(int argc, char **argv) {
-    const char *weights_path = NULL;
-    const char *in_paths[DEEPX_NUM_INPUTS + 1] = {0};
-    const char *out_paths[DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS + 1] = {0};
-    int n_in = 0, n_out = 0;
-    int levels[MAX_LEVEL_RUNS] = {0};
-    int n_levels = 1;
-    long bench = 0;
-    int profile = 0;
+typedef struct {
+    const char *weights_path;
+    const char *in_paths[DEEPX_NUM_INPUTS + 1];
+    const char *out_paths[DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS + 1];
+    int n_in, n_out;
+    int levels[MAX_LEVEL_RUNS];
+    int n_levels;
+    long bench;
+    int profile;
+} options;
+
+/* Appends `path` unless `capacity` paths are there already (then returns 1). */
+static int add_path(const char **paths, int *count, int capacity, const char *path) {
+    if (*count >= capacity) return 1;
+    paths[(*count)++] = path;
+    return 0;
+}
+
+/* Returns 0, or the exit status of a bad command line (after saying what is wrong). */
+static int parse_options(int argc, char **argv, options *o) {
+    memset(o, 0, sizeof *o);
+    o->n_levels = 1;
     for (int i = 1; i < argc; ++i) {
         int has_value = i + 1 < argc;
         if (strcmp(argv[i], "-w") == 0 && has_value) {
-            weights_path = argv[++i];
+            o->weights_path = argv[++i];
         } else if (strcmp(argv[i], "-i") == 0 && has_value) {
-            if (n_in == DEEPX_NUM_INPUTS) return fail("too many inputs", argv[i + 1]);
-            in_paths[n_in++] = argv[++i];
+            if (add_path(o->in_paths, &o->n_in, DEEPX_NUM_INPUTS, argv[++i])) {
+                return fail("too many inputs", argv[i]);
+            }
         } else if (strcmp(argv[i], "-o") == 0 && has_value) {
-            if (n_out == DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS) return fail("too many outputs", argv[i + 1]);
-            out_paths[n_out++] = argv[++i];
+            if (add_path(o->out_paths, &o->n_out, DEEPX_NUM_OUTPUTS * MAX_LEVEL_RUNS, argv[++i])) {
+                return fail("too many outputs", argv[i]);
+            }
         } else if (strcmp(argv[i], "--level") == 0 && has_value) {
-            if (parse_levels(argv[++i], levels, &n_levels)) {
+            if (parse_levels(argv[++i], o->levels, &o->n_levels)) {
                 return fail("--level needs integers separated by commas (16 at most)", argv[i]);
             }
         } else if (strcmp(argv[i], "--profile") == 0) {
-            profile = 1;
+            o->profile = 1;
         } else if (strcmp(argv[i], "--bench") == 0 && has_value) {
-            bench = strtol(argv[++i], NULL, 10);
-            if (bench <= 0) return fail("--bench needs a positive count", argv[i]);
+            o->bench = strtol(argv[++i], NULL, 10);
+            if (o->bench <= 0) return fail("--bench needs a positive count", argv[i]);
         } else {
             fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...] [--bench N] [--profile]\n", argv[0]);
             return 2;
         }
     }
-    if (n_in != 0 && n_in != DEEPX_NUM_INPUTS) return fail("give every input or none", NULL);
-    if (n_out > DEEPX_NUM_OUTPUTS * n_levels) return fail("more -o than outputs of the levels run", NULL);
-
-    size_t weights_size = 0;
-    void *weights = NULL;
-#ifdef DEEPX_WEIGHTS_EMBEDDED
-    if (weights_path == NULL) {
-        weights = (void *)deepx_weights;
-        weights_size = sizeof deepx_weights;
-    }
+    if (o->n_in != 0 && o->n_in != DEEPX_NUM_INPUTS) return fail("give every input or none", NULL);
+    if (o->n_out > DEEPX_NUM_OUTPUTS * o->n_levels) return fail("more -o than outputs of the levels run", NULL);
+#ifndef DEEPX_PROFILE
+    if (o->profile) return fail("--profile needs a bundle built with --profile", NULL);
 #endif
-    if (weights == NULL) {
-        if (weights_path == NULL) weights_path = "weights.bin";
-        weights = read_file(weights_path, &weights_size);
-        if (weights == NULL) return fail("cannot read weights", weights_path);
-    }
-    void *arena = aligned_alloc(DEEPX_ALIGN, DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN);
-    if (arena == NULL) return fail("out of memory", NULL);
-    if (weights_size != DEEPX_WEIGHTS_BYTES) return fail("weights file has the wrong size", weights_path);
-    deepx_ctx ctx;
-    int status = deepx_init(&ctx, arena, weights);
-    if (status != DEEPX_OK) return fail("deepx_init", deepx_strerror(status));
-    const char *threads = getenv("DEEPX_NUM_THREADS");
-    if (threads != NULL && (status = deepx_set_threads(&ctx, atoi(threads))) != DEEPX_OK) {
-        return fail("DEEPX_NUM_THREADS", deepx_strerror(status));
-    }
+    return 0;
+}
 
-    float *inputs[DEEPX_NUM_INPUTS + 1] = {0};
-    float *outputs[DEEPX_NUM_OUTPUTS + 1] = {0};
-    for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) {
-        inputs[i] = calloc(input_sizes[i], sizeof(float));
-        if (inputs[i] == NULL) return fail("out of memory", NULL);
-        if (n_in && read_npy(in_paths[i], input_shapes[i], input_ndims[i], input_sizes[i], inputs[i])) {
-            return fail("bad input", input_names[i]);
-        }
-    }
-    for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) {
-        outputs[i] = calloc(output_sizes[i], sizeof(float));
-        if (outputs[i] == NULL) return fail("out of memory", NULL);
-    }
+/* Run each level listed, then --bench and --profile on the last one. */
+static int run_levels(const options *o, deepx_ctx *ctx, float **inputs, float **outputs, double init_ms) {
+    const float *const *in = (const float *const *)inputs;
+    int status;
     long runs = 0; /* of the last level listed: the one --bench and --profile time */
-    for (int j = 0; j < n_levels; ++j) {
-        if ((status = deepx_set_level(&ctx, levels[j])) != DEEPX_OK) {
+    for (int j = 0; j < o->n_levels; ++j) {
+        if ((status = deepx_set_level(ctx, o->levels[j])) != DEEPX_OK) {
             char option[32];
-            snprintf(option, sizeof option, "--level %d", levels[j]);
+            snprintf(option, sizeof option, "--level %d", o->levels[j]);
             return fail(option, deepx_strerror(status));
         }
-        status = deepx_run(&ctx, (const float *const *)inputs, outputs);
-        if (status != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
-        if (write_outputs(out_paths + j * DEEPX_NUM_OUTPUTS, n_out - j * DEEPX_NUM_OUTPUTS, outputs)) {
+        if ((status = deepx_run(ctx, in, outputs)) != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
+        if (write_outputs(o->out_paths + j * DEEPX_NUM_OUTPUTS, o->n_out - j * DEEPX_NUM_OUTPUTS, outputs)) {
             return 1;
         }
-        if (levels[j] == levels[n_levels - 1]) ++runs;
+        if (o->levels[j] == o->levels[o->n_levels - 1]) ++runs;
     }
-    if (bench > 0) {
+    if (o->bench > 0) {
         /* warm up for a while: caches, the CPU's clock and the thread pool settle */
         for (double start = now_ms(); now_ms() - start < 200.0 && runs < 1000; ++runs) {
-            status = deepx_run(&ctx, (const float *const *)inputs, outputs);
-            if (status != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
+            if ((status = deepx_run(ctx, in, outputs)) != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
         }
-        double *times = calloc((size_t)bench, sizeof(double));
+        double *times = calloc((size_t)o->bench, sizeof(double));
         if (times == NULL) return fail("out of memory", NULL);
-        for (long r = 0; r < bench; ++r, ++runs) {
+        for (long r = 0; r < o->bench; ++r, ++runs) {
             double start = now_ms();
-            status = deepx_run(&ctx, (const float *const *)inputs, outputs);
+            status = deepx_run(ctx, in, outputs);
             times[r] = now_ms() - start;
-            if (status != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
+            if (status != DEEPX_OK) {
+                free(times);
+                return fail("deepx_run", deepx_strerror(status));
+            }
         }
-        qsort(times, (size_t)bench, sizeof(double), compare_double);
-        double median = bench % 2 ? times[bench / 2] : 0.5 * (times[bench / 2 - 1] + times[bench / 2]);
-        printf("median_ms=%.4f\n", median);
+        qsort(times, (size_t)o->bench, sizeof(double), compare_double);
+        long mid = o->bench / 2;
+        printf("median_ms=%.4f\n", o->bench % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]));
+        printf("init_ms=%.4f\n", init_ms); /* deepx_init: mostly the weights checksum */
         free(times);
     }
-    (void)runs; /* read by the profiling build only */
 #ifdef DEEPX_PROFILE
-    if (profile) {
+    if (o->profile) {
         int count = 0;
-        const uint64_t *ns = deepx_profile(&count);
+        const uint64_t *ns = deepx_profile(ctx, &count);
         for (int i = 0; i < count; ++i) {
             printf("profile_ms %d %.4f\n", i, (double)ns[i] / 1e6 / (double)runs);
         }
     }
-#else
-    if (profile) return fail("--profile needs a bundle built with --profile", NULL);
 #endif
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int code = parse_options(argc, argv, &o);
+    if (code != 0) return code;
+    void *weights = NULL, *arena = NULL;
+    size_t weights_size = 0;
+    int owns_weights = 1;
+    float *inputs[DEEPX_NUM_INPUTS + 1] = {0};
+    float *outputs[DEEPX_NUM_OUTPUTS + 1] = {0};
+    deepx_ctx ctx;
+    int initialised = 0;
+#ifdef DEEPX_WEIGHTS_EMBEDDED
+    if (o.weights_path == NULL) {
+        weights = (void *)deepx_weights;
+        weights_size = sizeof deepx_weights;
+        owns_weights = 0;
+    }
+#endif
+    if (weights == NULL) {
+        const char *path = o.weights_path != NULL ? o.weights_path : "weights.bin";
+        weights = read_file(path, &weights_size);
+        if (weights == NULL) {
+            code = fail("cannot read weights", path);
+            goto done;
+        }
+        if (weights_size != DEEPX_WEIGHTS_BYTES) {
+            code = fail("weights file has the wrong size", path);
+            goto done;
+        }
+    }
+    size_t arena_size = DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN;
+    arena = aligned_alloc(DEEPX_ALIGN, arena_size);
+    if (arena == NULL) {
+        code = fail("out of memory", NULL);
+        goto done;
+    }
+    double init_start = now_ms();
+    int status = deepx_init(&ctx, arena, arena_size, weights, weights_size);
+    double init_ms = now_ms() - init_start;
+    if (status != DEEPX_OK) {
+        code = fail("deepx_init", deepx_strerror(status));
+        goto done;
+    }
+    initialised = 1;
+    const char *threads = getenv("DEEPX_NUM_THREADS");
+    if (threads != NULL && (status = deepx_set_threads(&ctx, atoi(threads))) != DEEPX_OK) {
+        code = fail("DEEPX_NUM_THREADS", deepx_strerror(status));
+        goto done;
+    }
+    for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) {
+        inputs[i] = calloc(input_sizes[i], sizeof(float));
+        if (inputs[i] == NULL) {
+            code = fail("out of memory", NULL);
+            goto done;
+        }
+        if (o.n_in && read_npy(o.in_paths[i], input_shapes[i], input_ndims[i], input_sizes[i], inputs[i])) {
+            code = fail("bad input", input_names[i]);
+            goto done;
+        }
+    }
+    for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) {
+        outputs[i] = calloc(output_sizes[i], sizeof(float));
+        if (outputs[i] == NULL) {
+            code = fail("out of memory", NULL);
+            goto done;
+        }
+    }
+    code = run_levels(&o, &ctx, inputs, outputs, init_ms);
+done:
+    if (initialised) deepx_deinit(&ctx);
     for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) free(inputs[i]);
     for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) free(outputs[i]);
     free(arena);
-    if (weights_path != NULL) free(weights);
-    return 0;
+    if (owns_weights) free(weights);
+    return code;
 }

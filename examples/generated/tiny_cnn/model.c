@@ -6,9 +6,19 @@
 
 #include "model.h"
 
-#define DEEPX_WEIGHTS_HEADER 64u
-#define DEEPX_WEIGHTS_PAYLOAD 6720ull
-#define DEEPX_WEIGHTS_CHECKSUM 696083424532350663ull
+#define DX_WEIGHTS_HEADER 64u
+#define DX_WEIGHTS_PAYLOAD 6720ull
+#define DX_WEIGHTS_CHECKSUM 3345109880949994068ull
+#define DX_READY 0x44505843u /* "DPXC": the context passed init */
+
+/* The context the calling thread runs (and a worker thread serves), and that thread's
+ * index in its context's pool: how the kernels' callbacks, which take no context, find
+ * their scratch memory and their pool. */
+#ifndef DEEPX_THREAD_LOCAL
+#define DEEPX_THREAD_LOCAL _Thread_local
+#endif
+static DEEPX_THREAD_LOCAL deepx_ctx *dx_current;
+static DEEPX_THREAD_LOCAL int dx_thread;
 
 /* ---- The kernel calling convention (DLPack tensors in TVM FFI "Any" slots) ---------- */
 typedef struct { int32_t device_type; int32_t device_id; } dx_device;
@@ -71,8 +81,8 @@ static int32_t dx_cpu_max_pool2d(void *a0, void *a1) {
     return dx_call(__tvm_ffi_dx_cpu_max_pool2d, t, args, 2);
 }
 
-extern int32_t __tvm_ffi_dx_cpu_fused_conv2d1_add1_relu1(void *self, const dx_any *args, int32_t num_args, dx_any *result);
-static int32_t dx_cpu_fused_conv2d1_add1_relu1(void *a0, void *a1, void *a2, void *a3) {
+extern int32_t __tvm_ffi_dx_cpu_fused_conv2d1_add1_relu2(void *self, const dx_any *args, int32_t num_args, dx_any *result);
+static int32_t dx_cpu_fused_conv2d1_add1_relu2(void *a0, void *a1, void *a2, void *a3) {
     static int64_t s0[] = {1, 8, 16, 16};
     static int64_t s1[] = {1, 4, 72, 4};
     static int64_t s2[] = {1, 16, 1, 1};
@@ -84,7 +94,7 @@ static int32_t dx_cpu_fused_conv2d1_add1_relu1(void *a0, void *a1, void *a2, voi
         {a3, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s3, NULL, 0},
     };
     dx_any args[4];
-    return dx_call(__tvm_ffi_dx_cpu_fused_conv2d1_add1_relu1, t, args, 4);
+    return dx_call(__tvm_ffi_dx_cpu_fused_conv2d1_add1_relu2, t, args, 4);
 }
 
 extern int32_t __tvm_ffi_dx_cpu_mean(void *self, const dx_any *args, int32_t num_args, dx_any *result);
@@ -154,115 +164,159 @@ static int dx_parallel_barrier(int task_id, dx_parallel_env *penv) {
     return 0;
 }
 
-static int dx_thread_index(void) { return 0; }
-static void dx_set_thread_count(int count) { (void)count; }
-
-/* Scratch memory: one stack per thread in the arena; kernels free in reverse order.
- * Where it lies and how big each stack is depends on the level being run. */
-static uint8_t *dx_workspace;
-static size_t dx_workspace_per_thread;
-static size_t dx_workspace_top[DEEPX_MAX_THREADS];
-
+/* Scratch memory: one stack per thread in the running context's arena; kernels free in
+ * reverse order. Where it lies and how big each stack is depends on the level run. */
 static void *dx_alloc_workspace(int device_type, int device_id, uint64_t nbytes, int dtype_code,
                                 int dtype_bits) {
     (void)device_type; (void)device_id; (void)dtype_code; (void)dtype_bits;
-    int thread = dx_thread_index();
+    deepx_ctx *ctx = dx_current;
+    if (ctx == NULL || nbytes > (uint64_t)ctx->workspace_per_thread) return NULL;
     size_t size = (size_t)((nbytes + 63u) & ~(uint64_t)63u);
-    size_t *top = &dx_workspace_top[thread];
-    if (dx_workspace == NULL || *top + size > dx_workspace_per_thread) return NULL;
-    void *block = dx_workspace + (size_t)thread * dx_workspace_per_thread + *top;
+    size_t *top = &ctx->workspace_top[dx_thread];
+    if (*top + size > ctx->workspace_per_thread) return NULL;
+    void *block = ctx->workspace + (size_t)dx_thread * ctx->workspace_per_thread + *top;
     *top += size;
     return block;
 }
 
 static int dx_free_workspace(int device_type, int device_id, void *ptr) {
     (void)device_type; (void)device_id;
-    int thread = dx_thread_index();
-    uint8_t *base = dx_workspace + (size_t)thread * dx_workspace_per_thread;
+    deepx_ctx *ctx = dx_current;
+    if (ctx == NULL) return -1;
+    uint8_t *base = ctx->workspace + (size_t)dx_thread * ctx->workspace_per_thread;
     if (ptr != NULL && (uint8_t *)ptr >= base) {
-        dx_workspace_top[thread] = (size_t)((uint8_t *)ptr - base);
+        ctx->workspace_top[dx_thread] = (size_t)((uint8_t *)ptr - base);
     }
     return 0;
 }
 
-/* The kernel object reaches these through weak function pointers; these strong
- * definitions take their place at link time. */
-void *(*__TVMBackendAllocWorkspace)(int, int, uint64_t, int, int) = dx_alloc_workspace;
-int (*__TVMBackendFreeWorkspace)(int, int, void *) = dx_free_workspace;
-int (*__TVMBackendParallelLaunch)(dx_parallel_lambda, void *, int) = dx_parallel_launch;
-int (*__TVMBackendParallelBarrier)(int, dx_parallel_env *) = dx_parallel_barrier;
+/* The kernel objects reach these through weak pointers, renamed from TVM's names to this
+ * bundle's own when the objects were copied in; these strong definitions take their place
+ * at link time. */
+void *(*deepx_tvm_alloc_workspace)(int, int, uint64_t, int, int) = dx_alloc_workspace;
+int (*deepx_tvm_free_workspace)(int, int, void *) = dx_free_workspace;
+int (*deepx_tvm_parallel_launch)(dx_parallel_lambda, void *, int) = dx_parallel_launch;
+int (*deepx_tvm_parallel_barrier)(int, dx_parallel_env *) = dx_parallel_barrier;
 
-void TVMFFIErrorSetRaisedFromCStrParts(const char *kind, const char **parts, int32_t count);
-void TVMFFIErrorSetRaisedFromCStrParts(const char *kind, const char **parts, int32_t count) {
+void deepx_tvm_error_set(const char *kind, const char **parts, int32_t count);
+void deepx_tvm_error_set(const char *kind, const char **parts, int32_t count) {
     (void)kind; (void)parts; (void)count; /* the kernel's non-zero return says it all */
 }
 
-/* ---- Public API --------------------------------------------------------------------- */
-static uint64_t dx_checksum(const uint8_t *data, uint64_t nbytes) {
-    /* FNV-1a over 64-bit words, each block of 64 words XOR-folded first (see weights.py). */
-    const uint64_t prime = 1099511628211ull;
-    uint64_t hash = 14695981039346656037ull;
-    const uint8_t *end = data + nbytes / 8u * 8u;
-    for (; end - data >= 512; data += 512) {
-        uint64_t folded = 0, word;
-        for (unsigned j = 0; j < 64u; ++j) {
-            memcpy(&word, data + j * 8u, 8u);
-            folded ^= word;
-        }
-        hash = (hash ^ folded) * prime;
-    }
-    for (; data < end; data += 8) {
-        uint64_t word;
-        memcpy(&word, data, 8u);
-        hash = (hash ^ word) * prime;
-    }
-    return hash;
+/* ---- The weights checksum: XXH64 (seed 0) of the payload, every byte in order -------- */
+#define DX_P1 0x9E3779B185EBCA87ull
+#define DX_P2 0xC2B2AE3D27D4EB4Full
+#define DX_P3 0x165667B19E3779F9ull
+#define DX_P4 0x85EBCA77C2B2AE63ull
+#define DX_P5 0x27D4EB2F165667C5ull
+
+static uint64_t dx_rotl(uint64_t x, unsigned r) { return (x << r) | (x >> (64u - r)); }
+
+static uint64_t dx_read64(const uint8_t *p) { /* little-endian, any alignment */
+    uint64_t v;
+    memcpy(&v, p, 8); /* one load: 6x faster than assembling bytes (benchmarks/init_time.py) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
-int deepx_init(deepx_ctx *ctx, void *arena, const void *weights) {
+static uint64_t dx_round(uint64_t acc, uint64_t input) {
+    return dx_rotl(acc + input * DX_P2, 31) * DX_P1;
+}
+
+static uint64_t dx_merge(uint64_t hash, uint64_t acc) {
+    return (hash ^ dx_round(0, acc)) * DX_P1 + DX_P4;
+}
+
+static uint64_t dx_checksum(const uint8_t *p, uint64_t length) {
+    const uint8_t *end = p + length;
+    uint64_t hash;
+    if (length >= 32u) {
+        uint64_t v1 = DX_P1 + DX_P2, v2 = DX_P2, v3 = 0, v4 = 0 - DX_P1;
+        for (; end - p >= 32; p += 32) {
+            v1 = dx_round(v1, dx_read64(p));
+            v2 = dx_round(v2, dx_read64(p + 8));
+            v3 = dx_round(v3, dx_read64(p + 16));
+            v4 = dx_round(v4, dx_read64(p + 24));
+        }
+        hash = dx_rotl(v1, 1) + dx_rotl(v2, 7) + dx_rotl(v3, 12) + dx_rotl(v4, 18);
+        hash = dx_merge(dx_merge(dx_merge(dx_merge(hash, v1), v2), v3), v4);
+    } else {
+        hash = DX_P5;
+    }
+    hash += length;
+    for (; end - p >= 8; p += 8) hash = dx_rotl(hash ^ dx_round(0, dx_read64(p)), 27) * DX_P1 + DX_P4;
+    if (end - p >= 4) {
+        uint64_t word = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        hash = dx_rotl(hash ^ word * DX_P1, 23) * DX_P2 + DX_P3;
+        p += 4;
+    }
+    for (; p < end; ++p) hash = dx_rotl(hash ^ *p * DX_P5, 11) * DX_P1;
+    hash = (hash ^ (hash >> 33)) * DX_P2;
+    hash = (hash ^ (hash >> 29)) * DX_P3;
+    return hash ^ (hash >> 32);
+}
+
+/* ---- Public API --------------------------------------------------------------------- */
+/* A function, not an expression: a model may need no arena, and `size < 0u` would not
+ * compile with -Werror=type-limits. */
+static int dx_too_small(size_t have, size_t need) { return have < need; }
+
+int deepx_init(deepx_ctx *ctx, void *arena, size_t arena_bytes, const void *weights,
+        size_t weights_bytes) {
     static const char magic[8] = {'D', 'E', 'E', 'P', 'X', 'W', 'T', '1'};
     const uint8_t *blob = (const uint8_t *)weights;
     uint64_t payload, sum;
-    ctx->ready = 0;
+    if (ctx == NULL) return DEEPX_EARG;
+    memset(ctx, 0, sizeof *ctx);
+    if (arena == NULL || dx_too_small(arena_bytes, DEEPX_ARENA_BYTES)) return DEEPX_EARENA;
+    if (weights == NULL || dx_too_small(weights_bytes, DEEPX_WEIGHTS_BYTES)) return DEEPX_EBADWEIGHTS;
     if (((uintptr_t)arena % DEEPX_ALIGN) != 0 || ((uintptr_t)weights % DEEPX_ALIGN) != 0) {
         return DEEPX_EALIGN;
     }
     memcpy(&payload, blob + 8, 8);
     memcpy(&sum, blob + 16, 8);
-    if (memcmp(blob, magic, 8) != 0 || payload != DEEPX_WEIGHTS_PAYLOAD ||
-        sum != DEEPX_WEIGHTS_CHECKSUM ||
-        dx_checksum(blob + DEEPX_WEIGHTS_HEADER, payload) != DEEPX_WEIGHTS_CHECKSUM) {
+    if (memcmp(blob, magic, 8) != 0 || payload != DX_WEIGHTS_PAYLOAD || sum != DX_WEIGHTS_CHECKSUM ||
+        dx_checksum(blob + DX_WEIGHTS_HEADER, payload) != DX_WEIGHTS_CHECKSUM) {
         return DEEPX_EBADWEIGHTS;
     }
     ctx->arena = (uint8_t *)arena;
     ctx->weights = blob;
-    ctx->level = 0;
     ctx->threads = DEEPX_MAX_THREADS;
-    ctx->ready = 1;
+    ctx->ready = DX_READY;
     return DEEPX_OK;
 }
 
+void deepx_deinit(deepx_ctx *ctx) {
+    if (ctx == NULL || ctx->ready != DX_READY) return;
+    ctx->ready = 0;
+}
+
 int deepx_set_level(deepx_ctx *ctx, int rlc_level) {
-    if (!ctx->ready) return DEEPX_EINIT;
+    if (ctx == NULL) return DEEPX_EARG;
+    if (ctx->ready != DX_READY) return DEEPX_EINIT;
     if (rlc_level < 0 || rlc_level >= DEEPX_NUM_LEVELS) return DEEPX_ELEVEL;
     ctx->level = rlc_level;
     return DEEPX_OK;
 }
 
 int deepx_set_threads(deepx_ctx *ctx, int threads) {
-    if (!ctx->ready) return DEEPX_EINIT;
+    if (ctx == NULL) return DEEPX_EARG;
+    if (ctx->ready != DX_READY) return DEEPX_EINIT;
     if (threads < 1 || threads > DEEPX_MAX_THREADS) return DEEPX_ETHREADS;
     ctx->threads = threads;
     return DEEPX_OK;
 }
 
 /* ---- The levels: one run function each, with its own calls and arena layout -------- */
-typedef int (*dx_level_run)(uint8_t *arena, const uint8_t *weights, const float *const *inputs,
-                            float *const *outputs);
+typedef int (*dx_level_run)(deepx_ctx *ctx, const float *const *inputs, float *const *outputs);
 
 /* Level 0: 516256 multiply-accumulates, 7 kernel calls. */
-static int dx_run_level0(uint8_t *arena, const uint8_t *weights,
-        const float *const *inputs, float *const *outputs) {
+static int dx_run_level0(deepx_ctx *ctx, const float *const *inputs,
+        float *const *outputs) {
+    uint8_t *arena = ctx->arena;
+    const uint8_t *weights = ctx->weights;
     (void)arena;
     (void)weights;
     (void)inputs;
@@ -272,7 +326,7 @@ static int dx_run_level0(uint8_t *arena, const uint8_t *weights,
     /* pool1: t0[1, 8, 32, 32] t1[1, 8, 16, 16] */
     if (dx_cpu_max_pool2d((arena + 0), (arena + 32768)) != 0) return DEEPX_EKERNEL;
     /* conv2, relu2: t1[1, 8, 16, 16] conv2_w@1x4x72x4[1, 4, 72, 4] conv2_b@1x16x1x1[1, 16, 1, 1] t2[1, 16, 16, 16] */
-    if (dx_cpu_fused_conv2d1_add1_relu1((arena + 32768), (void *)(weights + 1088), (void *)(weights + 5696), (arena + 0)) != 0) return DEEPX_EKERNEL;
+    if (dx_cpu_fused_conv2d1_add1_relu2((arena + 32768), (void *)(weights + 1088), (void *)(weights + 5696), (arena + 0)) != 0) return DEEPX_EKERNEL;
     /* gap: t2[1, 16, 16, 16] t3[1, 16, 1, 1] */
     if (dx_cpu_mean((arena + 0), (arena + 16384)) != 0) return DEEPX_EKERNEL;
     /* flatten: t3[1, 16, 1, 1] t4[1, 16] */
@@ -295,19 +349,35 @@ static const struct {
 };
 
 int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs) {
-    if (!ctx->ready) return DEEPX_EINIT;
+    if (ctx == NULL) return DEEPX_EARG;
+    if (ctx->ready != DX_READY) return DEEPX_EINIT;
     if (ctx->level < 0 || ctx->level >= DEEPX_NUM_LEVELS) return DEEPX_ELEVEL;
-    dx_workspace = ctx->arena + dx_levels[ctx->level].workspace_offset;
-    dx_workspace_per_thread = dx_levels[ctx->level].workspace_per_thread;
-    memset(dx_workspace_top, 0, sizeof dx_workspace_top);
-    dx_set_thread_count(ctx->threads);
-    return dx_levels[ctx->level].run(ctx->arena, ctx->weights, inputs, outputs);
+    if (inputs == NULL || outputs == NULL) return DEEPX_EARG;
+    for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) {
+        if (inputs[i] == NULL) return DEEPX_EARG;
+    }
+    for (int i = 0; i < DEEPX_NUM_OUTPUTS; ++i) {
+        if (outputs[i] == NULL) return DEEPX_EARG;
+    }
+    if (__atomic_exchange_n(&ctx->busy, 1, __ATOMIC_ACQUIRE)) return DEEPX_EBUSY;
+    ctx->workspace = ctx->arena + dx_levels[ctx->level].workspace_offset;
+    ctx->workspace_per_thread = dx_levels[ctx->level].workspace_per_thread;
+    memset(ctx->workspace_top, 0, sizeof ctx->workspace_top);
+    deepx_ctx *caller = dx_current; /* restored after: a run may sit inside another's callback */
+    int caller_thread = dx_thread;
+    dx_current = ctx;
+    dx_thread = 0;
+    int status = dx_levels[ctx->level].run(ctx, inputs, outputs);
+    dx_current = caller;
+    dx_thread = caller_thread;
+    __atomic_store_n(&ctx->busy, 0, __ATOMIC_RELEASE);
+    return status;
 }
 
 const char *deepx_strerror(int code) {
     switch (code) {
     case DEEPX_OK: return "ok";
-    case DEEPX_EBADWEIGHTS: return "weights blob does not match this model (size or checksum)";
+    case DEEPX_EBADWEIGHTS: return "weights blob does not match this model (missing, short, size or checksum)";
     case DEEPX_EALIGN: return "arena or weights not 64-byte aligned";
     case DEEPX_EKERNEL: return "a kernel failed (workspace exhausted?)";
     case DEEPX_ELEVEL: return "no such compression level";
@@ -315,6 +385,9 @@ const char *deepx_strerror(int code) {
     case DEEPX_EREMOTE: return "remote partition failed";
     case DEEPX_EINIT: return "context not initialised";
     case DEEPX_ETHREADS: return "thread count out of range (1..DEEPX_MAX_THREADS)";
+    case DEEPX_EARG: return "a NULL context, input or output";
+    case DEEPX_EARENA: return "arena missing or smaller than DEEPX_ARENA_BYTES";
+    case DEEPX_EBUSY: return "context already running an inference";
     default: return "unknown error";
     }
 }
