@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "model.h"
 
 static float input[DEEPX_INPUT0_SIZE];
@@ -36,22 +37,14 @@ static int run_and_compare(deepx_ctx *ctx) {
 
 int main(int argc, char **argv) {
     if (argc != 4) return 2;
-    FILE *file = fopen(argv[1], "rb");
-    if (file == NULL) return 2;
-    fseek(file, 0, SEEK_END);
-    size_t weights_size = (size_t)ftell(file);
-    fseek(file, 0, SEEK_SET);
-    void *weights = aligned_alloc(DEEPX_ALIGN, (weights_size + 63u) & ~(size_t)63u);
-    if (weights == NULL || fread(weights, 1, weights_size, file) != weights_size) return 2;
-    fclose(file);
-    if ((file = fopen(argv[2], "rb")) == NULL || fread(input, 1, sizeof input, file) != sizeof input) return 2;
-    fclose(file);
+    size_t weights_size;
+    void *weights = load_file(argv[1], &weights_size, 0);
+    if (weights == NULL || read_exact(argv[2], input, sizeof input)) return 2;
     void *arena = aligned_alloc(DEEPX_ALIGN, DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN);
     deepx_ctx ctx;
     if (deepx_init(&ctx, arena, DEEPX_ARENA_BYTES, weights, weights_size) != DEEPX_OK) return 2;
     if (run(&ctx, first) != DEEPX_OK) return 2;
-    if ((file = fopen(argv[3], "wb")) == NULL || fwrite(first, 1, sizeof first, file) != sizeof first) return 2;
-    fclose(file);
+    if (write_exact(argv[3], first, sizeof first)) return 2;
     fflush(stdout);
     pid_t child = fork();
     if (child < 0) return 2;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "model.h"
 
 static int failures;
@@ -21,15 +22,10 @@ static void expect(const char *what, int got, int want) {
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
-    FILE *file = fopen(argv[1], "rb");
-    if (file == NULL) return 2;
-    fseek(file, 0, SEEK_END);
-    size_t size = (size_t)ftell(file);
-    fseek(file, 0, SEEK_SET);
+    size_t size;
     /* one spare aligned block after the blob, to offer a misaligned copy */
-    uint8_t *weights = aligned_alloc(DEEPX_ALIGN, ((size + 63u) & ~(size_t)63u) + DEEPX_ALIGN);
-    if (weights == NULL || fread(weights, 1, size, file) != size) return 2;
-    fclose(file);
+    uint8_t *weights = load_file(argv[1], &size, DEEPX_ALIGN);
+    if (weights == NULL) return 2;
     size_t arena_size = DEEPX_ARENA_BYTES + DEEPX_ALIGN;
     uint8_t *arena = aligned_alloc(DEEPX_ALIGN, arena_size);
     static float input[DEEPX_INPUT0_SIZE], output[DEEPX_OUTPUT0_SIZE];

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "model.h"
 
 typedef struct {
@@ -25,21 +26,6 @@ typedef struct {
 
 static void *weights;
 static size_t weights_size;
-
-static int read_raw(const char *path, void *data, size_t size) {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) return 1;
-    size_t got = fread(data, 1, size, file);
-    fclose(file);
-    return got != size;
-}
-
-static int write_raw(const char *path, const void *data, size_t size) {
-    FILE *file = fopen(path, "wb");
-    if (file == NULL) return 1;
-    size_t put = fwrite(data, 1, size, file);
-    return (fclose(file) != 0) | (put != size);
-}
 
 static int run_once(worker *w, float *output) {
     const float *inputs[] = {w->input};
@@ -65,23 +51,17 @@ int main(int argc, char **argv) {
         return 2;
     }
     long runs = argc > 6 ? strtol(argv[6], NULL, 10) : 200;
-    FILE *file = fopen(argv[1], "rb");
-    if (file == NULL) return 2;
-    fseek(file, 0, SEEK_END);
-    weights_size = (size_t)ftell(file);
-    fseek(file, 0, SEEK_SET);
-    weights = aligned_alloc(DEEPX_ALIGN, (weights_size + 63u) & ~(size_t)63u);
-    if (weights == NULL || fread(weights, 1, weights_size, file) != weights_size) {
+    weights = load_file(argv[1], &weights_size, 0);
+    if (weights == NULL) {
         fprintf(stderr, "%s: cannot read\n", argv[1]);
         return 2;
     }
-    fclose(file);
     static worker workers[2];
     for (int k = 0; k < 2; ++k) {
         worker *w = &workers[k];
         w->arena = aligned_alloc(DEEPX_ALIGN, DEEPX_ARENA_BYTES > 0 ? DEEPX_ARENA_BYTES : DEEPX_ALIGN);
         w->runs = runs;
-        if (read_raw(argv[2 + k], w->input, sizeof w->input)) {
+        if (read_exact(argv[2 + k], w->input, sizeof w->input)) {
             fprintf(stderr, "%s: cannot read %u bytes\n", argv[2 + k], (unsigned)sizeof w->input);
             return 2;
         }
@@ -94,7 +74,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "deepx_run alone: %s\n", deepx_strerror(status));
             return 2;
         }
-        if (write_raw(argv[4 + k], w->alone, sizeof w->alone)) return 2;
+        if (write_exact(argv[4 + k], w->alone, sizeof w->alone)) return 2;
     }
     pthread_t threads[2];
     for (int k = 0; k < 2; ++k) pthread_create(&threads[k], NULL, work, &workers[k]);
