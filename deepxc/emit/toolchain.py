@@ -18,6 +18,7 @@ class BuildSpec:
     cc: str
     ar: str
     objcopy: str
+    size: str
     cflags: list[str]
     ldflags: list[str]
     libs: list[str]
@@ -37,6 +38,7 @@ def build_spec(
         cc,
         binutils + "ar",
         binutils + "objcopy",
+        binutils + "size",
         target.cflags + WARNINGS + threads,
         target.ldflags + threads,
         target.libs,
@@ -47,7 +49,8 @@ def build_spec(
 
 
 def check_tools(spec: BuildSpec) -> None:
-    for tool in (spec.cc, spec.ar, spec.objcopy):
+    """Every tool of the build is on PATH: checked once, before any of them runs."""
+    for tool in (spec.cc, spec.ar, spec.objcopy, spec.size):
         if shutil.which(tool) is None:
             raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
 
@@ -62,7 +65,6 @@ def rename_symbols(directory: str, spec: BuildSpec, renames: dict[str, str]) -> 
 
 def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
     """Compile the runtime sources; return their object files."""
-    check_tools(spec)
     objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
     for source, obj in zip(spec.runtime_sources, objects):
         _run([spec.cc, *spec.cflags, "-c", source, "-o", obj], directory)
@@ -71,11 +73,8 @@ def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
 
 def code_bytes(directory: str, spec: BuildSpec, objects: list[str]) -> int:
     """Machine code (text) of the kernels and the runtime, from the toolchain's `size`."""
-    size_tool = spec.ar[: -len("ar")] + "size"
-    if shutil.which(size_tool) is None:
-        raise ToolchainError(f"'{size_tool}' is not on PATH (binutils for the target)")
     code = [o for o in objects + spec.kernel_objects if not o.startswith("weights")]
-    output = _run([size_tool, "-t", *code], directory)
+    output = _run([spec.size, "-t", *code], directory)
     return int(output.strip().splitlines()[-1].split()[0])
 
 

@@ -67,7 +67,7 @@ def import_model(
     try:
         checked = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
         check_onnx(checked)  # the checker holds the model to ONNX's own inference
-        model = infer_shapes(model)  # with pools sized as onnxruntime sizes them
+        model = infer_shapes(model, checked)  # pools sized as onnxruntime sizes them
     except DeepxcError:
         raise
     except Exception as exc:

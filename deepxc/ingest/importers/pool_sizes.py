@@ -47,25 +47,33 @@ def floor_end_pad(
     return max(end, (count - 1) * stride + window_span(kernel, dilation) - size - begin)
 
 
-def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+def infer_shapes(
+    model: onnx.ModelProto, inferred: onnx.ModelProto | None = None
+) -> onnx.ModelProto:
     """ONNX shape inference (strict, with data propagation) giving every MaxPool and
-    AveragePool the output size onnxruntime computes; the model's own nodes are kept."""
+    AveragePool the output size onnxruntime computes; the model's own nodes are kept.
+    `inferred`, if given, is `model` after ONNX's own strict inference, which is the
+    answer where no pool needs correcting (no ceil-mode pool): inference does not run
+    again then."""
+    if not any(_ceil_mode(node) for node in model.graph.node):
+        if inferred is None:
+            inferred = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return inferred
     restated = onnx.ModelProto()
     restated.CopyFrom(model)
-    if any(_ceil_mode(node) for node in restated.graph.node):
-        # A pool whose size changes changes the shapes after it: the pools there are
-        # restated in the next round, from shapes inferred afresh.
-        while _restate_pools(
-            shape_inference.infer_shapes(restated, strict_mode=False, data_prop=True),
-            restated.graph,
-        ):
-            pass
-    inferred = shape_inference.infer_shapes(restated, strict_mode=True, data_prop=True)
+    # A pool whose size changes changes the shapes after it: the pools there are restated
+    # in the next round, from shapes inferred afresh.
+    while _restate_pools(
+        shape_inference.infer_shapes(restated, strict_mode=False, data_prop=True),
+        restated.graph,
+    ):
+        pass
+    corrected = shape_inference.infer_shapes(restated, strict_mode=True, data_prop=True)
     result = onnx.ModelProto()
     result.CopyFrom(model)
     for field in ("value_info", "output"):
         del getattr(result.graph, field)[:]
-        getattr(result.graph, field).extend(getattr(inferred.graph, field))
+        getattr(result.graph, field).extend(getattr(corrected.graph, field))
     return result
 
 

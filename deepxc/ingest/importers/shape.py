@@ -22,13 +22,8 @@ def pad(node: Node, graph: Graph) -> Node:
 
 
 def flatten(node: Node, graph: Graph) -> Node:
-    rank = len(graph.spec(node.inputs[0]).shape)
-    axis = node.attrs.get("axis", 1)
-    if not -rank <= axis <= rank:
-        raise InvalidGraph(
-            f"node '{node.name}' (Flatten): axis {axis} is outside -{rank}..{rank} "
-            f"for an input of rank {rank}"
-        )
+    """Flatten's axis may also be the rank itself (everything in the first dimension)."""
+    _check_axis(node, graph, node.attrs.get("axis", 1), past_last=1)
     return node
 
 
@@ -46,14 +41,19 @@ def reshape(node: Node, graph: Graph) -> Node:
 def with_axis(node: Node, graph: Graph) -> Node:
     """Concat, Softmax, Split, Gather, ...: `axis`, if given, names an axis of the input."""
     if "axis" in node.attrs:
-        rank = len(graph.spec(node.inputs[0]).shape)
-        axis = node.attrs["axis"]
-        if not isinstance(axis, int) or not -rank <= axis < rank:
-            raise InvalidGraph(
-                f"node '{node.name}' ({node.op}): axis {axis!r} is outside -{rank}..{rank - 1} "
-                f"for an input of rank {rank}"
-            )
+        _check_axis(node, graph, node.attrs["axis"], past_last=0)
     return node
+
+
+def _check_axis(node: Node, graph: Graph, axis, past_last: int) -> None:
+    """`axis` lies in -rank..rank - 1 + `past_last` for the rank of the node's input."""
+    rank = len(graph.spec(node.inputs[0]).shape)
+    last = rank - 1 + past_last
+    if not isinstance(axis, int) or not -rank <= axis <= last:
+        raise InvalidGraph(
+            f"node '{node.name}' ({node.op}): axis {axis!r} is outside -{rank}..{last} "
+            f"for an input of rank {rank}"
+        )
 
 
 def transpose(node: Node, graph: Graph) -> Node:
