@@ -15,7 +15,7 @@ from test_cli_errors import assert_one_line_error, run_cli, save
 import deepxc.targets
 from deepxc.emit import replace_dir
 
-HOST_TOML = os.path.join(os.path.dirname(deepxc.targets.__file__), "..", "targets", "host.toml")
+HOST_TOML = os.path.join(os.path.dirname(deepxc.targets.__file__), "host.toml")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from deepxc.errors import BundleError
 from deepxc.targets import Target
 
 TEMPLATES_DIR = Path(
-    os.environ.get("DEEPXC_TEMPLATES_DIR", Path(__file__).resolve().parents[2] / "templates")
+    os.environ.get("DEEPXC_TEMPLATES_DIR", Path(__file__).resolve().parents[1] / "templates")
 )
 BUNDLE_FORMAT = "deepxc-bundle-1"
 RENDERED = ["model.h", "model.c", "main.c", "Makefile", "CMakeLists.txt"]
@@ -263,6 +263,12 @@ def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, 
 
 
 def _render(directory: str, names: list[str], ctx: BundleContext, spec: BuildSpec) -> None:
+    missing = [n for n in names if not (TEMPLATES_DIR / f"{n}.j2").is_file()]
+    if missing:
+        raise BundleError(
+            f"template {missing[0]}.j2 missing from {TEMPLATES_DIR}: the installation is "
+            "incomplete, reinstall deepxc or fix DEEPXC_TEMPLATES_DIR"
+        )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,

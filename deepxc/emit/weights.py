@@ -59,5 +59,5 @@ def pack_weights(weights: dict[str, np.ndarray]) -> tuple[bytes, dict[str, int]]
 def checksum(data: bytes) -> int:
     """XXH64 (seed 0) of the payload: every byte counts, in order, so any corruption short
     of a deliberate collision is caught; several GB/s in portable C. The runtime's
-    `dx_checksum` (templates/model.c.j2) computes the same function."""
+    `dx_checksum` (deepxc/templates/model.c.j2) computes the same function."""
     return xxhash.xxh64_intdigest(data)

@@ -1,4 +1,5 @@
-"""Targets are data: one TOML file per target in `targets/`, read into one dataclass."""
+"""Targets are data: one TOML file per target beside this file (or in $DEEPXC_TARGETS_DIR),
+read into one dataclass."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TARGETS_DIR = Path(
-    os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parents[1] / "targets")
-)
+TARGETS_DIR = Path(os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parent))
 
 
 @dataclass
@@ -59,7 +58,15 @@ class Target:
 
 
 def known_targets() -> list[str]:
-    return sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))
+    """The target names in TARGETS_DIR; none at all is a broken install, said loudly."""
+    names = sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))
+    if not names:
+        where = "DEEPXC_TARGETS_DIR" if "DEEPXC_TARGETS_DIR" in os.environ else "the package"
+        raise TargetError(
+            f"no target files (*.toml) in {TARGETS_DIR} (from {where}): "
+            "the installation is incomplete, reinstall deepxc or fix DEEPXC_TARGETS_DIR"
+        )
+    return names
 
 
 def load_target(name: str) -> Target:
