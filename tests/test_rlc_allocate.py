@@ -154,6 +154,14 @@ def test_calibration_file_checks(tmp_path):
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(InputFileError, match="cannot read"):
         load_calibration(str(tmp_path / "text.npz"), _graph())
+    np.save(tmp_path / "one.npy", np.zeros((7, 3, 4), np.float32))  # a one-input model's
+    assert load_calibration(str(tmp_path / "one.npy"), _graph()).count == 7
+    np.savez(tmp_path / "empty.npz")
+    with pytest.raises(InputFileError, match="no arrays"):
+        load_calibration(str(tmp_path / "empty.npz"), _graph())
+    np.savez(tmp_path / "objects.npz", x=np.array([{}], dtype=object))
+    with pytest.raises(InputFileError, match="cannot read"):
+        load_calibration(str(tmp_path / "objects.npz"), _graph())
 
 
 def test_evaluator_runs_a_graph_with_its_batch_baked_in():

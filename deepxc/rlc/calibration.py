@@ -32,10 +32,19 @@ class Calibration:
 
 def load_calibration(path: str, graph: Graph) -> Calibration:
     try:
-        with np.load(path) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):  # one .npy array: the examples of a one-input model
+            arrays = {graph.inputs[0]: data} if len(graph.inputs) == 1 else {}
+        else:
+            with data:
+                arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputFileError(f"{path}: cannot read calibration data ({exc})") from None
+    if not arrays:
+        raise InputFileError(
+            f"{path}: no arrays; expected an .npz with one array per model input "
+            f"({', '.join(graph.inputs)}), examples on axis 0"
+        )
     labels = arrays.pop("labels", None)
     if len(graph.inputs) == 1 and len(arrays) == 1:
         arrays = {graph.inputs[0]: next(iter(arrays.values()))}
