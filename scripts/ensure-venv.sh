@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv at the repository root (once) and install deepxc with its test extras.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"  # the checkout, even through a link
 cd "$root"
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
