@@ -80,7 +80,7 @@ def test_bad_target_file_is_one_line_naming_it(tmp_path, capsys, content, fragme
 def test_host_threads_default_to_the_cores_this_process_may_use(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
     bundle = tmp_path / "b"
-    assert main(["build", TINY_CNN, "--emit-only", "-o", str(bundle)]) == 0
+    assert main(["build", TINY_CNN, "-o", str(bundle)]) == 0
     assert _manifest(bundle)["threads"] == 3
     assert "#define DEEPX_MAX_THREADS 3 " in (bundle / "model.h").read_text()
 
