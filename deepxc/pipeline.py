@@ -11,6 +11,7 @@ import onnx
 
 from deepxc.emit.bundle import prepare_output_dir, staged_bundle_dir, write_bundle
 from deepxc.emit.symbols import bundle_names
+from deepxc.emit.toolchain import build_spec, check_tools
 from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
@@ -20,6 +21,7 @@ from deepxc.lower.partition import lower_partition
 from deepxc.targets import Target, load_target
 
 Log = Callable[[str], None]
+MAX_THREADS = 64  # threads a bundle may be built for
 
 
 def debug_level() -> int:
@@ -42,10 +44,14 @@ def frontend(model: onnx.ModelProto, input_shapes=None, log: Log = print) -> Gra
 
 
 def compress(
-    graph: Graph, budgets: list, calibration: str | None, log: Log = print, progress: bool = True
+    graph: Graph,
+    budgets: list,
+    calibration: str | None,
+    log: Log = print,
+    progress: Log | None = None,
 ):
-    """RLC: one graph per run-time level, and the plan that chose them. `progress` logs
-    each layer as it is measured."""
+    """RLC: one graph per run-time level, and the plan that chose them. The plan goes to
+    `log`, and a line per layer as it is measured to `progress` (default: `log`)."""
     from deepxc.rlc.calibration import load_calibration, random_calibration
     from deepxc.rlc.plan import level_graphs, plan_levels
     from deepxc.rlc.report import plan_lines
@@ -58,7 +64,7 @@ def compress(
             f"rlc: no --calibration: measuring on {examples.count} random inputs, "
             "agreement with the uncompressed model only"
         )
-    plan = plan_levels(graph, budgets, examples, log if progress else lambda _: None)
+    plan = plan_levels(graph, budgets, examples, progress or log)
     if not plan.profiles:
         log("rlc: no layer to factor: no dense or 2-D convolution layer saves at any rank")
     for line in plan_lines(plan):
@@ -88,8 +94,10 @@ def build(
     budgets: list | None = None,
     calibration: str | None = None,
     api_name: str | None = None,
+    emit_only: bool = False,
 ) -> dict:
-    """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
+    """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
+    `target_name` is a known target's name or a target file's path."""
     target = load_target(target_name)  # an unknown target fails before any work
     bundle_names(api_name)  # so does a bad --name
     log(f"ingest: {model_path}")
@@ -108,6 +116,7 @@ def build(
         budgets,
         calibration,
         api_name,
+        emit_only,
     )
 
 
@@ -124,17 +133,22 @@ def build_model(
     budgets: list | None = None,
     calibration: str | None = None,
     api_name: str | None = None,
+    emit_only: bool = False,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
-    `threads` defaults to the target CPU's core count; `embed_weights` links the weights
-    blob into libmodel.a as a const array; `profile` times every kernel call. `budgets`
-    (`deepxc.rlc.plan.Budget`, one per run-time level) asks for RLC, measured on the
-    examples in the `calibration` .npz (random inputs without it). `api_name` prefixes
-    every external C name of the bundle (`kws_init`, ...; default `deepx_`)."""
+    `threads` defaults to the target CPU's core count (at most MAX_THREADS);
+    `embed_weights` links the weights blob into libmodel.a as a const array; `profile` times
+    every kernel call. `budgets` (`deepxc.rlc.plan.Budget`, one per run-time level) asks for
+    RLC, measured on the examples in the `calibration` .npz (random inputs without it).
+    `api_name` prefixes every external C name of the bundle (`kws_init`, ...; default
+    `deepx_`). `emit_only` writes the bundle's sources and build files without running the
+    C toolchain."""
     if isinstance(target, str):
         target = load_target(target)
     names = bundle_names(api_name)
-    threads = threads or target.cpu_cores
+    threads = threads or min(target.cpu_cores, MAX_THREADS)
+    if not emit_only:  # a missing compiler fails before any work
+        check_tools(build_spec(target, [], threads > 1, embed_weights))
     started = time.monotonic()
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
@@ -172,12 +186,16 @@ def build_model(
             profile,
             rlc_level_info(plan) if plan else None,
             names,
+            emit_only,
         )
     sizes = manifest["sizes"]
+    code = "not compiled" if emit_only else f"code {sizes['code_bytes']:,} B"
     log(
-        f"done in {time.monotonic() - started:.1f} s: code {sizes['code_bytes']:,} B, "
+        f"done in {time.monotonic() - started:.1f} s: {code}, "
         f"weights {sizes['weights_bytes']:,} B, arena {sizes['arena_bytes']:,} B"
     )
+    if emit_only:
+        log(f"emitted without compiling: build it with `make -C {out_dir}` (or its CMakeLists)")
     return manifest
 
 

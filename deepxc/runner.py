@@ -188,6 +188,11 @@ def _execute(
         check_level(bundle, manifest, level)
     executable = os.path.join(bundle, "model")
     if not os.path.isfile(executable):
+        if manifest.get("compiled") is False:
+            raise RunError(
+                f"{bundle}: built with --emit-only, so not compiled: build it first "
+                f"(make -C {bundle})"
+            )
         raise RunError(f"{bundle}: bundle has no compiled executable 'model'")
     runner = manifest.get("runner", [])
     if runner and shutil.which(runner[0]) is None:

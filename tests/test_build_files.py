@@ -1,6 +1,7 @@
 """The bundle's own build files: `make` and CMake each build the test driver for every
 bundle flavour (threads or not, weights embedded or in a file, profiling, cross-compiled
-for ARM), and the program they build gives onnxruntime's answer."""
+for ARM, emitted without compiling), and the program they build gives onnxruntime's
+answer."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ FLAVOURS = {  # name: (target, build_model options)
     "profile": ("host", {"threads": 2, "profile": True}),
     "named": ("host", {"threads": 2, "embed_weights": True, "api_name": "cnn"}),
     "arm-threads-embedded": ("snapdragon-400", {"threads": 4, "embed_weights": True}),
+    # not compiled by deepxc: the build files also rename the kernels' backend symbols
+    "emit-only-named": ("host", {"threads": 2, "api_name": "cnn", "emit_only": True}),
+    "emit-only-arm": ("tegra-k1", {"threads": 2, "emit_only": True}),
 }
 
 

@@ -23,7 +23,9 @@ LIBM = re.compile(r"^(exp|log|pow|sqrt|tanh|sin|cos|erf|floor|ceil|round|fabs|fm
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     directory = tmp_path_factory.mktemp("bundle")
-    build_model(relu_add((2, 8)), "host", str(directory), log=quiet)
+    # one thread: the core runtime alone (a host build's default is the machine's cores,
+    # and the thread pool brings pthreads)
+    build_model(relu_add((2, 8)), "host", str(directory), log=quiet, threads=1)
     return directory
 
 

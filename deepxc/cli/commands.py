@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from deepxc.errors import CompressionError, TargetError
+from deepxc.errors import TargetError
 
 
 def build_command(args, log) -> int:
     from deepxc.cli.rlc_options import rlc_budgets
     from deepxc.ingest.reader import parse_input_shapes
-    from deepxc.pipeline import build
+    from deepxc.pipeline import MAX_THREADS, build
 
     shapes = parse_input_shapes(args.input_shape)
-    if args.threads is not None and not 1 <= args.threads <= 64:
-        raise TargetError(f"--threads {args.threads}: expected 1 to 64")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise TargetError(f"--threads {args.threads}: expected 1 to {MAX_THREADS}")
     build(
         args.model,
         args.target,
@@ -25,6 +25,7 @@ def build_command(args, log) -> int:
         budgets=rlc_budgets(args),
         calibration=args.calibration,
         api_name=args.name,
+        emit_only=args.emit_only,
     )
     return 0
 
@@ -70,42 +71,6 @@ def run_command(args, log) -> int:
         log(f"outputs saved to {args.outputs}")
     if median is not None:
         print(f"median_ms={median:.4f}")
-    return 0
-
-
-def inspect_command(args) -> int:
-    from deepxc.cli.rlc_options import rlc_budgets
-    from deepxc.ingest.reader import load_onnx, parse_input_shapes
-    from deepxc.ir.stats import model_summary
-    from deepxc.pipeline import frontend
-
-    budgets = rlc_budgets(args, default_levels=args.rlc)
-    if budgets and not args.rlc:
-        raise CompressionError("the --rlc-* flags of inspect need --rlc")
-    graph = frontend(
-        load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None
-    )
-    summary = model_summary(graph)
-    rows = [
-        (row["name"], row["op"], str(row["output_shape"]), f"{row['params']:,}", f"{row['macs']:,}")
-        for row in summary["layers"]
-    ]
-    header = ("layer", "op", "output shape", "params", "MACs")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
-    line = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    print(line.format(*header))
-    for row in rows:
-        print(line.format(*row))
-    totals = summary["totals"]
-    print(
-        f"total: {totals['layers']} layers, {totals['params']:,} parameters "
-        f"({totals['params'] * 4:,} bytes as float32), {totals['macs']:,} MACs"
-    )
-    if budgets:
-        from deepxc.pipeline import compress
-
-        print()
-        compress(graph, budgets, args.calibration, log=print, progress=False)
     return 0
 
 

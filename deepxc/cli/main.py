@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from deepxc import __version__
+from deepxc.cli import help_examples
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.errors import DeepxcError
 
@@ -20,19 +21,34 @@ def _progress(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deepxc", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog="deepxc",
+        description=DESCRIPTION,
+        epilog=help_examples.TOP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"deepxc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     build = sub.add_parser(
         "build",
         help="compile an ONNX model into a bundle directory",
-        description="Compile MODEL.onnx for a target into a bundle directory: model.h/model.c "
-        "(runtime), kernel objects, weights.bin, main.c (test driver), Makefile, "
-        "CMakeLists.txt and manifest.json; then compile it with the target's C compiler.",
+        description="Compile MODEL.onnx for a target into a bundle directory: model.h/model.c\n"
+        "(runtime), kernel objects, weights.bin, main.c (test driver), Makefile,\n"
+        "CMakeLists.txt and manifest.json; then compile it with the target's C compiler\n"
+        "(not with --emit-only).",
+        epilog=help_examples.BUILD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("model", metavar="MODEL.onnx", help="the ONNX model to compile")
-    build.add_argument("--target", default="host", help="target name (see `deepxc targets`)")
+    build.add_argument(
+        "--target",
+        default="host",
+        metavar="NAME|FILE.toml",
+        help="a target's name (see `deepxc targets`) or a target file's path (one ending in "
+        ".toml or holding a '/'), e.g. an edited copy of deepxc/targets/host.toml "
+        "(default: host, the build machine)",
+    )
     build.add_argument(
         "-o",
         "--output",
@@ -58,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         action="store_true",
         help="time every kernel call (see `deepxc run --profile`)",
+    )
+    build.add_argument(
+        "--emit-only",
+        action="store_true",
+        help="write the bundle's sources, kernel objects, weights and build files without "
+        "compiling them with the C toolchain (for a firmware tree with its own toolchain: "
+        "`make -C DIR` builds it); the manifest says so",
     )
     build.add_argument(
         "--name",
@@ -107,11 +130,15 @@ def _parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser(
         "inspect",
-        help="print a per-layer table of an ONNX model (and its RLC plan, with --rlc)",
-        description="Print each layer's op, output shape, parameters and MACs, and totals. "
-        "With --rlc, also plan runtime layer compression as `deepxc build` would (levels "
-        "1.0,0.5,0.25 of the MACs unless --rlc-* says otherwise) and print the plan, "
-        "without compiling anything.",
+        help="print a model's inputs, outputs, layers, MACs and arena estimate (and, with "
+        "--rlc, its RLC plan)",
+        description="Print the model's inputs and outputs, each layer's op, output shape,\n"
+        "parameters, MACs and share of the MACs, the totals and an estimate of the bundle's\n"
+        "arena, without compiling. With --rlc and a budget (the --rlc-* flags of\n"
+        "`deepxc build`, with the same defaults), also plan runtime layer compression as\n"
+        "`deepxc build` would and print the plan.",
+        epilog=help_examples.INSPECT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inspect.add_argument("model", metavar="MODEL.onnx")
     inspect.add_argument(
@@ -121,14 +148,22 @@ def _parser() -> argparse.ArgumentParser:
         help="pin the shape of an input with symbolic dimensions",
     )
     inspect.add_argument(
-        "--rlc", action="store_true", help="plan RLC and print the plan (see the flags below)"
+        "--json", action="store_true", help="print everything as one JSON object on stdout"
+    )
+    inspect.add_argument(
+        "--rlc",
+        action="store_true",
+        help="plan RLC for the budget the --rlc-* flags below give and print the plan",
     )
     add_rlc_arguments(inspect)
 
     sub.add_parser(
         "targets",
         help="list the known targets",
-        description="List the targets deepxc can compile for.",
+        description="List the targets deepxc knows by name. `--target FILE.toml` takes a\n"
+        "target file instead: a copy of one of these, edited (deepxc/targets/NAME.toml).",
+        epilog=help_examples.TARGETS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
 
@@ -155,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_command(args, _progress)
         if args.command == "inspect":
-            from deepxc.cli.commands import inspect_command
+            from deepxc.cli.inspect import inspect_command
 
-            return inspect_command(args)
+            return inspect_command(args, _progress)
         from deepxc.cli.commands import targets_command
 
         return targets_command()

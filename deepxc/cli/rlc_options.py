@@ -9,7 +9,7 @@ import zipfile
 from deepxc.errors import CompressionError
 from deepxc.rlc.plan import Budget
 
-INSPECT_LEVELS = (1.0, 0.5, 0.25)
+BUDGET_FLAGS = "--rlc-macs F, --rlc-weights F, --rlc-max-loss L or --rlc-levels F1,F2,..."
 
 
 def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +64,9 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
-    """The levels the flags ask for, level 0 first; [] for no compression."""
+def rlc_budgets(args) -> list[Budget]:
+    """The levels the flags ask for, level 0 first; [] for no compression. `deepxc build`
+    and `deepxc inspect --rlc` read the flags alike."""
     single = [args.rlc_macs, args.rlc_weights, args.rlc_max_loss]
     if args.rlc_levels is not None and any(v is not None for v in single):
         raise CompressionError(
@@ -81,13 +82,11 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
         return [Budget(max_loss=args.rlc_max_loss)]
     if args.rlc_macs is not None or args.rlc_weights is not None:
         return [Budget(macs=args.rlc_macs, weights=args.rlc_weights)]
-    levels = args.rlc_levels or (INSPECT_LEVELS if default_levels else None)
-    if levels is not None:
-        levels = sorted(levels, reverse=True)  # level 0 is the largest
-    if levels is None:
+    if args.rlc_levels is None:
         if args.calibration:
-            raise CompressionError("--calibration is given but no --rlc-* budget is")
+            raise CompressionError(f"--calibration is given but no budget: give {BUDGET_FLAGS}")
         return []
+    levels = sorted(args.rlc_levels, reverse=True)  # level 0 is the largest
     by = args.rlc_levels_by
     return [
         Budget(

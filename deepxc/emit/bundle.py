@@ -24,6 +24,7 @@ from deepxc.emit.toolchain import (
     code_bytes,
     compile_runtime,
     link_bundle,
+    redefine_options,
     rename_symbols,
 )
 from deepxc.emit.weights import merge_weights, pack_weights
@@ -69,7 +70,7 @@ def prepare_output_dir(path: str) -> str:
                 f"{path}: directory exists, is not empty and is not a deepxc bundle; "
                 "choose another -o or remove it yourself"
             )
-        owned = manifest.get("files", UNLISTED_BUNDLE_FILES)
+        owned = manifest.get("files", UNLISTED_BUNDLE_FILES) + manifest.get("make_outputs", [])
         foreign = sorted(e for e in entries if not any(fnmatch.fnmatch(e, p) for p in owned))
         if foreign:
             raise BundleError(
@@ -134,6 +135,7 @@ def write_bundle(
     profile: bool = False,
     level_info: list[dict] | None = None,
     names: BundleNames | None = None,
+    emit_only: bool = False,
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
@@ -143,6 +145,10 @@ def write_bundle(
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
     entries to each level's record in the manifest. `names` gives the bundle's C names
     (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix.
+
+    `emit_only` writes the sources and build files without running the C toolchain: the
+    bundle's Makefile or CMakeLists.txt then also renames the kernels' symbols, and the code
+    size is not measured.
 
     `directory` is created if missing; a build writes into a new one from
     `staged_bundle_dir`, so that the manifest's file list is exactly what deepxc wrote."""
@@ -169,17 +175,22 @@ def write_bundle(
     compiled = [partition.object_path for partition in levels if partition.object_path]
     kernel_objects = [os.path.basename(path) for path in compiled]
     spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
-    check_tools(spec)
     for path, name in zip(compiled, kernel_objects):
         shutil.copyfile(path, os.path.join(directory, name))
-    rename_symbols(directory, spec, names.backend_renames())
+    if emit_only:
+        spec.symbol_renames = redefine_options(names.backend_renames())
+        ctx.code_bytes = None
+    else:
+        check_tools(spec)
+        rename_symbols(directory, spec, names.backend_renames())
     Path(directory, "weights.bin").write_bytes(blob)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
-    objects = compile_runtime(directory, spec)
-    ctx.code_bytes = code_bytes(directory, spec, objects)
-    _render(directory, ["model.h"], ctx, spec)  # now with the measured code size
-    link_bundle(directory, spec, objects)
+    if not emit_only:
+        objects = compile_runtime(directory, spec)
+        ctx.code_bytes = code_bytes(directory, spec, objects)
+        _render(directory, ["model.h"], ctx, spec)  # now with the measured code size
+        link_bundle(directory, spec, objects)
     base = levels[0]
     summary = summaries[0]
     manifest = {
@@ -188,6 +199,8 @@ def write_bundle(
         "model": model_name,
         "name": names.api,
         "target": target.name,
+        "target_description": target.description,
+        "target_file": target.file or None,
         "runner": target.runner,
         "toolchain": {"cc": spec.cc, "cflags": spec.cflags, "ldflags": spec.ldflags},
         "inputs": [_io(base, n, n) for n in base.inputs],
@@ -199,6 +212,7 @@ def write_bundle(
             "weights_bytes": len(blob),
         },
         "weights_checksum": f"{checksum:016x}",
+        "compiled": not emit_only,
         "threads": base.threads,
         "weights_embedded": embed_weights,
         "profile": profile,
@@ -215,9 +229,16 @@ def write_bundle(
             )
         ],
         "files": sorted([*os.listdir(directory), "manifest.json"]),
+        "make_outputs": _make_outputs(spec) if emit_only else [],
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _make_outputs(spec: BuildSpec) -> list[str]:
+    """What `make` writes into an emitted bundle (deepxc's own files, replaced by a rebuild)."""
+    objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
+    return sorted([*objects, "main.o", "libmodel.a", "model"])
 
 
 def _check_levels(

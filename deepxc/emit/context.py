@@ -93,7 +93,7 @@ class BundleContext:
     profile_slots: int  # kernel calls of all levels
     embed_weights: bool = False
     profile: bool = False  # time each kernel call (deepx_profile)
-    code_bytes: int = 0  # measured after compiling; model.h is rendered again with it
+    code_bytes: int | None = 0  # measured after compiling, None if not; model.h shows it
     api: str = DEFAULT_API  # prefix of the C functions and types: deepx_init
     macro: str = DEFAULT_API.upper()  # prefix of the macros: DEEPX_ARENA_BYTES
     backend: dict[str, str] = field(default_factory=dict)  # TVM_BACKEND role -> C symbol

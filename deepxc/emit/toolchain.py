@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deepxc.errors import ToolchainError
 from deepxc.targets import Target
@@ -25,6 +25,10 @@ class BuildSpec:
     kernel_objects: list[str]
     runtime_sources: list[str]  # compiled into libmodel.a with the kernels
     target_cflags: list[str]  # the target's own (CPU, float ABI), for CMakeLists.txt
+    debian_package: str = ""  # where the tools come from, for the error naming a missing one
+    # objcopy options the build files apply to the kernel objects before archiving them:
+    # empty when deepxc renamed the symbols itself (it runs objcopy unless --emit-only)
+    symbol_renames: list[str] = field(default_factory=list)
 
 
 def build_spec(
@@ -45,6 +49,7 @@ def build_spec(
         kernel_objects,
         sources,
         target.cflags,
+        target.debian_package,
     )
 
 
@@ -52,13 +57,23 @@ def check_tools(spec: BuildSpec) -> None:
     """Every tool of the build is on PATH: checked once, before any of them runs."""
     for tool in (spec.cc, spec.ar, spec.objcopy, spec.size):
         if shutil.which(tool) is None:
-            raise ToolchainError(f"C toolchain not found: '{tool}' is not on PATH")
+            where = (
+                f"install Debian's {spec.debian_package}"
+                if spec.debian_package
+                else "put the target's C toolchain on PATH"
+            )
+            raise ToolchainError(f"{tool} not found: {where} (or pass --emit-only)")
+
+
+def redefine_options(renames: dict[str, str]) -> list[str]:
+    """objcopy's options renaming each symbol `old` to `new`."""
+    return [f"--redefine-sym={old}={new}" for old, new in renames.items()]
 
 
 def rename_symbols(directory: str, spec: BuildSpec, renames: dict[str, str]) -> None:
     """Rename symbols in the kernel objects, in place (TVM's fixed backend names become
     the bundle's own, so two bundles link into one program)."""
-    options = [f"--redefine-sym={old}={new}" for old, new in renames.items()]
+    options = redefine_options(renames)
     for obj in spec.kernel_objects:
         _run([spec.objcopy, *options, obj], directory)
 

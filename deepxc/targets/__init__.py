@@ -1,5 +1,5 @@
 """Targets are data: one TOML file per target beside this file (or in $DEEPXC_TARGETS_DIR),
-read into one dataclass."""
+or any TOML file of the same form named by its path, read into one dataclass."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class Target:
     processors: list[Processor]
     cost: dict = field(default_factory=dict)
     core: Core = Core(4, 16)
+    debian_package: str = ""  # the Debian package holding the toolchain, for error messages
+    file: str = ""  # the target file a path named; "" for a known target
 
     @property
     def cpu_cores(self) -> int:
@@ -69,12 +71,24 @@ def known_targets() -> list[str]:
     return names
 
 
+def is_target_file(name: str) -> bool:
+    """`--target` names a file (rather than a known target) when it looks like a path."""
+    return name.endswith(".toml") or os.sep in name or "/" in name
+
+
 def load_target(name: str) -> Target:
-    path = TARGETS_DIR / f"{name}.toml"
-    if not path.is_file():
-        raise TargetError(
-            f"unknown target '{name}': known targets are {', '.join(known_targets())}"
-        )
+    """A known target by name, or the target file at `name` if it looks like a path."""
+    if is_target_file(name):
+        path = Path(name)
+        if not path.is_file():
+            raise TargetError(f"target file {name}: no such file")
+    else:
+        path = TARGETS_DIR / f"{name}.toml"
+        if not path.is_file():
+            raise TargetError(
+                f"unknown target '{name}': known targets are {', '.join(known_targets())} "
+                "(or give a path to a target file, FILE.toml)"
+            )
     try:
         data = tomllib.loads(path.read_text())
         toolchain = data["toolchain"]
@@ -87,12 +101,33 @@ def load_target(name: str) -> Target:
             ldflags=list(toolchain.get("ldflags", [])),
             libs=list(toolchain.get("libs", [])),
             runner=list(toolchain.get("runner", [])),
-            processors=[Processor(**p) for p in data.get("processors", [])],
+            processors=[_processor(p) for p in data.get("processors", [])],
             cost=dict(data.get("cost", {})),
             core=_core(data.get("vector", {}), data.get("cache", {})),
+            debian_package=str(toolchain.get("debian_package", "")),
+            file=str(path.resolve()) if is_target_file(name) else "",
         )
-    except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
-        raise TargetError(f"{path}: broken target file ({exc})") from None
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise TargetError(f"{path}: broken target file ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot read the target file ({exc})") from None
+
+
+def _processor(section: dict) -> Processor:
+    """A [[processors]] entry; `cores = "native"` counts the cores this process may use."""
+    processor = Processor(**section)
+    if processor.cores == "native":
+        processor.cores = native_cores()
+    if not isinstance(processor.cores, int) or processor.cores < 1:
+        raise ValueError(f"processor {processor.name}: cores = {processor.cores!r}")
+    return processor
+
+
+def native_cores() -> int:
+    """The build machine's cores this process may run on (its CPU affinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _core(section: dict, cache: dict) -> Core:
