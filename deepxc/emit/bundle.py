@@ -166,6 +166,7 @@ def write_bundle(
     ctx.embed_weights = embed_weights
     ctx.profile = profile
     ctx.api, ctx.macro, ctx.backend = names.api, names.macro, names.backend
+    ctx.library, ctx.driver, ctx.driver_option = names.library, names.driver, names.driver_option
     compiled = [partition.object_path for partition in levels if partition.object_path]
     kernel_objects = [os.path.basename(path) for path in compiled]
     spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
