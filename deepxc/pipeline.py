@@ -16,7 +16,9 @@ from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
 from deepxc.ir.stats import model_summary
+from deepxc.lower import tvm_version
 from deepxc.lower.partition import lower_partition
+from deepxc.provenance import ModelOrigin, build_provenance, file_sha256
 from deepxc.targets import Target, load_target
 
 Log = Callable[[str], None]
@@ -88,8 +90,10 @@ def build(
     budgets: list | None = None,
     calibration: str | None = None,
     api_name: str | None = None,
+    command_line: list[str] | None = None,
 ) -> dict:
-    """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest."""
+    """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
+    `command_line` (the CLI's sys.argv) is recorded in the manifest's provenance."""
     target = load_target(target_name)  # an unknown target fails before any work
     bundle_names(api_name)  # so does a bad --name
     log(f"ingest: {model_path}")
@@ -108,6 +112,9 @@ def build(
         budgets,
         calibration,
         api_name,
+        origin=ModelOrigin(
+            model_path, file_sha256(model_path), command_line, "deepxc.pipeline.build"
+        ),
     )
 
 
@@ -124,16 +131,28 @@ def build_model(
     budgets: list | None = None,
     calibration: str | None = None,
     api_name: str | None = None,
+    origin: ModelOrigin | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count; `embed_weights` links the weights
     blob into libmodel.a as a const array; `profile` times every kernel call. `budgets`
     (`deepxc.rlc.plan.Budget`, one per run-time level) asks for RLC, measured on the
     examples in the `calibration` .npz (random inputs without it). `api_name` prefixes
-    every external C name of the bundle (`kws_init`, ...; default `deepx_`)."""
+    every external C name of the bundle (`kws_init`, ...; default `deepx_`). `origin`
+    says where the model came from (default: this call, on the serialized model)."""
     if isinstance(target, str):
         target = load_target(target)
     names = bundle_names(api_name)
+    options = {  # as given, for the provenance
+        "target": target.name,
+        "output": out_dir,
+        "threads": threads,
+        "name": api_name,
+        "embed_weights": embed_weights,
+        "profile": profile,
+        "input_shapes": input_shapes or None,
+        "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
+    }
     threads = threads or target.cpu_cores
     started = time.monotonic()
     prepare_output_dir(out_dir)
@@ -142,6 +161,13 @@ def build_model(
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
+    provenance = build_provenance(
+        origin or ModelOrigin.in_memory(model.SerializeToString(), "deepxc.pipeline.build_model"),
+        options,
+        calibration,
+        tvm_version(),
+        native_code=target.tvm.get("mcpu") == "native",
+    )
     built: dict = {}  # kernels compiled so far: a later level calls its twins
     with (
         tempfile.TemporaryDirectory(prefix="deepxc-") as workdir,
@@ -172,6 +198,7 @@ def build_model(
             profile,
             rlc_level_info(plan) if plan else None,
             names,
+            provenance,
         )
     sizes = manifest["sizes"]
     log(

@@ -25,6 +25,7 @@ def build_command(args, log) -> int:
         budgets=rlc_budgets(args),
         calibration=args.calibration,
         api_name=args.name,
+        command_line=args.command_line,
     )
     return 0
 

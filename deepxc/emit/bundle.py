@@ -134,6 +134,7 @@ def write_bundle(
     profile: bool = False,
     level_info: list[dict] | None = None,
     names: BundleNames | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
@@ -143,6 +144,7 @@ def write_bundle(
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
     entries to each level's record in the manifest. `names` gives the bundle's C names
     (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix.
+    `provenance` (`deepxc.provenance.build_provenance`) is recorded as it is.
 
     `directory` is created if missing; a build writes into a new one from
     `staged_bundle_dir`, so that the manifest's file list is exactly what deepxc wrote."""
@@ -216,6 +218,7 @@ def write_bundle(
             )
         ],
         "files": sorted([*os.listdir(directory), "manifest.json"]),
+        "provenance": provenance,
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
