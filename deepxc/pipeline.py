@@ -17,7 +17,9 @@ from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
 from deepxc.ir.stats import model_summary
+from deepxc.lower import tvm_version
 from deepxc.lower.partition import lower_partition
+from deepxc.provenance import ModelOrigin, build_provenance, file_sha256
 from deepxc.targets import Target, load_target
 
 Log = Callable[[str], None]
@@ -95,9 +97,11 @@ def build(
     calibration: str | None = None,
     api_name: str | None = None,
     emit_only: bool = False,
+    command_line: list[str] | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
-    `target_name` is a known target's name or a target file's path."""
+    `target_name` is a known target's name or a target file's path; `command_line` (the
+    CLI's sys.argv) is recorded in the manifest's provenance."""
     target = load_target(target_name)  # an unknown target fails before any work
     bundle_names(api_name)  # so does a bad --name
     log(f"ingest: {model_path}")
@@ -117,6 +121,9 @@ def build(
         calibration,
         api_name,
         emit_only,
+        origin=ModelOrigin(
+            model_path, file_sha256(model_path), command_line, "deepxc.pipeline.build"
+        ),
     )
 
 
@@ -134,6 +141,7 @@ def build_model(
     calibration: str | None = None,
     api_name: str | None = None,
     emit_only: bool = False,
+    origin: ModelOrigin | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count (at most MAX_THREADS);
@@ -142,10 +150,22 @@ def build_model(
     RLC, measured on the examples in the `calibration` .npz (random inputs without it).
     `api_name` prefixes every external C name of the bundle (`kws_init`, ...; default
     `deepx_`). `emit_only` writes the bundle's sources and build files without running the
-    C toolchain."""
+    C toolchain. `origin` says where the model came from (default: this call, on the
+    serialized model)."""
     if isinstance(target, str):
         target = load_target(target)
     names = bundle_names(api_name)
+    options = {  # as given, for the provenance
+        "target": target.name,
+        "output": out_dir,
+        "threads": threads,
+        "name": api_name,
+        "embed_weights": embed_weights,
+        "profile": profile,
+        "emit_only": emit_only,
+        "input_shapes": input_shapes or None,
+        "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
+    }
     threads = threads or min(target.cpu_cores, MAX_THREADS)
     if not emit_only:  # a missing compiler fails before any work
         check_tools(build_spec(target, [], threads > 1, embed_weights))
@@ -156,6 +176,13 @@ def build_model(
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
     graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
+    provenance = build_provenance(
+        origin or ModelOrigin.in_memory(model.SerializeToString(), "deepxc.pipeline.build_model"),
+        options,
+        calibration,
+        tvm_version(),
+        native_code=target.tvm.get("mcpu") == "native",
+    )
     built: dict = {}  # kernels compiled so far: a later level calls its twins
     with (
         tempfile.TemporaryDirectory(prefix="deepxc-") as workdir,
@@ -187,6 +214,7 @@ def build_model(
             rlc_level_info(plan) if plan else None,
             names,
             emit_only,
+            provenance,
         )
     sizes = manifest["sizes"]
     code = "not compiled" if emit_only else f"code {sizes['code_bytes']:,} B"

@@ -21,7 +21,8 @@ def compile_program(
     bundle, source: str, output, cflags: tuple[str, ...] = (), library: str | None = "libmodel.a"
 ) -> str:
     """Compile tests/c/`source` with the bundle's toolchain and link its `library`, or
-    (None) compile its model.c along with `cflags` (a sanitizer's) and link its kernels."""
+    (None) compile its model.c along with `cflags` (a sanitizer's) and link its kernels.
+    Warnings are errors here, as in deepxc's own compile under the tests."""
     toolchain = manifest(bundle)["toolchain"]
     if library is not None:
         linked = [os.path.join(str(bundle), library)]
@@ -32,6 +33,7 @@ def compile_program(
     command = [
         toolchain["cc"],
         *toolchain["cflags"],
+        "-Werror",
         *cflags,
         "-pthread",
         "-I",

@@ -152,3 +152,59 @@ def test_two_model_firmware(tmp_path):
     # the check can fail: a wrong expectation for the second model gives its status
     two_models.write_examples(out, inputs, {**expected, "spk": expected["spk"] * 1.01})
     assert two_models.compile_and_run(manifests[0], out) == 2
+
+
+# What model.c must be able to write: the fork counter and once-flag of the thread pool.
+WRITABLE = {"dx_fork_epoch", "dx_atfork_once"}
+
+
+def _data_objects(obj: str, objdump: str) -> dict[str, str]:
+    """Data symbol -> section, from `objdump -t`."""
+    table = subprocess.run([objdump, "-t", obj], capture_output=True, text=True, check=True)
+    sections = {}
+    for line in table.stdout.splitlines():
+        match = re.match(r"^[0-9a-f]+ (.{7}) (\S+)\s+[0-9a-f]+ (\S+)$", line)
+        if match and "O" in match.group(1):
+            sections[match.group(3)] = match.group(2)
+    return sections
+
+
+def _section_bytes(obj: str, size: str, name: str) -> int:
+    listing = subprocess.run([size, "-A", obj], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in listing.stdout.splitlines()]
+    return sum(int(row[1]) for row in rows if row and row[0] == name)
+
+
+def test_static_tables_are_read_only(tmp_path):
+    """Every table model.c never writes (the kernels' shape arrays, the level and profile
+    tables, the weights magic, the backend pointers the kernels read) is const: read-only
+    data, which firmware keeps in flash. Built as deepxc builds it (position-independent by
+    the Debian compiler's default), the pointer tables may sit in .data.rel.ro, read-only
+    once relocated; built as firmware is (-fno-pie), all of them are .rodata."""
+    bundle = tmp_path / "bundle"
+    manifest = build_model(
+        onnx.load(TINY_CNN), "tegra-k1", str(bundle), log=quiet, threads=4, profile=True
+    )
+    toolchain = manifest["toolchain"]
+    tool = toolchain["cc"].replace("-gcc", "-")
+    firmware = str(tmp_path / "model_firmware.o")
+    command = [toolchain["cc"], *toolchain["cflags"], "-fno-pie", "-c", "model.c", "-o", firmware]
+    subprocess.run(command, cwd=bundle, check=True)
+    tables = {"dx_levels", "dx_profile_calls"} | {
+        f"deepx_tvm_{role}"
+        for role in ("alloc_workspace", "free_workspace", "parallel_launch", "parallel_barrier")
+    }
+    arity = {call["kernel"]: len(call["args"]) for call in manifest["kernel_calls"]}
+    shapes = sum(arity.values())  # one shape array per tensor argument of a kernel
+    for obj, read_only in [
+        (str(bundle / "model.o"), (".rodata", ".data.rel.ro", ".data.rel.ro.local")),
+        (firmware, (".rodata",)),
+    ]:
+        sections = _data_objects(obj, tool + "objdump")
+        found = {name for name in sections if re.fullmatch(r"s\d+\.\d+|magic\.\d+", name)}
+        assert len(found) == shapes + 1
+        for name in sorted(tables | found):
+            assert sections[name] in read_only, (obj, name, sections[name])
+        writable = {name for name, section in sections.items() if section in (".data", ".bss")}
+        assert writable == WRITABLE, obj
+        assert _section_bytes(obj, tool + "size", ".data") == 0, obj

@@ -1,11 +1,13 @@
 """The bundle's own build files: `make` and CMake each build the test driver for every
 bundle flavour (threads or not, weights embedded or in a file, profiling, cross-compiled
 for ARM, emitted without compiling), and the program they build gives onnxruntime's
-answer."""
+answer. Both compile warning-free with -Werror, which deepxc's tests add and the build
+files leave to their users."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -58,6 +60,10 @@ def _check_program(bundle, program, tmp_path) -> None:
     assert_close({model.graph.output[0].name: np.load(tmp_path / "y.npy")}, expected)
 
 
+def _makefile_cflags(bundle) -> str:
+    return re.search(r"^CFLAGS = (.*)$", (bundle / "Makefile").read_text(), re.M).group(1)
+
+
 def _run(command: list[str], cwd=None) -> None:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
@@ -68,17 +74,24 @@ def test_makefile_builds_the_driver(bundle, tmp_path):
     shutil.copytree(bundle, copy)
     _run(["make", "clean"], copy)
     assert not (copy / "model").exists()
-    _run(["make"], copy)
+    assert "-Werror" not in _makefile_cflags(copy)
+    _run(["make", "CFLAGS_EXTRA=-Werror"], copy)
     _check_program(copy, copy / "model", tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
 def test_cmake_builds_the_driver(bundle, tmp_path):
-    """An out-of-tree CMake build, with the target's compiler."""
+    """An out-of-tree CMake build, with the target's compiler; its targets are named after
+    --name (the default `model` and `model_main`)."""
     build = tmp_path / "build"
-    cc = shutil.which(manifest(bundle)["toolchain"]["cc"])
-    _run(["cmake", "-S", str(bundle), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}"])
+    info = manifest(bundle)
+    cc = shutil.which(info["toolchain"]["cc"])
+    assert "-Werror" not in (bundle / "CMakeLists.txt").read_text()
+    configure = ["cmake", "-S", str(bundle), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}"]
+    _run([*configure, "-DCMAKE_C_FLAGS=-Werror"])
     _run(["cmake", "--build", str(build)])
-    _check_program(bundle, build / "model_main", tmp_path)
-    links_pthread = "pthread" in (build / "CMakeFiles" / "model_main.dir" / "link.txt").read_text()
-    assert links_pthread == (manifest(bundle)["threads"] > 1)
+    library = "model" if info["name"] == "deepx" else f"{info['name']}_model"
+    assert (build / f"lib{library}.a").is_file()
+    _check_program(bundle, build / f"{library}_main", tmp_path)
+    link = (build / "CMakeFiles" / f"{library}_main.dir" / "link.txt").read_text()
+    assert ("pthread" in link) == (info["threads"] > 1)

@@ -10,7 +10,7 @@ import pytest
 from models import relu_add
 from support import assert_close, quiet, reference_outputs
 
-from deepxc.errors import RunError
+from deepxc.errors import RunError, ToolchainError
 from deepxc.pipeline import build_model
 from deepxc.runner import run_bundle
 
@@ -133,9 +133,13 @@ def test_core_runtime_uses_no_malloc_or_stdio(bundle):
     assert any(s.startswith("__tvm_ffi_") for s in undefined)  # nm sees real imports
 
 
-def test_strict_warnings_are_on(bundle):
-    makefile = (bundle / "Makefile").read_text()
-    assert "-Wall -Wextra -Werror" in makefile
+def test_warnings_are_on_but_not_errors_for_users(bundle):
+    """The Makefile turns warnings on and leaves -Werror to its user (`make
+    CFLAGS_EXTRA=-Werror`, as tests/test_build_files.py does)."""
+    cflags = re.search(r"^CFLAGS = (.*)$", (bundle / "Makefile").read_text(), re.M).group(1)
+    assert "-Wall -Wextra" in cflags
+    assert "-Werror" not in cflags
+    assert cflags.endswith("$(CFLAGS_EXTRA)")
 
 
 def test_sizes_in_header_match_manifest(bundle):
@@ -147,3 +151,10 @@ def test_sizes_in_header_match_manifest(bundle):
     weights = int(re.search(r"DEEPX_WEIGHTS_BYTES (\d+)u", header).group(1))
     assert arena == manifest["sizes"]["arena_bytes"]
     assert weights == manifest["sizes"]["weights_bytes"] == (bundle / "weights.bin").stat().st_size
+
+
+def test_extra_cflags_reach_deepxcs_own_compile(tmp_path, monkeypatch):
+    """DEEPXC_EXTRA_CFLAGS (the tests' -Werror) is passed to the compile of the runtime."""
+    monkeypatch.setenv("DEEPXC_EXTRA_CFLAGS", "-Werror -include dx_mark.h")
+    with pytest.raises(ToolchainError, match="dx_mark.h"):
+        build_model(relu_add((2, 8)), "host", str(tmp_path / "bundle"), log=quiet)

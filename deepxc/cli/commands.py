@@ -26,6 +26,7 @@ def build_command(args, log) -> int:
         calibration=args.calibration,
         api_name=args.name,
         emit_only=args.emit_only,
+        command_line=args.command_line,
     )
     return 0
 

@@ -180,6 +180,7 @@ def _count(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.command_line = list(sys.argv) if argv is None else ["deepxc", *argv]  # provenance
     try:
         if args.command == "build":
             from deepxc.cli.commands import build_command

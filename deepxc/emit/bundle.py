@@ -136,6 +136,7 @@ def write_bundle(
     level_info: list[dict] | None = None,
     names: BundleNames | None = None,
     emit_only: bool = False,
+    provenance: dict | None = None,
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
@@ -145,6 +146,7 @@ def write_bundle(
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
     entries to each level's record in the manifest. `names` gives the bundle's C names
     (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix.
+    `provenance` (`deepxc.provenance.build_provenance`) is recorded as it is.
 
     `emit_only` writes the sources and build files without running the C toolchain: the
     bundle's Makefile or CMakeLists.txt then also renames the kernels' symbols, and the code
@@ -172,6 +174,7 @@ def write_bundle(
     ctx.embed_weights = embed_weights
     ctx.profile = profile
     ctx.api, ctx.macro, ctx.backend = names.api, names.macro, names.backend
+    ctx.library, ctx.driver, ctx.driver_option = names.library, names.driver, names.driver_option
     compiled = [partition.object_path for partition in levels if partition.object_path]
     kernel_objects = [os.path.basename(path) for path in compiled]
     spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
@@ -230,6 +233,7 @@ def write_bundle(
         ],
         "files": sorted([*os.listdir(directory), "manifest.json"]),
         "make_outputs": _make_outputs(spec) if emit_only else [],
+        "provenance": provenance,
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

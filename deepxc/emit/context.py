@@ -97,6 +97,9 @@ class BundleContext:
     api: str = DEFAULT_API  # prefix of the C functions and types: deepx_init
     macro: str = DEFAULT_API.upper()  # prefix of the macros: DEEPX_ARENA_BYTES
     backend: dict[str, str] = field(default_factory=dict)  # TVM_BACKEND role -> C symbol
+    library: str = "model"  # CMake targets: the library, the test driver, the driver's option
+    driver: str = "model_main"
+    driver_option: str = "MODEL_BUILD_DRIVER"
 
 
 def c_shape(spec: TensorSpec) -> str:

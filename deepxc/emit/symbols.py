@@ -36,6 +36,9 @@ class BundleNames:
     macro: str  # macros: DEEPX_ARENA_BYTES
     kernels: str  # kernel symbols: dx_cpu_conv2d
     backend: dict[str, str] = field(default_factory=dict)  # TVM_BACKEND role -> symbol
+    library: str = "model"  # the CMake library target (libmodel.a) ...
+    driver: str = "model_main"  # ... and test driver target; kws_model, kws_model_main
+    driver_option: str = "MODEL_BUILD_DRIVER"  # the CMake option that adds the driver
 
     def backend_renames(self) -> dict[str, str]:
         """TVM's symbol -> this bundle's, for the kernel objects."""
@@ -47,11 +50,15 @@ def bundle_names(name: str | None = None) -> BundleNames:
     if name is not None:
         _check_name(name)
     api = name or DEFAULT_API
+    library = f"{name}_model" if name else "model"
     return BundleNames(
         api=api,
         macro=api.upper(),
         kernels=name or DEFAULT_KERNEL_PREFIX,
         backend={role: f"{api}_tvm_{role}" for role in TVM_BACKEND},
+        library=library,
+        driver=f"{library}_main",
+        driver_option=f"{library.upper()}_BUILD_DRIVER",
     )
 
 

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from deepxc.errors import ToolchainError
 from deepxc.targets import Target
 
-WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+# Warnings on, but not -Werror: a newer compiler's new warning must not break a user's
+# build. Extra flags for deepxc's own compile of the runtime come from the environment
+# (deepxc's tests set DEEPXC_EXTRA_CFLAGS=-Werror); the Makefile takes CFLAGS_EXTRA.
+WARNINGS = ["-Wall", "-Wextra"]
+EXTRA_CFLAGS_ENV = "DEEPXC_EXTRA_CFLAGS"
 
 
 @dataclass
@@ -19,12 +23,18 @@ class BuildSpec:
     ar: str
     objcopy: str
     size: str
-    cflags: list[str]
+    cflags: list[str]  # the Makefile's
     ldflags: list[str]
     libs: list[str]
     kernel_objects: list[str]
     runtime_sources: list[str]  # compiled into libmodel.a with the kernels
-    target_cflags: list[str]  # the target's own (CPU, float ABI), for CMakeLists.txt
+    # CMakeLists.txt: the target's CPU and float-ABI flags (-m...), which the kernels were
+    # compiled for and every file linked with them must share (PUBLIC), and the rest of
+    # its flags and the warnings (-O2 -Wall -Wextra; the C standard is a target property
+    # there) for the bundle's own files.
+    abi_cflags: list[str]
+    private_cflags: list[str]
+    extra_cflags: list[str]  # DEEPXC_EXTRA_CFLAGS: deepxc's own compile only
     debian_package: str = ""  # where the tools come from, for the error naming a missing one
     # objcopy options the build files apply to the kernel objects before archiving them:
     # empty when deepxc renamed the symbols itself (it runs objcopy unless --emit-only)
@@ -48,8 +58,10 @@ def build_spec(
         target.libs,
         kernel_objects,
         sources,
-        target.cflags,
-        target.debian_package,
+        abi_cflags=[f for f in target.cflags if f.startswith("-m")],
+        private_cflags=[f for f in target.cflags if not f.startswith(("-m", "-std="))] + WARNINGS,
+        extra_cflags=os.environ.get(EXTRA_CFLAGS_ENV, "").split(),
+        debian_package=target.debian_package,
     )
 
 
@@ -82,7 +94,7 @@ def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
     """Compile the runtime sources; return their object files."""
     objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
     for source, obj in zip(spec.runtime_sources, objects):
-        _run([spec.cc, *spec.cflags, "-c", source, "-o", obj], directory)
+        _run([spec.cc, *spec.cflags, *spec.extra_cflags, "-c", source, "-o", obj], directory)
     return objects
 
 
@@ -97,7 +109,7 @@ def link_bundle(directory: str, spec: BuildSpec, objects: list[str]) -> str:
     """Archive `libmodel.a` and link the test driver `model`; return its path."""
     if os.path.exists(os.path.join(directory, "libmodel.a")):
         os.remove(os.path.join(directory, "libmodel.a"))
-    _run([spec.cc, *spec.cflags, "-c", "main.c", "-o", "main.o"], directory)
+    _run([spec.cc, *spec.cflags, *spec.extra_cflags, "-c", "main.c", "-o", "main.o"], directory)
     _run([spec.ar, "rcs", "libmodel.a", *objects, *spec.kernel_objects], directory)
     _run([spec.cc, *spec.ldflags, "main.o", "libmodel.a", *spec.libs, "-o", "model"], directory)
     return os.path.join(directory, "model")

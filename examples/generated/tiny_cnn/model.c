@@ -28,8 +28,8 @@ typedef struct {
     dx_device device;
     int32_t ndim;
     dx_dtype dtype;
-    int64_t *shape;
-    int64_t *strides;
+    const int64_t *shape; /* int64_t * in DLPack; the kernels only read it */
+    const int64_t *strides;
     uint64_t byte_offset;
 } dx_tensor;
 typedef struct {
@@ -55,10 +55,10 @@ static int32_t dx_call(int32_t (*kernel)(void *, const dx_any *, int32_t, dx_any
 
 extern int32_t __tvm_ffi_dx_cpu_fused_conv2d_add_relu(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_fused_conv2d_add_relu(void *a0, void *a1, void *a2, void *a3) {
-    static int64_t s0[] = {1, 3, 32, 32};
-    static int64_t s1[] = {1, 2, 27, 4};
-    static int64_t s2[] = {1, 8, 1, 1};
-    static int64_t s3[] = {1, 8, 32, 32};
+    static const int64_t s0[] = {1, 3, 32, 32};
+    static const int64_t s1[] = {1, 2, 27, 4};
+    static const int64_t s2[] = {1, 8, 1, 1};
+    static const int64_t s3[] = {1, 8, 32, 32};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s1, NULL, 0},
@@ -71,8 +71,8 @@ static int32_t dx_cpu_fused_conv2d_add_relu(void *a0, void *a1, void *a2, void *
 
 extern int32_t __tvm_ffi_dx_cpu_max_pool2d(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_max_pool2d(void *a0, void *a1) {
-    static int64_t s0[] = {1, 8, 32, 32};
-    static int64_t s1[] = {1, 8, 16, 16};
+    static const int64_t s0[] = {1, 8, 32, 32};
+    static const int64_t s1[] = {1, 8, 16, 16};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s1, NULL, 0},
@@ -83,10 +83,10 @@ static int32_t dx_cpu_max_pool2d(void *a0, void *a1) {
 
 extern int32_t __tvm_ffi_dx_cpu_fused_conv2d1_add1_relu2(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_fused_conv2d1_add1_relu2(void *a0, void *a1, void *a2, void *a3) {
-    static int64_t s0[] = {1, 8, 16, 16};
-    static int64_t s1[] = {1, 4, 72, 4};
-    static int64_t s2[] = {1, 16, 1, 1};
-    static int64_t s3[] = {1, 16, 16, 16};
+    static const int64_t s0[] = {1, 8, 16, 16};
+    static const int64_t s1[] = {1, 4, 72, 4};
+    static const int64_t s2[] = {1, 16, 1, 1};
+    static const int64_t s3[] = {1, 16, 16, 16};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s1, NULL, 0},
@@ -99,8 +99,8 @@ static int32_t dx_cpu_fused_conv2d1_add1_relu2(void *a0, void *a1, void *a2, voi
 
 extern int32_t __tvm_ffi_dx_cpu_mean(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_mean(void *a0, void *a1) {
-    static int64_t s0[] = {1, 16, 16, 16};
-    static int64_t s1[] = {1, 16, 1, 1};
+    static const int64_t s0[] = {1, 16, 16, 16};
+    static const int64_t s1[] = {1, 16, 1, 1};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s1, NULL, 0},
@@ -111,8 +111,8 @@ static int32_t dx_cpu_mean(void *a0, void *a1) {
 
 extern int32_t __tvm_ffi_dx_cpu_reshape(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_reshape(void *a0, void *a1) {
-    static int64_t s0[] = {1, 16, 1, 1};
-    static int64_t s1[] = {1, 16};
+    static const int64_t s0[] = {1, 16, 1, 1};
+    static const int64_t s1[] = {1, 16};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 4, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s1, NULL, 0},
@@ -123,10 +123,10 @@ static int32_t dx_cpu_reshape(void *a0, void *a1) {
 
 extern int32_t __tvm_ffi_dx_cpu_fused_dense_add2(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_fused_dense_add2(void *a0, void *a1, void *a2, void *a3) {
-    static int64_t s0[] = {1, 16};
-    static int64_t s1[] = {1, 16, 16};
-    static int64_t s2[] = {10};
-    static int64_t s3[] = {1, 10};
+    static const int64_t s0[] = {1, 16};
+    static const int64_t s1[] = {1, 16, 16};
+    static const int64_t s2[] = {10};
+    static const int64_t s3[] = {1, 10};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 3, {2, 32, 1}, s1, NULL, 0},
@@ -139,8 +139,8 @@ static int32_t dx_cpu_fused_dense_add2(void *a0, void *a1, void *a2, void *a3) {
 
 extern int32_t __tvm_ffi_dx_cpu_softmax(void *self, const dx_any *args, int32_t num_args, dx_any *result);
 static int32_t dx_cpu_softmax(void *a0, void *a1) {
-    static int64_t s0[] = {1, 10};
-    static int64_t s1[] = {1, 10};
+    static const int64_t s0[] = {1, 10};
+    static const int64_t s1[] = {1, 10};
     dx_tensor t[] = {
         {a0, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s0, NULL, 0},
         {a1, {DX_DEVICE_CPU, 0}, 2, {2, 32, 1}, s1, NULL, 0},
@@ -192,11 +192,11 @@ static int dx_free_workspace(int device_type, int device_id, void *ptr) {
 
 /* The kernel objects reach these through weak pointers, renamed from TVM's names to this
  * bundle's own when the objects were copied in; these strong definitions take their place
- * at link time. */
-void *(*deepx_tvm_alloc_workspace)(int, int, uint64_t, int, int) = dx_alloc_workspace;
-int (*deepx_tvm_free_workspace)(int, int, void *) = dx_free_workspace;
-int (*deepx_tvm_parallel_launch)(dx_parallel_lambda, void *, int) = dx_parallel_launch;
-int (*deepx_tvm_parallel_barrier)(int, dx_parallel_env *) = dx_parallel_barrier;
+ * at link time. The kernels only read them, so they are const (read-only data, flash). */
+void *(*const deepx_tvm_alloc_workspace)(int, int, uint64_t, int, int) = dx_alloc_workspace;
+int (*const deepx_tvm_free_workspace)(int, int, void *) = dx_free_workspace;
+int (*const deepx_tvm_parallel_launch)(dx_parallel_lambda, void *, int) = dx_parallel_launch;
+int (*const deepx_tvm_parallel_barrier)(int, dx_parallel_env *) = dx_parallel_barrier;
 
 void deepx_tvm_error_set(const char *kind, const char **parts, int32_t count);
 void deepx_tvm_error_set(const char *kind, const char **parts, int32_t count) {
