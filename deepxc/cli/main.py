@@ -9,10 +9,29 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli.rlc_options import add_rlc_arguments
+from deepxc.cli.run import level_argument
 from deepxc.errors import DeepxcError
 
 DESCRIPTION = """deepxc compiles ONNX models ahead of time into self-contained C bundles
 for embedded and wearable devices (static memory, a weights blob, no runtime library)."""
+
+
+RUN_EPILOG = """examples:
+  deepxc run b/                                  seeded random inputs; prints the outputs
+  deepxc run b/ -i x.npy -o y.npy                the input and output of a one-input,
+                                                 one-output model
+  deepxc run b/ -i inputs.npz -o outputs.npz     arrays named after the model's inputs
+  deepxc run b/ --bench 50                       median latency of 50 runs
+  deepxc run b/ --dataset test.npz               top-1 accuracy against test.npz's 'labels'
+  deepxc run b/ --dataset test.npz --level all   accuracy and MACs of every level
+
+levels:
+  A bundle built with --rlc-levels F1,F2,... holds one level per fraction, numbered
+  from the largest fraction down whatever order the list gave: level 0 is the largest
+  (the uncompressed model when the list holds 1.0), level 1 the next, and so on.
+  A bundle built with --rlc-macs, --rlc-weights or --rlc-max-loss holds one level, the
+  compressed model, as level 0; one built without RLC holds the model as it is as
+  level 0. manifest.json lists each level's MACs and budget under "levels"."""
 
 
 def _progress(message: str) -> None:
@@ -76,13 +95,41 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="run a compiled bundle on inputs from an .npz file",
-        description="Run a bundle's executable. Inputs come from an .npz whose arrays are "
-        "named after the model inputs; without -i, seeded random inputs are used.",
+        help="run a compiled bundle on inputs, or on a data set (accuracy per level)",
+        description="Run a bundle's executable (natively, or under the qemu-user emulator "
+        "its manifest names: times are then marked emulated). Inputs come from -i or are "
+        "seeded random; --dataset runs every example of a file in one process and prints "
+        "the top-1 accuracy of each level run.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG,
     )
     run.add_argument("bundle", metavar="DIR", help="a directory made by `deepxc build`")
-    run.add_argument("-i", "--inputs", metavar="INPUTS.npz", help="input arrays by name")
-    run.add_argument("-o", "--outputs", metavar="OUTPUTS.npz", help="save outputs here")
+    run.add_argument(
+        "-i",
+        "--inputs",
+        metavar="FILE",
+        help="an .npz of arrays named after the model inputs, or one .npy array for a "
+        "one-input model; float64 arrays are converted to float32 (with a note)",
+    )
+    run.add_argument(
+        "-o",
+        "--outputs",
+        metavar="FILE",
+        help="save the outputs: FILE.npz holds every output by name, FILE.npy the only "
+        "output of a one-output model; the folder must exist",
+    )
+    run.add_argument(
+        "--dataset",
+        metavar="DATA.npz",
+        help="run every example on axis 0 of the arrays named after the model inputs (a "
+        "one-input model also takes a single array) and print each level's accuracy",
+    )
+    run.add_argument(
+        "--labels",
+        metavar="NAME",
+        help="the integer class labels in DATA.npz (default: 'labels'); without labels, "
+        "--dataset prints output statistics and the levels' agreement",
+    )
     run.add_argument(
         "--bench",
         type=_count,
@@ -93,11 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_count, default=0, help="seed of the random inputs")
     run.add_argument(
         "--level",
-        type=int,
+        type=level_argument,
         default=0,
-        metavar="K",
-        help="runtime compression level to run (default 0, the uncompressed model; "
-        "the manifest lists the bundle's levels)",
+        metavar="K|all",
+        help="runtime compression level to run (default 0; see below); 'all' runs every "
+        "level of the bundle in turn over the --dataset",
     )
     run.add_argument(
         "--profile",
@@ -151,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return build_command(args, _progress)
         if args.command == "run":
-            from deepxc.cli.commands import run_command
+            from deepxc.cli.run import run_command
 
             return run_command(args, _progress)
         if args.command == "inspect":
