@@ -36,20 +36,9 @@ def load_inputs(path: str, manifest: dict, log: Log) -> dict[str, np.ndarray]:
     data = _read_arrays(path, "-i")
     if isinstance(data, np.ndarray):
         data = {_only_input(path, manifest): data}
-    specs = {t["name"]: t for t in manifest["inputs"]}
-    extra = sorted(set(data) - set(specs))
-    if extra:
-        raise RunError(
-            f"{path}: arrays the model does not take: {', '.join(extra)} "
-            f"(model inputs: {', '.join(specs)})"
-        )
-    inputs = {}
-    for name, spec in specs.items():
-        if name not in data:
-            raise RunError(f"{path}: lacks model input '{name}' (it holds {_listing(data)})")
-        array = _as_float32(path, name, data[name], log)
-        _check_shape(path, name, array, spec["shape"])
-        inputs[name] = array
+    inputs = _by_input(path, data, manifest, log)
+    for spec in manifest["inputs"]:
+        _check_shape(path, spec["name"], inputs[spec["name"]], spec["shape"])
     return inputs
 
 
@@ -74,20 +63,15 @@ def load_dataset(path: str, manifest: dict, labels_name: str | None, log: Log) -
             (only,) = data
             log(f"{path}: array '{only}' taken as the model input '{names[0]}'")
             data = {names[0]: data[only]}
-    extra = sorted(set(data) - set(names))
-    if extra:
-        raise RunError(
-            f"{path}: arrays that are neither model inputs ({', '.join(names)}) nor the "
-            f"labels ('{wanted_labels}'): {', '.join(extra)}; --labels NAME names the labels"
-        )
+    arrays = _by_input(
+        path, data, manifest, log, f"; the labels are '{wanted_labels}' (--labels NAME)"
+    )
     examples = {}
-    for name in names:
-        if name not in data:
-            raise RunError(f"{path}: lacks model input '{name}' (it holds {_listing(data)})")
-        spec = next(t for t in manifest["inputs"] if t["name"] == name)
-        array = _as_float32(path, name, data[name], log)
+    for spec in manifest["inputs"]:
         try:
-            examples[name] = stack_examples(name, array, spec["shape"])
+            examples[spec["name"]] = stack_examples(
+                spec["name"], arrays[spec["name"]], spec["shape"]
+            )
         except RunError as error:
             raise RunError(f"{path}: {error}") from None
     counts = {name: len(array) for name, array in examples.items()}
@@ -156,6 +140,24 @@ def _read_arrays(path: str, flag: str) -> np.ndarray | dict[str, np.ndarray]:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputFileError(f"{flag} {path}: not a readable .npz or .npy file ({exc})") from None
+
+
+def _by_input(
+    path: str, data: dict[str, np.ndarray], manifest: dict, log: Log, stray_hint: str = ""
+) -> dict[str, np.ndarray]:
+    """The arrays named after the model inputs, as float32; a missing or stray one is
+    refused."""
+    names = [t["name"] for t in manifest["inputs"]]
+    extra = sorted(set(data) - set(names))
+    if extra:
+        raise RunError(
+            f"{path}: arrays the model does not take: {', '.join(extra)} "
+            f"(model inputs: {', '.join(names)}){stray_hint}"
+        )
+    for name in names:
+        if name not in data:
+            raise RunError(f"{path}: lacks model input '{name}' (it holds {_listing(data)})")
+    return {name: _as_float32(path, name, data[name], log) for name in names}
 
 
 def _only_input(path: str, manifest: dict) -> str:
