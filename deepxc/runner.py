@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from deepxc.emit.bundle import read_manifest
-from deepxc.errors import RunError
+from deepxc.errors import RunError, first_line
 
 Progress = Callable[[str, int, int], None]  # ("level=K" or "bench", done, total)
 PROGRESS_SECONDS = 3.0  # how often a long run reports progress
@@ -84,7 +84,13 @@ def stack_examples(name: str, array: np.ndarray, shape: list[int]) -> np.ndarray
         return array
     if shape and array.ndim == len(shape) and list(array.shape[1:]) == shape[1:]:
         if array.shape[0] % shape[0] == 0:
-            return array.reshape(-1, *shape)
+            try:
+                return array.reshape(-1, *shape)
+            except ValueError as exc:  # numpy's arrays have at most 64 dimensions
+                raise RunError(
+                    f"input '{name}': its {len(shape)} dimensions and the examples axis are "
+                    f"more than numpy holds ({first_line(exc)})"
+                ) from None
     forms = [["N", *shape]]
     if shape:
         forms.append(["N" if shape[0] == 1 else f"N*{shape[0]}", *shape[1:]])

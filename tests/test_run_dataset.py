@@ -17,6 +17,8 @@ from lowrank_reference import reference_model
 from test_cli_errors import assert_one_line_error, run_cli
 
 from deepxc.cli.main import main
+from deepxc.errors import RunError
+from deepxc.runner import stack_examples
 
 DIGITS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 MODEL = os.path.join(DIGITS, "digits", "model.onnx")
@@ -165,3 +167,15 @@ def test_dataset_errors(capsys, tmp_path, levels_bundle, arrays, argv, fragment)
 
 def test_level_all_needs_a_dataset(capsys, levels_bundle):
     assert_one_line_error(capsys, ["run", levels_bundle[0], "--level", "all"], "--dataset")
+
+
+def test_examples_are_stacked_from_either_form():
+    batches = np.arange(24, dtype=np.float32).reshape(6, 4)  # 3 batches of [2, 4]
+    stacked = stack_examples("x", batches, [2, 4])
+    assert stacked.shape == (3, 2, 4)
+    np.testing.assert_array_equal(stacked[1], batches[2:4])
+    assert stack_examples("x", stacked, [2, 4]) is stacked
+    with pytest.raises(RunError, match=r"expected \[N, 2, 4\] or \[N\*2, 4\]"):
+        stack_examples("x", batches[:5], [2, 4])
+    with pytest.raises(RunError, match="more than numpy holds"):
+        stack_examples("x", np.zeros([2] + [1] * 63, np.float32), [1] * 64)
