@@ -10,6 +10,22 @@ import time
 from deepxc.errors import RunError
 
 ALL_LEVELS = "all"
+RUN_EPILOG = """examples:
+  deepxc run b/                                  seeded random inputs; prints the outputs
+  deepxc run b/ -i x.npy -o y.npy                the input and output of a one-input,
+                                                 one-output model
+  deepxc run b/ -i inputs.npz -o outputs.npz     arrays named after the model's inputs
+  deepxc run b/ --bench 50                       median latency of 50 runs
+  deepxc run b/ --dataset test.npz               top-1 accuracy against test.npz's 'labels'
+  deepxc run b/ --dataset test.npz --level all   accuracy and MACs of every level
+
+levels:
+  A bundle built with --rlc-levels F1,F2,... holds one level per fraction, numbered
+  from the largest fraction down whatever order the list gave: level 0 is the largest
+  (the uncompressed model when the list holds 1.0), level 1 the next, and so on.
+  A bundle built with --rlc-macs, --rlc-weights or --rlc-max-loss holds one level, the
+  compressed model, as level 0; one built without RLC holds the model as it is as
+  level 0. manifest.json lists each level's MACs and budget under "levels"."""
 
 
 def level_argument(text: str) -> int | str:
