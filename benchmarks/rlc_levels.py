@@ -6,7 +6,8 @@
 
 Builds one bundle per example with every level (`deepxc build --rlc-levels ...
 --calibration calibration.npz`), then for each level runs the bundle itself on the
-held-out test split (switching with `--level`) and reports its accuracy next to the
+held-out test split (all levels in one run of the bundle, as `deepxc run --dataset
+--level all` does) and reports its accuracy next to the
 estimate from the calibration split. On the host it also times each level (median of
 --repeat runs) and gives the ratios to level 0 and to onnxruntime running the
 uncompressed model; on an ARM target the bundle runs under qemu-user and only accuracy
@@ -30,7 +31,7 @@ from latency import time_onnxruntime  # noqa: E402
 
 from deepxc.pipeline import build_model  # noqa: E402
 from deepxc.rlc.plan import Budget  # noqa: E402
-from deepxc.runner import run_bundle, run_examples  # noqa: E402
+from deepxc.runner import run_bundle, run_dataset  # noqa: E402
 
 
 def budgets(levels: list[float], by: str) -> list[Budget]:
@@ -80,9 +81,10 @@ def example_table(name: str, args) -> None:
         print(header)
         reference_accuracy = None
         level0_ms = None
-        for entry in levels:
+        runs = run_dataset(bundle, {"input": inputs}, [entry["level"] for entry in levels])
+        for entry, run in zip(levels, runs):
             level = entry["level"]
-            outputs = run_examples(bundle, {"input": inputs}, level=level)["logits"]
+            outputs = run["logits"]
             accuracy = float(np.mean(outputs.argmax(axis=1) == labels))
             reference_accuracy = accuracy if reference_accuracy is None else reference_accuracy
             rlc = entry.get("rlc", entry)

@@ -6,12 +6,16 @@ import os
 import shutil
 import subprocess
 import tempfile
-import zipfile
+from collections.abc import Callable
 
 import numpy as np
 
 from deepxc.emit.bundle import read_manifest
-from deepxc.errors import InputFileError, RunError
+from deepxc.errors import RunError, first_line
+
+Progress = Callable[[str, int, int], None]  # ("level=K" or "bench", done, total)
+PROGRESS_SECONDS = 3.0  # how often a long run reports progress
+MAX_LEVEL_RUNS = 16  # levels the driver runs in one process
 
 
 def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
@@ -21,48 +25,11 @@ def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def load_inputs(path: str, manifest: dict) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file, by name; a single .npy array is taken as the input of a
-    one-input model."""
-    if os.path.isdir(path):
-        raise InputFileError(f"{path}: is a directory, expected an .npz file")
-    if not os.path.isfile(path):
-        raise InputFileError(f"{path}: no such file")
-    if os.path.getsize(path) == 0:
-        raise InputFileError(f"{path}: the file is empty, expected an .npz archive")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):
-            return {_only_input(path, manifest): data}
-        with data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
-
-
-def _only_input(path: str, manifest: dict) -> str:
-    names = [t["name"] for t in manifest["inputs"]]
-    if len(names) != 1:
-        raise InputFileError(
-            f"{path}: one .npy array, but the model takes {len(names)} inputs "
-            f"({', '.join(names)}): give an .npz with an array named after each"
-        )
-    return names[0]
-
-
-def save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
-    """Write the outputs as an .npz at exactly `path` (numpy would append .npz)."""
-    if os.path.isdir(path):
-        raise InputFileError(f"-o {path}: is a directory, expected an .npz file name")
-    try:
-        with open(path, "wb") as file:
-            np.savez(file, **outputs)
-    except OSError as exc:
-        raise InputFileError(f"-o {path}: cannot write ({exc.strerror})") from None
-
-
-def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Order the arrays as the bundle expects, refusing missing, extra or mismatched ones."""
+def check_inputs(
+    manifest: dict, inputs: dict[str, np.ndarray], examples: int = 0
+) -> list[np.ndarray]:
+    """Order the arrays as the bundle expects, refusing missing, extra or mismatched ones;
+    with `examples`, each array holds that many inputs stacked on a new first axis."""
     expected = {t["name"]: t for t in manifest["inputs"]}
     extra = sorted(set(inputs) - set(expected))
     if extra:
@@ -75,10 +42,9 @@ def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarr
         if name not in inputs:
             raise RunError(f"inputs file lacks model input '{name}'")
         array = np.asarray(inputs[name])
-        if list(array.shape) != spec["shape"]:
-            raise RunError(
-                f"input '{name}' has shape {list(array.shape)}, model wants {spec['shape']}"
-            )
+        shape = [examples, *spec["shape"]] if examples else spec["shape"]
+        if list(array.shape) != shape:
+            raise RunError(f"input '{name}' has shape {list(array.shape)}, model wants {shape}")
         if array.dtype != np.dtype(spec["dtype"]):
             raise RunError(f"input '{name}' has dtype {array.dtype}, model wants {spec['dtype']}")
         ordered.append(np.array(array, order="C"))  # keeps 0-d arrays 0-d
@@ -86,11 +52,17 @@ def check_inputs(manifest: dict, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def run_bundle(
-    bundle: str, inputs: dict[str, np.ndarray] | None = None, bench: int = 0, level: int = 0
+    bundle: str,
+    inputs: dict[str, np.ndarray] | None = None,
+    bench: int = 0,
+    level: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Run once (and `bench` timed times) at compression level `level`; return the
-    outputs and the median in ms."""
-    runs, stdout = _execute(bundle, inputs, ["--bench", str(bench)] if bench else [], [level])
+    outputs and the median in ms. `progress` hears how many timed runs are done."""
+    runs, stdout = _execute(
+        bundle, inputs, ["--bench", str(bench)] if bench else [], [level], progress=progress
+    )
     return runs[0], _median_ms(stdout)
 
 
@@ -103,28 +75,72 @@ def run_levels(
     return runs
 
 
-def run_examples(
-    bundle: str, examples: dict[str, np.ndarray], level: int = 0
-) -> dict[str, np.ndarray]:
-    """Run the bundle on each example in turn and stack the outputs: `examples` holds
-    each input's examples along axis 0, one model batch each (as in a calibration or
-    test .npz)."""
+def stack_examples(name: str, array: np.ndarray, shape: list[int]) -> np.ndarray:
+    """The examples of one input as [N, *shape]. `array` holds them on axis 0: either
+    stacked on a new axis ([N, *shape]) or one model batch after the other ([N * batch,
+    *shape[1:]], as a calibration or test .npz holds them)."""
+    shape = list(shape)
+    if list(array.shape[1:]) == shape:
+        return array
+    if shape and array.ndim == len(shape) and list(array.shape[1:]) == shape[1:]:
+        if array.shape[0] % shape[0] == 0:
+            try:
+                return array.reshape(-1, *shape)
+            except ValueError as exc:  # numpy's arrays have at most 64 dimensions
+                raise RunError(
+                    f"input '{name}': its {len(shape)} dimensions and the examples axis are "
+                    f"more than numpy holds ({first_line(exc)})"
+                ) from None
+    forms = [["N", *shape]]
+    if shape:
+        forms.append(["N" if shape[0] == 1 else f"N*{shape[0]}", *shape[1:]])
+    wanted = " or ".join("[" + ", ".join(map(str, form)) + "]" for form in forms)
+    raise RunError(
+        f"input '{name}': examples of shape {list(array.shape)}, expected {wanted} "
+        "(N examples on axis 0)"
+    )
+
+
+def run_dataset(
+    bundle: str,
+    examples: dict[str, np.ndarray],
+    levels: list[int],
+    progress: Progress | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Run every example at each level in `levels`, all in one process; return each
+    level's outputs with the examples on axis 0 the way `examples` holds them (see
+    stack_examples), so output i is the output of example i. `progress` hears how many
+    examples of a level are done, every PROGRESS_SECONDS or so."""
     manifest = read_manifest(bundle)
-    batch = {t["name"]: t["shape"][0] if t["shape"] else 1 for t in manifest["inputs"]}
-    counts = {len(array) // batch.get(name, 1) for name, array in examples.items()}
-    if len(counts) != 1:
-        raise RunError("the inputs hold different numbers of examples")
-    results: dict[str, list[np.ndarray]] = {}
-    for index in range(counts.pop()):
-        one = {
-            name: array[index * batch[name] : (index + 1) * batch[name]]
-            for name, array in examples.items()
-            if name in batch
+    stacks = {
+        t["name"]: stack_examples(t["name"], examples[t["name"]], t["shape"])
+        for t in manifest["inputs"]
+        if t["name"] in examples
+    }
+    counts = {len(stack) for stack in stacks.values()}
+    if len(counts) > 1:
+        sizes = ", ".join(f"{name}: {len(stack)}" for name, stack in stacks.items())
+        raise RunError(f"the inputs hold different numbers of examples ({sizes})")
+    count = counts.pop() if counts else 1
+    if count == 0:
+        raise RunError("the inputs hold no examples")
+    runs = []
+    for first in range(0, len(levels), MAX_LEVEL_RUNS):
+        runs += _execute(
+            bundle,
+            stacks,
+            ["--examples", str(count)],
+            levels[first : first + MAX_LEVEL_RUNS],
+            examples=count,
+            progress=progress,
+        )[0]
+    return [
+        {
+            t["name"]: run[t["name"]].reshape(-1, *t["shape"][1:]) if t["shape"] else run[t["name"]]
+            for t in manifest["outputs"]
         }
-        outputs, _ = run_bundle(bundle, one, level=level)
-        for name, value in outputs.items():
-            results.setdefault(name, []).append(value)
-    return {name: np.concatenate(values) for name, values in results.items()}
+        for run in runs
+    ]
 
 
 def profile_bundle(
@@ -179,10 +195,16 @@ def _median_ms(stdout: str) -> float | None:
 
 
 def _execute(
-    bundle: str, inputs: dict[str, np.ndarray] | None, extra: list[str], levels: list[int]
+    bundle: str,
+    inputs: dict[str, np.ndarray] | None,
+    extra: list[str],
+    levels: list[int],
+    examples: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[list[dict[str, np.ndarray]], str]:
-    """Run the bundle's executable once per level in `levels` (then any --bench runs);
-    return the outputs of each level's run and the program's stdout."""
+    """Run the bundle's executable once per level in `levels` (on each of `examples`
+    stacked inputs, if any; then any --bench runs); return the outputs of each level and
+    the program's stdout. Progress lines of the driver go to `progress` as they come."""
     manifest = read_manifest(bundle)
     for level in levels:
         check_level(bundle, manifest, level)
@@ -200,7 +222,9 @@ def _execute(
             f"{bundle}: built for {manifest['target']}; running it here needs '{runner[0]}' "
             "(Debian package qemu-user), which is not installed"
         )
-    arrays = check_inputs(manifest, inputs if inputs is not None else random_inputs(manifest))
+    if inputs is None:
+        inputs = random_inputs(manifest)
+    arrays = check_inputs(manifest, inputs, examples)
     with tempfile.TemporaryDirectory(prefix="deepxc-run-") as tmp:
         command = [*runner, os.path.abspath(executable)]
         command += ["-w", os.path.abspath(os.path.join(bundle, "weights.bin"))]
@@ -217,13 +241,34 @@ def _execute(
             command += ["-o", path]
         if levels != [0]:  # bundles older than levels have no --level option
             command += ["--level", ",".join(str(level) for level in levels)]
+        if progress is not None:
+            command += ["--progress", str(round(PROGRESS_SECONDS * 1000))]
         command += extra
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            message = (result.stderr or result.stdout).strip().splitlines()
-            raise RunError(
-                f"{bundle}: model exited with {result.returncode}: "
-                f"{message[-1] if message else 'no message'}"
-            )
+        returncode, stdout, messages = _communicate(command, tmp, progress)
+        if returncode != 0:
+            messages = messages or stdout.strip().splitlines() or ["no message"]
+            raise RunError(f"{bundle}: model exited with {returncode}: {messages[-1]}")
         runs = [{name: np.load(p) for name, p in zip(names, paths)} for paths in out_paths]
-    return runs, result.stdout
+    return runs, stdout
+
+
+def _communicate(
+    command: list[str], tmp: str, progress: Progress | None
+) -> tuple[int, str, list[str]]:
+    """Run `command`, handing its progress lines to `progress` while it runs; return its
+    exit status, its stdout and its other stderr lines (stdout goes to a file, so a long
+    profile listing cannot fill a pipe while stderr is read)."""
+    stdout_path = os.path.join(tmp, "stdout.txt")
+    messages = []
+    with open(stdout_path, "w") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        for line in process.stderr:
+            fields = line.split()
+            if progress is not None and len(fields) == 3 and fields[0] == "progress":
+                done, _, total = fields[2].partition("/")
+                progress(fields[1], int(done), int(total))
+            elif line.strip():
+                messages.append(line.strip())
+        returncode = process.wait()
+    with open(stdout_path) as stdout:
+        return returncode, stdout.read(), messages

@@ -208,3 +208,34 @@ def test_static_tables_are_read_only(tmp_path):
         writable = {name for name, section in sections.items() if section in (".data", ".bss")}
         assert writable == WRITABLE, obj
         assert _section_bytes(obj, tool + "size", ".data") == 0, obj
+
+
+def test_run_marks_emulated_times_and_reports_progress(tmp_path, capsys, monkeypatch):
+    """Under qemu-arm: `run --bench` says its median is emulated and reports the timed
+    runs as they go; `run --dataset` runs every example in the emulator in one process,
+    reports them as they go, and its outputs match onnxruntime."""
+    import deepxc.runner
+    from deepxc.cli.main import main
+
+    monkeypatch.setattr(deepxc.runner, "PROGRESS_SECONDS", 0.0)  # a line after every run
+    model = onnx.load(TINY_CNN)
+    bundle = str(tmp_path / "bundle")
+    assert main(["build", TINY_CNN, "--target", "tegra-k1", "--threads", "1", "-o", bundle]) == 0
+    capsys.readouterr()
+    assert main(["run", bundle, "--bench", "4"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"^median_ms=[\d.]+ \(emulated under qemu-arm\)$", captured.out, re.M)
+    assert re.findall(r"bench: (\d+)/4 runs", captured.err) == ["1", "2", "3", "4"]
+
+    (name, shape), *_ = random_inputs(model).items()
+    examples = np.random.default_rng(6).standard_normal((7, *shape.shape)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", **{name: examples})
+    out = str(tmp_path / "out.npy")
+    assert main(["run", bundle, "--dataset", str(tmp_path / "data.npz"), "-o", out]) == 0
+    captured = capsys.readouterr()
+    assert re.findall(r"level 0: (\d+)/7 examples", captured.err) == [str(i) for i in range(1, 8)]
+    assert re.search(r"^7 runs in .* \(emulated under qemu-arm\)$", captured.out, re.M)
+    expected = np.concatenate(
+        [next(iter(reference_outputs(model, {name: example}).values())) for example in examples]
+    )
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-4, atol=1e-5)

@@ -131,3 +131,21 @@ def test_profile_build_times_every_kernel_call(tmp_path, capsys):
     # a plain build refuses --profile clearly
     code = main(["run", str(tmp_path / "plain"), "--profile"])
     assert code == 1 and "rebuild with --profile" in capsys.readouterr().err
+
+
+def test_run_help_shows_examples_that_parse_and_how_levels_are_numbered(capsys):
+    import shlex
+
+    from deepxc.cli.main import _parser
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    examples = text.split("examples:\n", 1)[1].split("\n\n", 1)[0]
+    commands = [line.split("  ", 2)[1] for line in examples.splitlines() if "deepxc run" in line]
+    assert len(commands) >= 5 and any("--dataset" in c for c in commands)
+    for command in commands:  # each example is a valid command line
+        argv = shlex.split(command)[1:]
+        assert _parser().parse_args(argv).command == "run", command
+    levels = " ".join(text.split("levels:\n", 1)[1].split())
+    assert "level 0 is the largest" in levels and "--rlc-macs" in levels

@@ -162,7 +162,9 @@ def bundle(tmp_path, good_model, capsys):
     [
         ({"wrong_name": np.zeros((1, 4), np.float32)}, "wrong_name"),
         ({"x": np.zeros((2, 4), np.float32)}, "shape"),
-        ({"x": np.zeros((1, 4), np.float64)}, "dtype"),
+        ({"x": np.zeros((1, 4), np.int64)}, "'x' is int64, the model wants float32"),
+        ({"x": np.zeros((4,), np.float32)}, "add the batch axis"),
+        ({"x": np.full((1, 4), 1e300)}, "beyond float32's range"),
         ({}, "lacks"),
     ],
 )
@@ -262,11 +264,17 @@ def test_npy_is_the_input_of_a_one_input_model(capsys, tmp_path, bundle):
     x = np.random.default_rng(2).standard_normal((1, 4)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     np.savez(tmp_path / "x.npz", x=x)
-    code, _, err = run_cli(capsys, "run", bundle, "-i", tmp_path / "x.npy", "-o", tmp_path / "a")
+    code, _, err = run_cli(
+        capsys, "run", bundle, "-i", tmp_path / "x.npy", "-o", tmp_path / "a.npz"
+    )
     assert code == 0, err
-    code, _, err = run_cli(capsys, "run", bundle, "-i", tmp_path / "x.npz", "-o", tmp_path / "b")
+    code, _, err = run_cli(
+        capsys, "run", bundle, "-i", tmp_path / "x.npz", "-o", tmp_path / "b.npz"
+    )
     assert code == 0, err
-    np.testing.assert_array_equal(np.load(tmp_path / "a")["y"], np.load(tmp_path / "b")["y"])
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "a.npz")["y"], np.load(tmp_path / "b.npz")["y"]
+    )
 
 
 def test_npy_for_a_model_of_two_inputs(capsys, tmp_path):

@@ -100,3 +100,37 @@ def test_hostile_input_files_are_refused(driver, tmp_path, case):
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     assert result.returncode != SANITIZER_EXIT
     assert "error:" in result.stderr and "Sanitizer" not in result.stderr
+
+
+def test_stacked_examples_round_trip(driver, tmp_path):
+    """--examples N: N inputs stacked on a new first axis in, N outputs stacked out (65
+    dimensions: more than numpy makes, so the files are written and read as bytes)."""
+    x = np.random.default_rng(1).standard_normal(3 * 10**4).astype(np.float32)
+    (tmp_path / "x.npy").write_bytes(_npy(1, _good_header([3, *HIGH_RANK]), data=x.tobytes()))
+    result = _run(driver, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy", "--examples", 3)
+    assert result.returncode == 0, result.stderr
+    written = (tmp_path / "y.npy").read_bytes()
+    header_len = struct.unpack("<H", written[8:10])[0]
+    header = written[10 : 10 + header_len].decode()
+    assert "'shape': (3, " + "1, " * 60 + "10, 10, 10, 10)" in header
+    y = np.frombuffer(written[10 + header_len :], dtype="<f4")
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+
+
+STACKED = {
+    "one-example-given-for-two": (2, _npy(1, _good_header([1, *HIGH_RANK]), data=PAYLOAD)),
+    "no-examples-axis": (1, _npy(1, _good_header(), data=PAYLOAD)),
+    "stack-data-short": (2, _npy(1, _good_header([2, *HIGH_RANK]), data=PAYLOAD)),
+    # 2^30 examples of 40,000 bytes: more than a 32-bit size_t counts
+    "stack-size-wraps": (2**30, _npy(1, _good_header([2**30, *HIGH_RANK]), data=PAYLOAD)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STACKED))
+def test_hostile_stacked_inputs_are_refused(driver, tmp_path, case):
+    examples, data = STACKED[case]
+    path = tmp_path / f"{case}.npy"
+    path.write_bytes(data)
+    result = _run(driver, "-i", path, "--examples", examples)
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert "error:" in result.stderr and "Sanitizer" not in result.stderr

@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 import onnx
 import pytest
-from lowrank_reference import numpy_reconstruction
+from lowrank_reference import reference_model
 from onnx import numpy_helper
 from support import assert_close, reference_outputs
 
@@ -44,23 +44,6 @@ def _test_inputs():
         return data["input"][:EXAMPLES]
 
 
-def _reference_model(layers: list[dict]) -> onnx.ModelProto:
-    """The digits model with each factored layer's weights at its rank, by numpy."""
-    model = onnx.load(MODEL)
-    weight_of = {node.name: node.input[1] for node in model.graph.node if len(node.input) > 1}
-    factored = {row["name"]: row for row in layers if row["form"]}
-    by_name = {weight_of[name]: row for name, row in factored.items()}
-    for initializer in model.graph.initializer:
-        row = by_name.get(initializer.name)
-        if row is not None:
-            weights = numpy_helper.to_array(initializer)
-            approx = numpy_reconstruction(row["form"], weights, row["rank"])
-            initializer.CopyFrom(
-                numpy_helper.from_array(approx.astype(np.float32), initializer.name)
-            )
-    return model
-
-
 @pytest.fixture(scope="module")
 def arm_bundle(tmp_path_factory):
     """The same levels cross-compiled for the Tegra K1's Cortex-A15 (run under qemu-arm)."""
@@ -82,7 +65,7 @@ def test_each_level_computes_the_chosen_ranks(which, request):
         assert any(row["form"] for row in entry["rlc"]["layers"])
         assert entry["macs"] == entry["rlc"]["macs"]  # the plan's count is the graph's
     for entry in levels:
-        reference = _reference_model(entry["rlc"]["layers"])
+        reference = reference_model(MODEL, entry["rlc"]["layers"])
         for example in _test_inputs():
             inputs = {"input": example[None]}
             outputs, _ = run_bundle(directory, inputs, level=entry["level"])

@@ -31,50 +31,6 @@ def build_command(args, log) -> int:
     return 0
 
 
-def run_command(args, log) -> int:
-    from deepxc.emit.bundle import read_manifest
-    from deepxc.runner import (
-        check_level,
-        load_inputs,
-        profile_bundle,
-        profile_lines,
-        random_inputs,
-        run_bundle,
-        save_outputs,
-    )
-
-    manifest = read_manifest(args.bundle)
-    check_level(args.bundle, manifest, args.level)
-    if args.inputs:
-        inputs = load_inputs(args.inputs, manifest)
-    else:
-        inputs = random_inputs(manifest, args.seed)
-        log(f"no -i given: random normal inputs (seed {args.seed})")
-    if manifest.get("runner"):
-        log(f"running under {' '.join(manifest['runner'])}")
-    calls = None
-    if args.profile:
-        outputs, median, calls = profile_bundle(args.bundle, inputs, args.bench, args.level)
-    else:
-        outputs, median = run_bundle(args.bundle, inputs, args.bench, args.level)
-    for name, value in outputs.items():
-        flat = value.ravel()
-        head = ", ".join(f"{v:.6g}" for v in flat[:6])
-        print(
-            f"{name}: shape {list(value.shape)} min {flat.min():.6g} max {flat.max():.6g} "
-            f"argmax {int(flat.argmax())} [{head}{', ...' if flat.size > 6 else ''}]"
-        )
-    if calls is not None:
-        print(f"{'ms':>10} {'share':>6}  kernel (layers)")
-        print("\n".join(profile_lines(calls)))
-    if args.outputs:
-        save_outputs(args.outputs, outputs)
-        log(f"outputs saved to {args.outputs}")
-    if median is not None:
-        print(f"median_ms={median:.4f}")
-    return 0
-
-
 def targets_command() -> int:
     from deepxc.targets import known_targets, load_target
 

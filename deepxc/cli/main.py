@@ -10,6 +10,7 @@ import traceback
 from deepxc import __version__
 from deepxc.cli import help_examples
 from deepxc.cli.rlc_options import add_rlc_arguments
+from deepxc.cli.run import RUN_EPILOG, level_argument
 from deepxc.errors import DeepxcError
 
 DESCRIPTION = """deepxc compiles ONNX models ahead of time into self-contained C bundles
@@ -99,13 +100,41 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="run a compiled bundle on inputs from an .npz file",
-        description="Run a bundle's executable. Inputs come from an .npz whose arrays are "
-        "named after the model inputs; without -i, seeded random inputs are used.",
+        help="run a compiled bundle on inputs, or on a data set (accuracy per level)",
+        description="Run a bundle's executable (natively, or under the qemu-user emulator "
+        "its manifest names: times are then marked emulated). Inputs come from -i or are "
+        "seeded random; --dataset runs every example of a file in one process and prints "
+        "the top-1 accuracy of each level run.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG,
     )
     run.add_argument("bundle", metavar="DIR", help="a directory made by `deepxc build`")
-    run.add_argument("-i", "--inputs", metavar="INPUTS.npz", help="input arrays by name")
-    run.add_argument("-o", "--outputs", metavar="OUTPUTS.npz", help="save outputs here")
+    run.add_argument(
+        "-i",
+        "--inputs",
+        metavar="FILE",
+        help="an .npz of arrays named after the model inputs, or one .npy array for a "
+        "one-input model; float64 arrays are converted to float32 (with a note)",
+    )
+    run.add_argument(
+        "-o",
+        "--outputs",
+        metavar="FILE",
+        help="save the outputs: FILE.npz holds every output by name, FILE.npy the only "
+        "output of a one-output model; the folder must exist",
+    )
+    run.add_argument(
+        "--dataset",
+        metavar="DATA.npz",
+        help="run every example on axis 0 of the arrays named after the model inputs (a "
+        "one-input model also takes a single array) and print each level's accuracy",
+    )
+    run.add_argument(
+        "--labels",
+        metavar="NAME",
+        help="the integer class labels in DATA.npz (default: 'labels'); without labels, "
+        "--dataset prints output statistics and the levels' agreement",
+    )
     run.add_argument(
         "--bench",
         type=_count,
@@ -116,11 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_count, default=0, help="seed of the random inputs")
     run.add_argument(
         "--level",
-        type=int,
+        type=level_argument,
         default=0,
-        metavar="K",
-        help="runtime compression level to run (default 0, the uncompressed model; "
-        "the manifest lists the bundle's levels)",
+        metavar="K|all",
+        help="runtime compression level to run (default 0; see below); 'all' runs every "
+        "level of the bundle in turn over the --dataset",
     )
     run.add_argument(
         "--profile",
@@ -187,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return build_command(args, _progress)
         if args.command == "run":
-            from deepxc.cli.commands import run_command
+            from deepxc.cli.run import run_command
 
             return run_command(args, _progress)
         if args.command == "inspect":

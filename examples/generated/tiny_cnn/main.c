@@ -3,12 +3,17 @@
  * model, writes outputs to .npy files; --bench N times N runs after a warm-up.
  *
  *   model -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...]
- *         [--bench N] [--profile]
+ *         [--examples N] [--bench N] [--profile] [--progress MS]
  *
  * --level runs at runtime compression level K (default 0). With several levels, it runs
  * each in turn in this one process on the same inputs; the -o paths then take the
  * outputs of the first level listed, then those of the next, and so on. --bench and
  * --profile time the last level listed.
+ * --examples N runs N examples: each -i file holds N inputs stacked on a new first axis
+ * (shape [N, ...the input's shape]), and each -o file gets the N outputs stacked the same
+ * way. --bench then times the first example.
+ * --progress MS prints "progress level=K DONE/TOTAL" (examples) and "progress bench
+ * DONE/TOTAL" (timed runs) on stderr, at most once every MS milliseconds.
  * DEEPX_NUM_THREADS=n in the environment runs with n threads (1..DEEPX_MAX_THREADS).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -71,10 +76,12 @@ static void *read_file(const char *path, size_t *size) {
     return data;
 }
 
-/* Parse a version 1/2/3 .npy file of little-endian float32 in C order with the given
- * shape into `out`. Every length in the file is checked against the file's size first. */
-static const char *parse_npy(const uint8_t *data, size_t size, const long *shape, int ndim,
-                             size_t count, float *out) {
+/* Check a version 1/2/3 .npy file of little-endian float32 in C order holding `lead`
+ * arrays of the given shape stacked on a new first axis (lead 0: one array, no such axis);
+ * return NULL and point `payload` at the data, or say what is wrong. Every length in the
+ * file is checked against the file's size first. */
+static const char *parse_npy(const uint8_t *data, size_t size, long lead, const long *shape,
+                             int ndim, size_t count, const uint8_t **payload) {
     if (size < 10 || memcmp(data, "\x93NUMPY", 6) != 0) return "not an .npy file";
     size_t header_len, start;
     if (data[6] == 1) {
@@ -102,10 +109,10 @@ static const char *parse_npy(const uint8_t *data, size_t size, const long *shape
         problem = "no shape in the header";
     } else {
         const char *next = dims + strlen("'shape': (");
-        for (int i = 0; problem == NULL && i < ndim; ++i) {
+        for (int i = lead > 0 ? -1 : 0; problem == NULL && i < ndim; ++i) {
             char *end;
             long long dim = strtoll(next, &end, 10);
-            if (end == next || dim != shape[i]) problem = "wrong shape";
+            if (end == next || dim != (i < 0 ? lead : shape[i])) problem = "wrong shape";
             next = end;
             while (*next == ',' || *next == ' ') next++;
         }
@@ -113,30 +120,47 @@ static const char *parse_npy(const uint8_t *data, size_t size, const long *shape
     }
     free(header);
     if (problem != NULL) return problem;
-    if (size - start - header_len != count * sizeof(float)) return "data size does not match the shape";
-    memcpy(out, data + start + header_len, count * sizeof(float));
+    size_t arrays = lead > 0 ? (size_t)lead : 1u;
+    if (count > SIZE_MAX / sizeof(float) / arrays) return "too many examples for this machine";
+    if (size - start - header_len != count * sizeof(float) * arrays) return "data size does not match the shape";
+    *payload = data + start + header_len;
     return NULL;
 }
 
-static int read_npy(const char *path, const long *shape, int ndim, size_t count, float *out) {
+/* Read `lead` stacked arrays (see parse_npy) of `count` floats each into a new buffer. */
+static float *read_npy(const char *path, long lead, const long *shape, int ndim, size_t count) {
     size_t size = 0;
     uint8_t *data = read_file(path, &size);
-    if (data == NULL) return fail("cannot read", path);
-    const char *problem = parse_npy(data, size, shape, ndim, count, out);
+    if (data == NULL) {
+        fail("cannot read", path);
+        return NULL;
+    }
+    const uint8_t *payload = NULL;
+    const char *problem = parse_npy(data, size, lead, shape, ndim, count, &payload);
+    size_t bytes = count * sizeof(float) * (lead > 0 ? (size_t)lead : 1u);
+    float *out = problem == NULL ? malloc(bytes > 0 ? bytes : 1u) : NULL;
+    if (out != NULL) memcpy(out, payload, bytes);
+    if (problem == NULL && out == NULL) problem = "out of memory";
     free(data);
-    if (problem == NULL) return 0;
-    fprintf(stderr, "error: %s: %s\n", path, problem);
-    return 1;
+    if (problem != NULL) fprintf(stderr, "error: %s: %s\n", path, problem);
+    return out;
 }
 
-/* Write a float32 .npy file: version 1, or 2 when the header outgrows 64 KiB. */
-static int write_npy(const char *path, const long *shape, int ndim, size_t count, const float *data) {
-    size_t capacity = 128 + (size_t)ndim * 24;
+/* Open `path` and write the header of a float32 .npy file of `lead` arrays of the given
+ * shape stacked on a new first axis (lead 0: one array): version 1, or 2 when the header
+ * outgrows 64 KiB. Returns the file, positioned for the data, or NULL. */
+static FILE *create_npy(const char *path, long lead, const long *shape, int ndim) {
+    int dims = ndim + (lead > 0);
+    size_t capacity = 128 + (size_t)dims * 24;
     char *header = malloc(capacity);
-    if (header == NULL) return fail("out of memory", NULL);
+    if (header == NULL) {
+        fail("out of memory", NULL);
+        return NULL;
+    }
     size_t n = (size_t)snprintf(header, capacity, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    for (int i = 0; i < ndim; ++i) {
-        n += (size_t)snprintf(header + n, capacity - n, ndim == 1 ? "%ld," : (i + 1 < ndim ? "%ld, " : "%ld"), shape[i]);
+    for (int i = 0; i < dims; ++i) {
+        long dim = lead > 0 ? (i == 0 ? lead : shape[i - 1]) : shape[i];
+        n += (size_t)snprintf(header + n, capacity - n, dims == 1 ? "%ld," : (i + 1 < dims ? "%ld, " : "%ld"), dim);
     }
     n += (size_t)snprintf(header + n, capacity - n, "), }");
     size_t preamble_len = n + 64 > 65535 ? 12 : 10;
@@ -145,15 +169,32 @@ static int write_npy(const char *path, const long *shape, int ndim, size_t count
     uint8_t preamble[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', preamble_len == 10 ? 1 : 2, 0};
     for (size_t i = 0; i < preamble_len - 8; ++i) preamble[8 + i] = (uint8_t)(n >> (8 * i));
     FILE *file = fopen(path, "wb");
-    if (file == NULL) {
-        free(header);
+    int ok = file != NULL && fwrite(preamble, 1, preamble_len, file) == preamble_len &&
+             fwrite(header, 1, n, file) == n;
+    free(header);
+    if (!ok) {
+        if (file != NULL) fclose(file);
+        fail("cannot write", path);
+        return NULL;
+    }
+    return file;
+}
+
+/* Close a file from create_npy; returns 0 when all its writes went out. */
+static int finish_npy(FILE *file, const char *path) {
+    int bad = ferror(file);
+    bad = (fclose(file) != 0) || bad;
+    return bad ? fail("cannot write", path) : 0;
+}
+
+static int write_npy(const char *path, const long *shape, int ndim, size_t count, const float *data) {
+    FILE *file = create_npy(path, 0, shape, ndim);
+    if (file == NULL) return 1;
+    if (fwrite(data, sizeof(float), count, file) != count) {
+        fclose(file);
         return fail("cannot write", path);
     }
-    int ok = fwrite(preamble, 1, preamble_len, file) == preamble_len && fwrite(header, 1, n, file) == n &&
-             fwrite(data, sizeof(float), count, file) == count;
-    ok = (fclose(file) == 0) && ok;
-    free(header);
-    return ok ? 0 : fail("cannot write", path);
+    return finish_npy(file, path);
 }
 
 static double now_ms(void) {
@@ -183,8 +224,10 @@ typedef struct {
     int n_in, n_out;
     int levels[MAX_LEVEL_RUNS];
     int n_levels;
+    long examples; /* 0: one run on the -i arrays as they are */
     long bench;
     int profile;
+    long progress_ms; /* -1: no progress lines */
 } options;
 
 /* Appends `path` unless `capacity` paths are there already (then returns 1). */
@@ -198,6 +241,7 @@ static int add_path(const char **paths, int *count, int capacity, const char *pa
 static int parse_options(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->n_levels = 1;
+    o->progress_ms = -1;
     for (int i = 1; i < argc; ++i) {
         int has_value = i + 1 < argc;
         if (strcmp(argv[i], "-w") == 0 && has_value) {
@@ -216,15 +260,25 @@ static int parse_options(int argc, char **argv, options *o) {
             }
         } else if (strcmp(argv[i], "--profile") == 0) {
             o->profile = 1;
+        } else if (strcmp(argv[i], "--examples") == 0 && has_value) {
+            o->examples = strtol(argv[++i], NULL, 10);
+            if (o->examples <= 0) return fail("--examples needs a positive count", argv[i]);
+        } else if (strcmp(argv[i], "--progress") == 0 && has_value) {
+            char *end;
+            o->progress_ms = strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end != '\0' || o->progress_ms < 0) {
+                return fail("--progress needs milliseconds >= 0", argv[i]);
+            }
         } else if (strcmp(argv[i], "--bench") == 0 && has_value) {
             o->bench = strtol(argv[++i], NULL, 10);
             if (o->bench <= 0) return fail("--bench needs a positive count", argv[i]);
         } else {
-            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...] [--bench N] [--profile]\n", argv[0]);
+            fprintf(stderr, "usage: %s -w weights.bin [-i input.npy]... [-o output.npy]... [--level K[,K]...] [--examples N] [--bench N] [--profile] [--progress MS]\n", argv[0]);
             return 2;
         }
     }
     if (o->n_in != 0 && o->n_in != DEEPX_NUM_INPUTS) return fail("give every input or none", NULL);
+    if (o->examples && o->n_in == 0 && DEEPX_NUM_INPUTS > 0) return fail("--examples needs the -i files", NULL);
     if (o->n_out > DEEPX_NUM_OUTPUTS * o->n_levels) return fail("more -o than outputs of the levels run", NULL);
 #ifndef DEEPX_PROFILE
     if (o->profile) return fail("--profile needs a bundle built with --profile", NULL);
@@ -232,7 +286,47 @@ static int parse_options(int argc, char **argv, options *o) {
     return 0;
 }
 
-/* Run each level listed, then --bench and --profile on the last one. */
+/* A progress line on stderr when `every_ms` passed since the last one (*last_ms). */
+static void progress(long every_ms, double *last_ms, const char *what, long done, long total) {
+    if (every_ms < 0 || now_ms() - *last_ms < (double)every_ms) return;
+    fprintf(stderr, "progress %s %ld/%ld\n", what, done, total);
+    fflush(stderr);
+    *last_ms = now_ms();
+}
+
+/* Run the current level on each of the o->examples stacked inputs, streaming the outputs
+ * into the `count` paths given (stacked the same way). */
+static int run_examples(const options *o, deepx_ctx *ctx, int level, float **inputs, float **outputs,
+                        const char *const *paths, int count) {
+    FILE *files[DEEPX_NUM_OUTPUTS + 1] = {0};
+    int code = 0, opened = 0;
+    for (; opened < count && opened < DEEPX_NUM_OUTPUTS && code == 0; ++opened) {
+        files[opened] = create_npy(paths[opened], o->examples, output_shapes[opened], output_ndims[opened]);
+        if (files[opened] == NULL) code = 1;
+    }
+    const float *in[DEEPX_NUM_INPUTS + 1] = {0};
+    char what[32];
+    snprintf(what, sizeof what, "level=%d", level);
+    double last_ms = now_ms();
+    for (long e = 0; e < o->examples && code == 0; ++e) {
+        for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) in[i] = inputs[i] + (size_t)e * input_sizes[i];
+        int status = deepx_run(ctx, in, outputs);
+        if (status != DEEPX_OK) code = fail("deepx_run", deepx_strerror(status));
+        for (int k = 0; k < opened && code == 0; ++k) {
+            if (fwrite(outputs[k], sizeof(float), output_sizes[k], files[k]) != output_sizes[k]) {
+                code = fail("cannot write", paths[k]);
+            }
+        }
+        progress(o->progress_ms, &last_ms, what, e + 1, o->examples);
+    }
+    for (int k = 0; k < opened; ++k) {
+        if (files[k] != NULL && finish_npy(files[k], paths[k])) code = 1;
+    }
+    return code;
+}
+
+/* Run each level listed (on every example, with --examples), then --bench and --profile
+ * on the last one. */
 static int run_levels(const options *o, deepx_ctx *ctx, float **inputs, float **outputs, double init_ms) {
     const float *const *in = (const float *const *)inputs;
     int status;
@@ -243,11 +337,15 @@ static int run_levels(const options *o, deepx_ctx *ctx, float **inputs, float **
             snprintf(option, sizeof option, "--level %d", o->levels[j]);
             return fail(option, deepx_strerror(status));
         }
-        if ((status = deepx_run(ctx, in, outputs)) != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
-        if (write_outputs(o->out_paths + j * DEEPX_NUM_OUTPUTS, o->n_out - j * DEEPX_NUM_OUTPUTS, outputs)) {
-            return 1;
+        const char *const *paths = o->out_paths + j * DEEPX_NUM_OUTPUTS;
+        int count = o->n_out - j * DEEPX_NUM_OUTPUTS;
+        if (o->examples) {
+            if (run_examples(o, ctx, o->levels[j], inputs, outputs, paths, count)) return 1;
+        } else {
+            if ((status = deepx_run(ctx, in, outputs)) != DEEPX_OK) return fail("deepx_run", deepx_strerror(status));
+            if (write_outputs(paths, count, outputs)) return 1;
         }
-        if (o->levels[j] == o->levels[o->n_levels - 1]) ++runs;
+        if (o->levels[j] == o->levels[o->n_levels - 1]) runs += o->examples ? o->examples : 1;
     }
     if (o->bench > 0) {
         /* warm up for a while: caches, the CPU's clock and the thread pool settle */
@@ -256,6 +354,7 @@ static int run_levels(const options *o, deepx_ctx *ctx, float **inputs, float **
         }
         double *times = calloc((size_t)o->bench, sizeof(double));
         if (times == NULL) return fail("out of memory", NULL);
+        double last_ms = now_ms();
         for (long r = 0; r < o->bench; ++r, ++runs) {
             double start = now_ms();
             status = deepx_run(ctx, in, outputs);
@@ -264,6 +363,7 @@ static int run_levels(const options *o, deepx_ctx *ctx, float **inputs, float **
                 free(times);
                 return fail("deepx_run", deepx_strerror(status));
             }
+            progress(o->progress_ms, &last_ms, "bench", r + 1, o->bench);
         }
         qsort(times, (size_t)o->bench, sizeof(double), compare_double);
         long mid = o->bench / 2;
@@ -333,13 +433,14 @@ int main(int argc, char **argv) {
         goto done;
     }
     for (int i = 0; i < DEEPX_NUM_INPUTS; ++i) {
-        inputs[i] = calloc(input_sizes[i], sizeof(float));
-        if (inputs[i] == NULL) {
+        if (o.n_in) {
+            inputs[i] = read_npy(o.in_paths[i], o.examples, input_shapes[i], input_ndims[i], input_sizes[i]);
+            if (inputs[i] == NULL) {
+                code = fail("bad input", input_names[i]);
+                goto done;
+            }
+        } else if ((inputs[i] = calloc(input_sizes[i], sizeof(float))) == NULL) {
             code = fail("out of memory", NULL);
-            goto done;
-        }
-        if (o.n_in && read_npy(o.in_paths[i], input_shapes[i], input_ndims[i], input_sizes[i], inputs[i])) {
-            code = fail("bad input", input_names[i]);
             goto done;
         }
     }
