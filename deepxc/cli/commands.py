@@ -26,6 +26,10 @@ def build_command(args, log) -> int:
         calibration=args.calibration,
         api_name=args.name,
     )
+    if args.report:
+        from deepxc.cli.report import report_after_build
+
+        report_after_build(args.output, log)
     return 0
 
 

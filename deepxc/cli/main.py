@@ -1,4 +1,4 @@
-"""`deepxc build | run | inspect | targets`: argument parsing and one-line errors."""
+"""`deepxc build | run | inspect | report | targets`: argument parsing and one-line errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from deepxc import __version__
+from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.errors import DeepxcError
 
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         help="pin the shape of an input with symbolic dimensions (repeatable)",
     )
     add_rlc_arguments(build)
+    add_build_report_flag(build)
 
     run = sub.add_parser(
         "run",
@@ -125,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_rlc_arguments(inspect)
 
+    add_report_parser(sub)
+
     sub.add_parser(
         "targets",
         help="list the known targets",
@@ -158,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.commands import inspect_command
 
             return inspect_command(args)
+        if args.command == "report":
+            from deepxc.cli.report import report_command
+
+            return report_command(args, _progress)
         from deepxc.cli.commands import targets_command
 
         return targets_command()

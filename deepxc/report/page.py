@@ -50,7 +50,7 @@ def write_report(
         raise BundleError(f"{output}: cannot write the report ({error.strerror})") from None
     if os.path.dirname(os.path.realpath(output)) == os.path.realpath(bundle):
         _list_in_manifest(bundle, manifest, os.path.basename(output))
-    log(f"report: {output} ({timing.note[0].lower()}{timing.note[1:]})")
+    log(f"report: {output}; {timing.note}")
     return timing.note
 
 
