@@ -164,8 +164,7 @@ def rank_chart(key: str, rows: list[dict], levels: list[RlcLevel]) -> str:
     ax.set_xlim(0, min(1.3, 1.4 * widest))  # room for the labels
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("rank kept, as a share of the layer's full rank (100%: kept as it is)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=len(shown), frameon=False)
-    ax.set_ylim(len(rows) - 0.1, -0.55)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(shown), frameon=False)
     return _svg(key, fig)
 
 

@@ -25,7 +25,7 @@ from deepxc.report.sections import (
     timing_rows,
     top_bars,
 )
-from deepxc.report.timing import bundle_timing
+from deepxc.report.timing import Timing, bundle_timing
 
 TEMPLATE = "page.html.j2"
 HALF = 5.0  # inches: a chart in one of two columns
@@ -43,7 +43,8 @@ def write_report(
     rebuild replaces it."""
     manifest = read_manifest(bundle)
     timing = bundle_timing(bundle, manifest, profile_from, bench)
-    html = render_report(manifest, timing)
+    name = os.path.basename(os.path.normpath(os.path.realpath(bundle)))
+    html = render_report(manifest, timing, name)
     try:
         Path(output).write_text(html, encoding="utf-8")
     except OSError as error:
@@ -54,13 +55,16 @@ def write_report(
     return timing.note
 
 
-def render_report(manifest: dict, timing) -> str:
+def render_report(manifest: dict, timing: Timing, bundle_name: str = "") -> str:
+    """The page, from the bundle's manifest and its kernel times; `bundle_name` (the
+    directory's) heads it."""
     layers = layer_rows(manifest)
     measure, levels = rlc_levels(manifest)
     ranks = rank_rows(levels)
     factored = any(rank != "kept" for row in ranks for rank in row["ranks"])
     arenas = arena_levels(manifest)
     context = {
+        "bundle_name": bundle_name,
         "manifest": manifest,
         "summary": summary_rows(manifest),
         "layers": layers,
