@@ -1,7 +1,7 @@
 """`deepxc report` and `deepxc build --report`: the page is read back with the stdlib's
 HTML parser, and the figures in its tables are held against the bundle's manifest (and
 the arena plan against a brute-force check of lifetimes and overlaps), for a plain
-bundle, a profiling bundle and an RLC bundle of three levels; the page must load
+bundle, a profiling bundle and a profiling RLC bundle of three levels; the page must load
 nothing from anywhere and hold each plot as inline SVG."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def rlc(tmp_path_factory):
         small = {name: data[name][:64] for name in data.files}  # a fast plan
     calibration = str(tmp_path_factory.mktemp("calibration") / "cal.npz")
     np.savez(calibration, **small)
-    flags = ["--calibration", calibration, "--rlc-levels", "1.0,0.3,0.15"]
+    flags = ["--calibration", calibration, "--rlc-levels", "1.0,0.3,0.15", "--profile"]
     directory, manifest = _build(tmp_path_factory, "rlc", DIGITS, *flags, "--rlc-levels-by", "both")
     output = os.path.join(os.path.dirname(directory), "rlc.html")
     assert main(["report", directory, "-o", output]) == 0
@@ -149,7 +149,7 @@ def test_layer_table_holds_each_layers_macs_and_weights(which, request):
 @pytest.mark.parametrize(
     "which, plots",
     # memory, MACs, weights, then timing, one arena per level, RLC trade-off and ranks
-    [("plain", 4), ("profiled", 5), ("rlc", 3 + 3 + 2)],
+    [("plain", 4), ("profiled", 5), ("rlc", 3 + 1 + 3 + 2)],
 )
 def test_page_is_self_contained_with_inline_plots(which, plots, request):
     _, _, page = request.getfixturevalue(which)
@@ -163,8 +163,9 @@ def test_page_is_self_contained_with_inline_plots(which, plots, request):
     assert "url(" not in html.replace("url(#", "")
 
 
-def test_profiling_bundle_shows_each_kernel_calls_time(profiled):
-    _, manifest, page = profiled
+@pytest.mark.parametrize("which", ["profiled", "rlc"])
+def test_profiling_bundle_shows_each_kernel_calls_time(which, request):
+    _, manifest, page = request.getfixturevalue(which)
     rows = page.body("timing-table")
     calls = manifest["kernel_calls"]
     assert [(number(r[0]), r[1], r[2]) for r in rows] == [
@@ -266,6 +267,8 @@ def test_rlc_tables_hold_each_levels_costs_and_ranks(rlc):
         )
         for k, level in enumerate(levels)
     ]
+    medians = [float(r[8]) for r in rows]  # a profiling build: each level is timed
+    assert len(medians) == len(levels) and all(ms > 0 for ms in medians)
     ranks = page.body("ranks-table")
     expected = []
     for position, layer in enumerate(levels[0]["rlc"]["layers"]):

@@ -5,6 +5,7 @@ so that several charts live in one page."""
 from __future__ import annotations
 
 import functools
+import html
 import io
 import re
 
@@ -39,9 +40,15 @@ def _styled(chart):
 
 @_styled
 def bar_chart(
-    key: str, bars: list[Bar], xlabel: str, color: str = "#3b6ea8", width: float = WIDTH
+    key: str,
+    bars: list[Bar],
+    xlabel: str,
+    title: str,
+    width: float = WIDTH,
+    color: str = "#3b6ea8",
 ) -> str:
-    """Horizontal bars, the first on top, each labelled with its value."""
+    """Horizontal bars, the first on top, each labelled with its value; `title` names
+    the chart for screen readers (the page's caption says it to everyone else)."""
     fig = Figure(figsize=(width, 0.8 + 0.28 * len(bars)), layout="constrained")
     ax = fig.add_subplot()
     labels = [bar.label for bar in bars]
@@ -54,7 +61,7 @@ def bar_chart(
     ax.bar_label(drawn, labels=[_short(v) for v in values], padding=3, fontsize=8)
     ax.set_xlim(0, max(values, default=1) * 1.15 or 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _short(v)))
-    return _svg(key, fig)
+    return _svg(key, fig, title)
 
 
 @_styled
@@ -107,7 +114,7 @@ def arena_chart(key: str, level: ArenaLevel) -> str:
     ax.set_xlabel("kernel call")
     ax.set_ylabel("arena offset (bytes)")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _short(v)))
-    return _svg(key, fig)
+    return _svg(key, fig, f"arena plan of level {level.level}")
 
 
 @_styled
@@ -139,7 +146,7 @@ def tradeoff_chart(key: str, levels: list[RlcLevel], measure: str) -> str:
     axes[0].set_ylabel(f"estimated {measure} (%)")
     low = min(100 * level.accuracy for level in levels)
     axes[0].set_ylim(max(0.0, low - 5), 101)
-    return _svg(key, fig)
+    return _svg(key, fig, f"estimated {measure} against MACs and weight bytes, per level")
 
 
 @_styled
@@ -165,7 +172,7 @@ def rank_chart(key: str, rows: list[dict], levels: list[RlcLevel]) -> str:
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("rank kept, as a share of the layer's full rank (100%: kept as it is)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(shown), frameon=False)
-    return _svg(key, fig)
+    return _svg(key, fig, "rank kept per layer and level")
 
 
 def _short(value: float) -> str:
@@ -175,9 +182,9 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _svg(key: str, fig: Figure) -> str:
+def _svg(key: str, fig: Figure, label: str) -> str:
     """The figure as an <svg> element for an HTML page: no XML prolog, no namespaces
-    (HTML does not need them), every id prefixed with `key`."""
+    (HTML does not need them), every id prefixed with `key`, `label` its accessible name."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata=NO_METADATA)
     text = buffer.getvalue()
@@ -186,4 +193,5 @@ def _svg(key: str, fig: Figure) -> str:
     text = re.sub(r'\bid="', f'id="{key}-', text)
     text = re.sub(r"url\(#", f"url(#{key}-", text)
     text = re.sub(r'href="#', f'href="#{key}-', text)
-    return text.replace("<svg ", '<svg role="img" ', 1)
+    name = html.escape(label, quote=True)
+    return text.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from deepxc.emit.bundle import read_manifest
 from deepxc.errors import BundleError
@@ -62,43 +63,51 @@ def render_report(manifest: dict, timing: Timing, bundle_name: str = "") -> str:
     measure, levels = rlc_levels(manifest)
     ranks = rank_rows(levels)
     factored = any(rank != "kept" for row in ranks for rank in row["ranks"])
-    arenas = arena_levels(manifest)
+    calls = timing.calls or []
     context = {
         "bundle_name": bundle_name,
         "manifest": manifest,
         "summary": summary_rows(manifest),
         "layers": layers,
+        "timing": timing,
+        "timing_rows": timing_rows(calls),
+        "timing_total": sum(call["ms"] for call in calls),
+        "arenas": [
+            (arena, charts.arena_chart(f"arena{arena.level}", arena))
+            for arena in arena_levels(manifest)
+        ],
+        "step_label": step_label,
+        "measure": measure,
+        "levels": levels,
+        "ranks": ranks,
         "memory_chart": charts.bar_chart(
-            "memory", memory_bars(manifest), "bytes", color="#6a5a9c", width=HALF
+            "memory", memory_bars(manifest), "bytes", "memory the bundle needs", HALF, "#6a5a9c"
         ),
         "macs_chart": charts.bar_chart(
-            "macs", top_bars([(row["name"], row["macs"]) for row in layers]), "MACs", width=HALF
+            "macs",
+            top_bars([(row["name"], row["macs"]) for row in layers]),
+            "MACs",
+            "MACs per layer",
+            HALF,
         ),
         "weights_chart": charts.bar_chart(
             "weights",
             top_bars([(row["name"], row["weight_bytes"]) for row in layers]),
             "weight bytes (float32)",
-            color="#c0703a",
-            width=HALF,
+            "weight bytes per layer",
+            HALF,
+            "#c0703a",
         ),
-        "timing": timing,
-        "timing_rows": timing_rows(timing.calls) if timing.calls else [],
-        "timing_total": sum(call["ms"] for call in timing.calls) if timing.calls else 0.0,
-        "timing_chart": charts.bar_chart(
+        "timing_chart": calls
+        and charts.bar_chart(
             "timing",
-            top_bars([(f"{i}: {call_label(c)}", c["ms"]) for i, c in enumerate(timing.calls)]),
+            top_bars([(f"{i}: {call_label(call)}", call["ms"]) for i, call in enumerate(calls)]),
             "ms per run",
+            "time per kernel call",
             color="#4f9a5a",
-        )
-        if timing.calls
-        else "",
-        "arenas": [(arena, charts.arena_chart(f"arena{arena.level}", arena)) for arena in arenas],
-        "step_label": step_label,
-        "measure": measure,
-        "levels": levels,
-        "ranks": ranks,
-        "tradeoff_chart": charts.tradeoff_chart("tradeoff", levels, measure) if levels else "",
-        "rank_chart": charts.rank_chart("ranks", ranks, levels) if factored else "",
+        ),
+        "tradeoff_chart": levels and charts.tradeoff_chart("tradeoff", levels, measure),
+        "rank_chart": factored and charts.rank_chart("ranks", ranks, levels),
     }
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
@@ -107,7 +116,7 @@ def render_report(manifest: dict, timing: Timing, bundle_name: str = "") -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["svg"] = lambda text: jinja2.utils.markupsafe.Markup(text)
+    env.filters["svg"] = markupsafe.Markup  # our own plots' SVG, not text to escape
     return env.get_template(TEMPLATE).render(**context)
 
 

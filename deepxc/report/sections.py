@@ -76,8 +76,10 @@ def top_bars(items: list[tuple[str, float]], top: int = TOP) -> list[Bar]:
     return bars
 
 
-def call_label(call: dict) -> str:
-    return ", ".join(call["layers"]) or call["kernel"]
+def call_label(call: dict, width: int = 40) -> str:
+    """A kernel call's layers (a fused kernel may run many), shortened to `width`."""
+    text = ", ".join(call["layers"]) or call["kernel"]
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def timing_rows(calls: list[dict]) -> list[dict]:

@@ -5,44 +5,54 @@ level 0, in the manifest's order; "kernel" names, if given, must match)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deepxc.errors import InputFileError, RunError
-from deepxc.runner import profile_bundle
+from deepxc.runner import level_count, profile_bundle
 
 
 @dataclass
 class Timing:
     calls: list[dict] | None  # the manifest's kernel calls, each with "ms"; None: no timing
     note: str  # where the times come from, or why there are none
+    level_medians: list[float] = field(default_factory=list)  # a run of each level, in ms
 
 
 def bundle_timing(
     bundle: str, manifest: dict, profile_from: str | None = None, bench: int = 10
 ) -> Timing:
+    """Level 0's kernel calls with their times, and with `bench` > 0 the median time of a
+    whole run of each level (the bundle is run once per level)."""
     listed = manifest["kernel_calls"]
     if profile_from:
         times = _read_times(profile_from, listed)
         calls = [{**call, "ms": ms} for call, ms in zip(listed, times)]
-        return Timing(calls, f"times read from {profile_from}")
+        return Timing(calls, f"Times read from {profile_from}.")
     if not manifest.get("profile"):
         return Timing(
             None,
             "No timing: the bundle is not a profiling build (build it with --profile, "
             "or give deepxc report --profile-from a file of measured times).",
         )
+    medians = []
     try:
-        _, _, calls = profile_bundle(bundle, bench=bench)
+        for level in range(level_count(manifest)):
+            _, median, level_calls = profile_bundle(bundle, bench=bench, level=level)
+            calls = level_calls if level == 0 else calls
+            medians.append(median)
     except RunError as error:
         return Timing(None, f"No timing: running the bundle failed ({error}).")
     where = "on this machine"
     if manifest.get("runner"):
         where = f"under {' '.join(manifest['runner'])}: emulated, not the device's times"
+    runs = f"a first run, a warm-up and {bench} timed runs" if bench else "one run"
     note = (
-        f"Mean time of each kernel call over {bench + 1} runs on random inputs "
-        f"(the first one included), {manifest['threads']} thread(s), measured {where}."
+        f"Mean time of each kernel call over {runs} on random inputs, "
+        f"{manifest['threads']} thread(s), measured {where}."
     )
-    return Timing(calls, note)
+    if bench:
+        note += f" Median time of a whole run: {medians[0]:.3f} ms."
+    return Timing(calls, note, medians if bench else [])
 
 
 def _read_times(path: str, listed: list[dict]) -> list[float]:
