@@ -325,3 +325,13 @@ def test_report_in_the_bundle_is_listed_so_a_rebuild_replaces_it(tmp_path):
         assert "report.html" in json.load(file)["files"]
     assert main(["build", TINY, "-o", bundle, "--threads", "1"]) == 0  # not refused
     assert not os.path.exists(os.path.join(bundle, "report.html"))
+
+
+def test_manifest_without_an_arena_plan_says_so(plain):
+    _, manifest, _ = plain
+    older = json.loads(json.dumps(manifest))
+    for level in older["levels"]:
+        del level["arena_plan"]
+    page = Page(render_report(older, Timing(None, "none")))
+    assert page.svgs == 3 and not any(t.startswith("arena-table") for t in page.tables)
+    assert "has no arena plan" in page.text
