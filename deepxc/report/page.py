@@ -38,8 +38,8 @@ def write_report(
     profile_from: str | None = None,
     bench: int = 10,
     log: Callable[[str], None] = print,
-) -> str:
-    """Write the report of `bundle` to `output`; return the timing note. A report
+) -> None:
+    """Write the report of `bundle` to `output`, saying where its times come from. A report
     written into the bundle directory is added to the manifest's files, so that a
     rebuild replaces it."""
     manifest = read_manifest(bundle)
@@ -53,7 +53,6 @@ def write_report(
     if os.path.dirname(os.path.realpath(output)) == os.path.realpath(bundle):
         _list_in_manifest(bundle, manifest, os.path.basename(output))
     log(f"report: {output}; {timing.note}")
-    return timing.note
 
 
 def render_report(manifest: dict, timing: Timing, bundle_name: str = "") -> str:

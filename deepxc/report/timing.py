@@ -34,25 +34,23 @@ def bundle_timing(
             "No timing: the bundle is not a profiling build (build it with --profile, "
             "or give deepxc report --profile-from a file of measured times).",
         )
-    medians = []
     try:
-        for level in range(level_count(manifest)):
-            _, median, level_calls = profile_bundle(bundle, bench=bench, level=level)
-            calls = level_calls if level == 0 else calls
-            medians.append(median)
+        levels = range(level_count(manifest))
+        runs = [profile_bundle(bundle, bench=bench, level=level) for level in levels]
     except RunError as error:
         return Timing(None, f"No timing: running the bundle failed ({error}).")
     where = "on this machine"
     if manifest.get("runner"):
         where = f"under {' '.join(manifest['runner'])}: emulated, not the device's times"
-    runs = f"a first run, a warm-up and {bench} timed runs" if bench else "one run"
+    how = f"a first run, a warm-up and {bench} timed runs" if bench else "one run"
     note = (
-        f"Mean time of each kernel call over {runs} on random inputs, "
+        f"Mean time of each kernel call over {how} on random inputs, "
         f"{manifest['threads']} thread(s), measured {where}."
     )
-    if bench:
+    medians = [median for _, median, _ in runs] if bench else []
+    if medians:
         note += f" Median time of a whole run: {medians[0]:.3f} ms."
-    return Timing(calls, note, medians if bench else [])
+    return Timing(runs[0][2], note, medians)
 
 
 def _read_times(path: str, listed: list[dict]) -> list[float]:
