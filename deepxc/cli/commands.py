@@ -28,6 +28,10 @@ def build_command(args, log) -> int:
         emit_only=args.emit_only,
         command_line=args.command_line,
     )
+    if args.report:
+        from deepxc.cli.report import report_after_build
+
+        report_after_build(args.output, log)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`deepxc build | run | inspect | targets`: argument parsing and one-line errors."""
+"""`deepxc build | run | inspect | report | targets`: argument parsing and one-line errors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli import help_examples
+from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.cli.run import RUN_EPILOG, level_argument
 from deepxc.errors import DeepxcError
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         help="pin the shape of an input with symbolic dimensions (repeatable)",
     )
     add_rlc_arguments(build)
+    add_build_report_flag(build)
 
     run = sub.add_parser(
         "run",
@@ -186,6 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_rlc_arguments(inspect)
 
+    add_report_parser(sub)
+
     sub.add_parser(
         "targets",
         help="list the known targets",
@@ -223,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.inspect import inspect_command
 
             return inspect_command(args, _progress)
+        if args.command == "report":
+            from deepxc.cli.report import report_command
+
+            return report_command(args, _progress)
         from deepxc.cli.commands import targets_command
 
         return targets_command()

@@ -14,7 +14,7 @@ import jinja2
 
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.context import BundleContext, build_context
-from deepxc.emit.memory_plan import MemoryPlan, plan_memory
+from deepxc.emit.memory_plan import MemoryPlan, plan_memory, plan_record
 from deepxc.emit.replace_dir import make_staging_dir, replace_dir, staging_parent
 from deepxc.emit.symbols import BundleNames, bundle_names
 from deepxc.emit.toolchain import (
@@ -283,6 +283,7 @@ def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, 
         "kernel_calls": _kernel_calls(partition),
         "arena_bytes": plan.arena_bytes,
         "workspace_bytes": plan.workspace_bytes,
+        "arena_plan": plan_record(plan),
         **info,
     }
 

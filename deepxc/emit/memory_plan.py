@@ -10,7 +10,7 @@ no general-purpose library provides in a form we could use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deepxc.artifacts import LoweredPartition
 
@@ -27,12 +27,15 @@ class MemoryPlan:
     workspace_offset: int
     workspace_bytes: int
     arena_bytes: int
+    lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)  # first, last step
+    sizes: dict[str, int] = field(default_factory=dict)  # arena buffer name -> bytes
 
 
 def plan_memory(partition: LoweredPartition) -> MemoryPlan:
     lifetimes = _lifetimes(partition)
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
     offsets: dict[str, int] = {}
+    sizes = {name: partition.buffers[name].spec.nbytes for name in lifetimes}
     order = sorted(lifetimes, key=lambda n: (-partition.buffers[n].spec.nbytes, n))
     for name in order:
         size = align(partition.buffers[name].spec.nbytes)
@@ -49,7 +52,26 @@ def plan_memory(partition: LoweredPartition) -> MemoryPlan:
         offsets[name] = offset
     planned = max((end for _, end, _, _ in placed), default=0)
     workspace = align(partition.workspace_bytes) * partition.threads  # a stack per thread
-    return MemoryPlan(offsets, align(planned), workspace, align(planned) + workspace)
+    total = align(planned) + workspace
+    return MemoryPlan(offsets, align(planned), workspace, total, lifetimes, sizes)
+
+
+def plan_record(plan: MemoryPlan) -> dict:
+    """The plan as manifest data: each arena buffer's offset, size and lifetime (the
+    kernel call steps from `first` to `last`; -1 is before the first call, and the number
+    of calls is after the last), then the kernels' scratch space."""
+    buffers = [
+        {
+            "tensor": name,
+            "offset": plan.offsets[name],
+            "bytes": plan.sizes[name],
+            "first": plan.lifetimes[name][0],
+            "last": plan.lifetimes[name][1],
+        }
+        for name in sorted(plan.offsets, key=lambda n: (plan.offsets[n], n))
+    ]
+    workspace = {"offset": plan.workspace_offset, "bytes": plan.workspace_bytes}
+    return {"buffers": buffers, "workspace": workspace}
 
 
 def _lifetimes(partition: LoweredPartition) -> dict[str, tuple[int, int]]:
