@@ -13,6 +13,7 @@ examples (the common flows):
   deepxc run k1/                                           # runs under qemu-arm, and says so
   deepxc build examples/tiny_cnn/model.onnx --target tegra-k1 --emit-only -o k1-src/
   make -C k1-src/                                          # a firmware tree builds it itself
+  deepxc report bundle/ -o report.html                     # plots and tables of a bundle
 
 `deepxc COMMAND --help` has the options and more examples of each command.
 """
@@ -46,4 +47,12 @@ examples:
   deepxc build examples/tiny_cnn/model.onnx --target snapdragon-400 -o watch/
   cp deepxc/targets/host.toml board.toml   # edit it: flags, cores, toolchain
   deepxc build examples/tiny_cnn/model.onnx --target board.toml -o board/
+"""
+
+REPORT = """\
+examples:
+  deepxc report bundle/                        # bundle/report.html, listed in its manifest
+  deepxc report bundle/ -o report.html
+  deepxc build examples/tiny_cnn/model.onnx --profile --report -o prof/  # with kernel times
+  deepxc report prof/ --profile-from times.json  # times measured elsewhere (on the board)
 """

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from deepxc.cli import help_examples
+
 REPORT_NAME = "report.html"  # `build --report` writes it into the bundle
 
 
@@ -16,6 +18,8 @@ def add_report_parser(sub) -> None:
         "time per kernel call (a --profile bundle is run here, or times come from "
         "--profile-from), the arena's plan and the RLC levels, as plots and tables. The "
         "page has its plots inline and loads nothing.",
+        epilog=help_examples.REPORT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("bundle", metavar="DIR", help="a directory made by `deepxc build`")
     report.add_argument(
