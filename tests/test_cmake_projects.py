@@ -131,27 +131,3 @@ def test_subdirectory_leaves_the_parent_alone(two_bundles, tmp_path):
     assert "interface=[options-NOTFOUND]" in configured  # host: no CPU flags to share
     _run(["cmake", "--build", build])
     assert (build / "cnn" / "cnn_model_main").is_file()
-
-
-def test_readme_cmake_commands_run():
-    """The README's commands for the CMake firmware example run from the repository root
-    with the virtual environment's bin/ on PATH, and the program they build matches."""
-    with open(os.path.join(ROOT, "README.md")) as file:
-        readme = file.read()
-    section = readme.split("### CMake in a firmware tree", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    assert "add_subdirectory" in section.split("```sh\n", 1)[0]
-    bin_dir = os.path.dirname(sys.executable)
-    if not os.path.isdir(os.path.join(ROOT, ".venv")):  # a checkout without its own .venv
-        block = block.replace(".venv/bin/", bin_dir + "/")
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().endswith("MATCH (both)")
