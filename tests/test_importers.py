@@ -37,7 +37,6 @@ X = {"x": (1, 3, 6, 6)}
 STATS = {"s": floats(3), "b": floats(3), "m": floats(3), "v": np.ones(3, np.float32)}
 
 REFUSED = {
-    "unknown_op": (model_of("Erf", ["x"], X), "Erf"),
     "conv_auto_pad": (
         model_of("Conv", ["x", "w"], X, {"w": floats(2, 3, 3, 3)}, auto_pad="FOO"),
         "Conv: auto_pad=FOO",

@@ -130,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         help="list the known targets",
         description="List the targets deepxc can compile for.",
     )
+    sub.add_parser(
+        "ops",
+        help="list the supported ONNX ops and their limits",
+        description="List every ONNX op deepxc compiles, one a line and sorted, each with\n"
+        "the forms it does not take. Tensors computed at run time are float32.",
+        epilog="examples:\n  deepxc ops\n  deepxc ops | grep Pool",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
@@ -158,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.commands import inspect_command
 
             return inspect_command(args)
+        if args.command == "ops":
+            from deepxc.cli.commands import ops_command
+
+            return ops_command()
         from deepxc.cli.commands import targets_command
 
         return targets_command()

@@ -13,18 +13,19 @@ from deepxc.errors import (
     InputFileError,
     InvalidGraph,
     ShapeError,
-    UnsupportedOp,
     UnsupportedType,
     first_line,
 )
 from deepxc.ingest.importers import IMPORTERS
 from deepxc.ingest.importers.pool_sizes import infer_shapes
 from deepxc.ingest.onnx_checker import check_onnx
+from deepxc.ingest.unsupported_ops import check_ops
 from deepxc.ir import Graph, Node, TensorSpec
 
 
 def load_onnx(path: str) -> onnx.ModelProto:
-    """Read an ONNX file, with a clear error for a missing, foreign or corrupt file."""
+    """Read an ONNX file, with a clear error for a missing, foreign or corrupt file, or
+    one whose nodes use ops deepxc does not support (all of them named)."""
     if not os.path.exists(path):
         raise InputFileError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -37,6 +38,7 @@ def load_onnx(path: str) -> onnx.ModelProto:
         raise InputFileError(f"{path}: not an ONNX model (no graph found)")
     if model.ir_version <= 0:
         raise InputFileError(f"{path}: not an ONNX model (missing ir_version)")
+    check_ops(model, path)  # here, where the message can name the file
     return model
 
 
@@ -60,6 +62,7 @@ def import_model(
 ) -> Graph:
     """Build the IR of an in-memory ONNX model."""
     input_shapes = dict(input_shapes or {})
+    check_ops(model, f"model '{model.graph.name}'" if model.graph.name else "the model")
     _check_opset(model)
     _check_references(model.graph)
     _check_boundary_types(model.graph)
@@ -101,11 +104,7 @@ def import_model(
             outputs=list(proto.output),
             attrs={a.name: _attribute(a) for a in proto.attribute},
         )
-        if proto.domain not in ("", "ai.onnx"):
-            raise UnsupportedOp(node.name, f"{proto.domain}.{proto.op_type}")
-        importer = IMPORTERS.get(node.op)
-        if importer is None:
-            raise UnsupportedOp(node.name, node.op)
+        importer = IMPORTERS[node.op]  # check_ops refused the ops without one
         for tensor in node.inputs:
             if tensor and tensor not in graph.tensors:
                 raise ShapeError(
