@@ -37,6 +37,41 @@ X = {"x": (1, 3, 6, 6)}
 STATS = {"s": floats(3), "b": floats(3), "m": floats(3), "v": np.ones(3, np.float32)}
 
 REFUSED = {
+    "cast_runtime_to_double": (
+        make_model(
+            [
+                helper.make_node("Cast", ["x"], ["d"], name="n", to=TensorProto.DOUBLE),
+                helper.make_node("Cast", ["d"], ["y"], name="back", to=TensorProto.FLOAT),
+            ],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3])],
+        ),
+        "Cast: a cast of the run-time tensor 'x' from float32 to float64",
+    ),
+    "layer_norm_mean_output": (
+        model_of("LayerNormalization", ["x", "s"], X, {"s": floats(6)}, outputs=("y", "mean")),
+        "its optional output 'mean' is read by the model, and deepxc does not compute it",
+    ),
+    "layer_norm_inv_std_read": (
+        make_model(
+            [
+                helper.make_node("LayerNormalization", ["x", "s"], ["y", "", "r"], name="n"),
+                helper.make_node("Relu", ["r"], ["z"], name="relu"),
+            ],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3]), tensor("z", [2, 1])],
+            [numpy_helper.from_array(floats(3), "s")],
+        ),
+        "its optional output 'r' is read by node 'relu'",
+    ),
+    "dropout_mask_read": (
+        make_model(
+            [helper.make_node("Dropout", ["x"], ["y", "mask"], name="n")],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3]), tensor("mask", [2, 3], TensorProto.BOOL)],
+        ),
+        "its optional output 'mask' is read by the model",
+    ),
     "conv_auto_pad": (
         model_of("Conv", ["x", "w"], X, {"w": floats(2, 3, 3, 3)}, auto_pad="FOO"),
         "Conv: auto_pad=FOO",

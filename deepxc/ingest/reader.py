@@ -13,6 +13,7 @@ from deepxc.errors import (
     InputFileError,
     InvalidGraph,
     ShapeError,
+    UnsupportedOp,
     UnsupportedType,
     first_line,
 )
@@ -95,6 +96,7 @@ def import_model(
         graph.tensors[value.name] = spec
         graph.inputs.append(value.name)
 
+    dropped: dict[str, Node] = {}  # optional outputs an importer does not compute
     for index, proto in enumerate(onnx_graph.node):
         _check_names(proto, index)
         node = Node(
@@ -106,6 +108,8 @@ def import_model(
         )
         importer = IMPORTERS[node.op]  # check_ops refused the ops without one
         for tensor in node.inputs:
+            if tensor in dropped:
+                _refuse_dropped(dropped[tensor], tensor, f"node '{node.name}'")
             if tensor and tensor not in graph.tensors:
                 raise ShapeError(
                     f"node '{node.name}' ({node.op}): the shape of its input '{tensor}' "
@@ -115,12 +119,23 @@ def import_model(
         imported = importer(node, graph)
         if imported is not None:
             graph.add_node(imported)
+            dropped.update((t, imported) for t in proto.output if t and t not in imported.outputs)
 
     graph.outputs = [value.name for value in onnx_graph.output]
     for name in graph.outputs:
+        if name in dropped:
+            _refuse_dropped(dropped[name], name, "the model")
         if name in graph.tensors:
             _check_float_io(name, graph.tensors[name], "output")
     return graph
+
+
+def _refuse_dropped(node: Node, tensor: str, reader: str) -> None:
+    raise UnsupportedOp(
+        node.name,
+        node.op,
+        f"its optional output '{tensor}' is read by {reader}, and deepxc does not compute it",
+    )
 
 
 def _check_opset(model: onnx.ModelProto) -> None:
