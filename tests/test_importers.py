@@ -140,6 +140,22 @@ def test_refused_with_one_line_reason(case):
     assert message.startswith("node '") and reason in message, message
 
 
+@pytest.mark.parametrize("axes", [[1, 1], [5]])
+def test_slice_axes_that_are_not_distinct_axes(axes):
+    """ONNX's shape inference lets these through before opset 10; onnxruntime refuses them."""
+    model = model_of(
+        "Slice",
+        ["x"],
+        {"x": (2, 3, 4)},
+        opset=9,
+        starts=[0] * len(axes),
+        ends=[1] * len(axes),
+        axes=axes,
+    )
+    with pytest.raises(InvalidGraph, match=r"node 'n' \(Slice\): axes .* are not distinct axes"):
+        build_relax(frontend(model), load_target("host").core)
+
+
 @pytest.mark.parametrize(
     "auto_pad, pads",
     [("SAME_UPPER", [1, 1, 2, 1]), ("SAME_LOWER", [2, 1, 1, 1]), ("VALID", [0] * 4)],

@@ -338,6 +338,7 @@ POOL = [
     one("reduce_max_opset13_attr", "ReduceMax", ["x"], X4, opset=13, axes=[3, 1], keepdims=0),
     one("reduce_max_opset18_input", "ReduceMax", ["x", "a"], X4, {"a": ints(-2)}, opset=18),
     one("reduce_max_all", "ReduceMax", ["x"], X4, opset=18),
+    one("reduce_mean_axis_twice", "ReduceMean", ["x"], X4, opset=13, axes=[1, -3]),
     one(
         "maxpool_pads_strides",
         "MaxPool",
