@@ -90,3 +90,13 @@ def test_one_unsupported_node_in_memory():
         "model 'test': 1 node uses an op deepxc does not support: Erf (node 'e'); "
         "`deepxc ops` lists the supported ops"
     )
+
+
+def test_op_types_that_are_no_names_are_quoted():
+    model = make_model(
+        [helper.make_node("", ["x"], ["r"], name="e"), helper.make_node("Relu 6", ["r"], ["y"])],
+        [tensor("x", [2])],
+        [tensor("y", [2])],
+    )
+    with pytest.raises(UnsupportedOps, match=r": '' \(node 'e'\), 'Relu 6' \(node 'Relu 6_1'\);"):
+        import_model(model)

@@ -16,12 +16,12 @@ def check_ops(model: onnx.ModelProto, source: str) -> None:
     names the model in the message (its file)."""
     nodes_by_op: dict[str, list[str]] = {}
     for index, node in enumerate(model.graph.node):
-        op = node.op_type
+        if node.domain in ("", "ai.onnx") and node.op_type in IMPORTERS:
+            continue
+        op = repr(node.op_type) if not str(node.op_type).isidentifier() else node.op_type
         if node.domain not in ("", "ai.onnx"):
             op = f"{node.domain}.{op}"
-        elif op in IMPORTERS:
-            continue
-        nodes_by_op.setdefault(op, []).append(node.name or f"{node.op_type}_{index}")
+        nodes_by_op.setdefault(str(op), []).append(node.name or f"{node.op_type}_{index}")
     if not nodes_by_op:
         return
     count = sum(len(names) for names in nodes_by_op.values())
