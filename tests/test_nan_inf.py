@@ -130,6 +130,8 @@ def special_model() -> onnx.ModelProto:
     node("LayerNormalization", ["x", "scale_row", "shift_row"], "layer_norm")
     node("Slice", ["x", "slice_start", "slice_end", "last_axis", "slice_step"], "slice")
     node("Expand", ["x_rows", "expand_shape"], "expand")
+    node("Cast", ["x"], "cast", to=onnx.TensorProto.FLOAT)
+    node("Sigmoid", ["cast"], "sigmoid_of_cast")
     hidden = (
         "x_flat",
         "x_rows",
