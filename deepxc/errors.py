@@ -23,6 +23,10 @@ class UnsupportedOp(DeepxcError):
         super().__init__(f"node '{node_name}': unsupported op {op_type}{detail}")
 
 
+class UnsupportedOps(DeepxcError):
+    """Nodes whose ops deepxc does not compile at all, every one of them listed at once."""
+
+
 class UnsupportedType(DeepxcError):
     """A tensor type deepxc cannot take at the model boundary."""
 

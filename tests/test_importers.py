@@ -37,7 +37,41 @@ X = {"x": (1, 3, 6, 6)}
 STATS = {"s": floats(3), "b": floats(3), "m": floats(3), "v": np.ones(3, np.float32)}
 
 REFUSED = {
-    "unknown_op": (model_of("Erf", ["x"], X), "Erf"),
+    "cast_runtime_to_double": (
+        make_model(
+            [
+                helper.make_node("Cast", ["x"], ["d"], name="n", to=TensorProto.DOUBLE),
+                helper.make_node("Cast", ["d"], ["y"], name="back", to=TensorProto.FLOAT),
+            ],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3])],
+        ),
+        "Cast: a cast of the run-time tensor 'x' from float32 to float64",
+    ),
+    "layer_norm_mean_output": (
+        model_of("LayerNormalization", ["x", "s"], X, {"s": floats(6)}, outputs=("y", "mean")),
+        "its optional output 'mean' is read by the model, and deepxc does not compute it",
+    ),
+    "layer_norm_inv_std_read": (
+        make_model(
+            [
+                helper.make_node("LayerNormalization", ["x", "s"], ["y", "", "r"], name="n"),
+                helper.make_node("Relu", ["r"], ["z"], name="relu"),
+            ],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3]), tensor("z", [2, 1])],
+            [numpy_helper.from_array(floats(3), "s")],
+        ),
+        "its optional output 'r' is read by node 'relu'",
+    ),
+    "dropout_mask_read": (
+        make_model(
+            [helper.make_node("Dropout", ["x"], ["y", "mask"], name="n")],
+            [tensor("x", [2, 3])],
+            [tensor("y", [2, 3]), tensor("mask", [2, 3], TensorProto.BOOL)],
+        ),
+        "its optional output 'mask' is read by the model",
+    ),
     "conv_auto_pad": (
         model_of("Conv", ["x", "w"], X, {"w": floats(2, 3, 3, 3)}, auto_pad="FOO"),
         "Conv: auto_pad=FOO",
@@ -104,6 +138,22 @@ def test_refused_with_one_line_reason(case):
     message = str(error.value)
     assert "\n" not in message
     assert message.startswith("node '") and reason in message, message
+
+
+@pytest.mark.parametrize("axes", [[1, 1], [5]])
+def test_slice_axes_that_are_not_distinct_axes(axes):
+    """ONNX's shape inference lets these through before opset 10; onnxruntime refuses them."""
+    model = model_of(
+        "Slice",
+        ["x"],
+        {"x": (2, 3, 4)},
+        opset=9,
+        starts=[0] * len(axes),
+        ends=[1] * len(axes),
+        axes=axes,
+    )
+    with pytest.raises(InvalidGraph, match=r"node 'n' \(Slice\): axes .* are not distinct axes"):
+        build_relax(frontend(model), load_target("host").core)
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,16 @@ def special_model() -> onnx.ModelProto:
     node("Pad", ["x", "pads"], "pad_reflect", mode="reflect")
     node("Transpose", ["x"], "transpose", perm=[0, 2, 3, 1])
     node("Concat", ["x", "relu"], "concat", axis=1)
+    node("ReduceMax", ["x"], "reduce_max", axes=[-1])
+    node("ReduceSum", ["x", "last_axis"], "reduce_sum", keepdims=0)
+    node("ReduceMean", ["x"], "reduce_mean", axes=[-1])
+    node("HardSigmoid", ["x"], "hard_sigmoid", alpha=0.4)
+    node("HardSwish", ["x"], "hard_swish")
+    node("LayerNormalization", ["x", "scale_row", "shift_row"], "layer_norm")
+    node("Slice", ["x", "slice_start", "slice_end", "last_axis", "slice_step"], "slice")
+    node("Expand", ["x_rows", "expand_shape"], "expand")
+    node("Cast", ["x"], "cast", to=onnx.TensorProto.FLOAT)
+    node("Sigmoid", ["cast"], "sigmoid_of_cast")
     hidden = (
         "x_flat",
         "x_rows",
@@ -153,6 +163,13 @@ def special_model() -> onnx.ModelProto:
         numpy_helper.from_array(np.array([24, 6], np.int64), "rows"),
         numpy_helper.from_array(np.array([1, 24, 6], np.int64), "rows_3d"),
         numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64), "pads"),
+        numpy_helper.from_array(np.array([-1], np.int64), "last_axis"),
+        constant("scale_row", rng.standard_normal(6)),
+        constant("shift_row", rng.standard_normal(6)),
+        numpy_helper.from_array(np.array([-2], np.int64), "slice_start"),
+        numpy_helper.from_array(np.array([-100], np.int64), "slice_end"),
+        numpy_helper.from_array(np.array([-1], np.int64), "slice_step"),
+        numpy_helper.from_array(np.array([2, 24, 6], np.int64), "expand_shape"),
     ]
     return make_model(
         nodes, [tensor("x", list(SHAPE))], [tensor(name, None) for name in outputs], constants
@@ -188,6 +205,7 @@ def expected_outputs(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndar
         expected[name] = numpy_max_pool(x, kernel, strides, pads, dilations)
     expected["maxpool_1d"] = numpy_max_pool(x.reshape(1, 24, 6), [4], [2], [0, 0], [1])
     expected["global_maxpool"] = np.max(x, axis=(2, 3), keepdims=True)
+    expected["reduce_max"] = np.max(x, axis=-1, keepdims=True)
     with np.errstate(invalid="ignore"):  # Inf / Inf is NaN, as meant
         expected["lrn"] = numpy_lrn(3)({"x": x})["y"].astype(np.float32)
     return expected

@@ -184,6 +184,23 @@ ELEMENTWISE = [
     one(f"{op.lower()}_broadcast", op, ["a", "b"], {"a": (2, 3, 4), "b": (3, 1)})
     for op in ("Add", "Sub", "Mul", "Div")
 ] + [
+    one("hard_sigmoid_default", "HardSigmoid", ["x"], {"x": (3, 8)}),
+    one("hard_sigmoid_alpha_beta", "HardSigmoid", ["x"], {"x": (3, 8)}, alpha=0.7, beta=0.1),
+    one("hard_swish", "HardSwish", ["x"], {"x": (2, 3, 9)}),
+    one("cast_float_to_float", "Cast", ["x"], {"x": (2, 3)}, to=TensorProto.FLOAT),
+    Case(
+        "cast_in_shape_arithmetic",
+        [
+            node("Shape", ["x"], ["s"]),
+            helper.make_node("Cast", ["s"], ["f"], name="to_float", to=TensorProto.FLOAT),
+            node("Mul", ["x", "f"], ["m"]),
+            helper.make_node("Cast", ["f"], ["i"], name="to_int32", to=TensorProto.INT32),
+            helper.make_node("Cast", ["i"], ["t"], name="to_int64", to=TensorProto.INT64),
+            node("Reshape", ["m", "t"], ["r"]),
+            helper.make_node("Cast", ["r"], ["y"], name="float_to_float", to=TensorProto.FLOAT),
+        ],
+        {"x": (2, 3, 5, 4)},
+    ),
     one("add_constant", "Add", ["a", "b"], {"a": (2, 3)}, {"b": weights(3)}),
     one("sum_one", "Sum", ["a"], {"a": (2, 3)}),
     one("sum_three", "Sum", ["a", "b", "c"], {"a": (2, 3), "b": (1, 3), "c": (2, 1)}),
@@ -213,6 +230,35 @@ ELEMENTWISE = [
 ]
 
 NORMALIZATION = [
+    one(
+        "layer_norm_default",
+        "LayerNormalization",
+        ["x", "s", "b"],
+        X4,
+        {"s": weights(6), "b": weights(6)},
+    ),
+    one(
+        "layer_norm_axis1_broadcast_scale_no_bias",
+        "LayerNormalization",
+        ["x", "s"],
+        X4,
+        {"s": weights(7, 1)},
+        axis=1,
+        epsilon=1e-2,
+    ),
+    one(
+        "layer_norm_runtime_scale",
+        "LayerNormalization",
+        ["x", "s"],
+        {"x": (4, 5), "s": (5,)},
+        axis=-1,
+    ),
+    Case(
+        "layer_norm_unread_statistics",
+        [node("LayerNormalization", ["x", "s"], ["y", "mean", "inv_std"], axis=-2)],
+        {"x": (2, 3, 4)},
+        {"s": weights(3, 4)},
+    ),
     one("softmax_opset11_axis1", "Softmax", ["x"], {"x": (2, 3, 4)}, opset=11),
     one("softmax_opset11_axis0", "Softmax", ["x"], {"x": (2, 3, 4)}, opset=11, axis=0),
     one("softmax_opset13_axis1", "Softmax", ["x"], {"x": (2, 3, 4)}, axis=1),
@@ -265,6 +311,34 @@ NORMALIZATION = [
 ]
 
 POOL = [
+    one("reduce_mean_opset13_attr", "ReduceMean", ["x"], X4, opset=13, axes=[1, -1]),
+    one(
+        "reduce_mean_opset18_input",
+        "ReduceMean",
+        ["x", "a"],
+        X4,
+        {"a": ints(2)},
+        opset=18,
+        keepdims=0,
+    ),
+    one("reduce_mean_all", "ReduceMean", ["x"], X4, opset=18, keepdims=0),
+    one(
+        "reduce_mean_empty_axes_noop",
+        "ReduceMean",
+        ["x", "a"],
+        X4,
+        {"a": np.zeros(0, np.int64)},
+        opset=18,
+        noop_with_empty_axes=1,
+    ),
+    one("reduce_sum_opset11_attr", "ReduceSum", ["x"], X4, opset=11, axes=[2], keepdims=0),
+    one("reduce_sum_opset13_input", "ReduceSum", ["x", "a"], X4, {"a": ints(-1, 0)}, opset=13),
+    one("reduce_sum_all_scalar", "ReduceSum", ["x"], X4, keepdims=0),
+    one("reduce_sum_noop", "ReduceSum", ["x"], X4, noop_with_empty_axes=1),
+    one("reduce_max_opset13_attr", "ReduceMax", ["x"], X4, opset=13, axes=[3, 1], keepdims=0),
+    one("reduce_max_opset18_input", "ReduceMax", ["x", "a"], X4, {"a": ints(-2)}, opset=18),
+    one("reduce_max_all", "ReduceMax", ["x"], X4, opset=18),
+    one("reduce_mean_axis_twice", "ReduceMean", ["x"], X4, opset=13, axes=[1, -3]),
     one(
         "maxpool_pads_strides",
         "MaxPool",
@@ -306,6 +380,67 @@ POOL = [
 ]
 
 SHAPE = [
+    one("expand_rank_up", "Expand", ["x", "s"], {"x": (3, 1)}, {"s": ints(2, 3, 4)}),
+    one("expand_bidirectional", "Expand", ["x", "s"], {"x": (1, 3, 1)}, {"s": ints(4, 1, 5)}),
+    one("expand_to_smaller_shape", "Expand", ["x", "s"], {"x": (2, 3, 4)}, {"s": ints(1, 4)}),
+    one(
+        "slice_axes",
+        "Slice",
+        ["x", "b", "e", "a"],
+        X4,
+        {"b": ints(1, 0), "e": ints(3, 5), "a": ints(2, 3)},
+    ),
+    one("slice_default_axes", "Slice", ["x", "b", "e"], X4, {"b": ints(0, 1), "e": ints(1, 3)}),
+    one(
+        "slice_negative_indices_and_steps",
+        "Slice",
+        ["x", "b", "e", "a", "t"],
+        X4,
+        {"b": ints(-1, 5), "e": ints(-100, 0), "a": ints(-2, 3), "t": ints(-2, -2)},
+    ),
+    one(
+        "slice_clamped_ends_and_step",
+        "Slice",
+        ["x", "b", "e", "a", "t"],
+        X4,
+        {
+            "b": ints(-100, 1),
+            "e": ints(np.iinfo(np.int64).max, 100),
+            "a": ints(1, 2),
+            "t": ints(1, 3),
+        },
+    ),
+    one(
+        "slice_reverse_whole_axis",
+        "Slice",
+        ["x", "b", "e", "a", "t"],
+        X4,
+        {
+            "b": ints(np.iinfo(np.int64).max),
+            "e": ints(np.iinfo(np.int64).min),
+            "a": ints(1),
+            "t": ints(-1),
+        },
+    ),
+    one(
+        "slice_opset9_attrs",
+        "Slice",
+        ["x"],
+        X4,
+        opset=9,
+        starts=[1, -3],
+        ends=[2, 1000],
+        axes=[0, 3],
+    ),
+    one(
+        "slice_opset1_default_axes",
+        "Slice",
+        ["x"],
+        {"x": (5, 4)},
+        opset=1,
+        starts=[1, 0],
+        ends=[-1, 3],
+    ),
     one("flatten_default", "Flatten", ["x"], X4),
     one("flatten_axis0", "Flatten", ["x"], X4, axis=0),
     one("flatten_negative_axis", "Flatten", ["x"], X4, axis=-1),

@@ -35,6 +35,15 @@ def build_command(args, log) -> int:
     return 0
 
 
+def ops_command() -> int:
+    from deepxc.ingest.importers import IMPORTERS
+    from deepxc.ingest.importers.limits import LIMITS
+
+    for op in sorted(IMPORTERS, key=str.lower):
+        print(f"{op}: {LIMITS[op]}" if op in LIMITS else op)
+    return 0
+
+
 def targets_command() -> int:
     from deepxc.targets import known_targets, load_target
 

@@ -198,6 +198,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog=help_examples.TARGETS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    sub.add_parser(
+        "ops",
+        help="list the supported ONNX ops and their limits",
+        description="List every ONNX op deepxc compiles, one a line and sorted, each with\n"
+        "the forms it does not take. Tensors computed at run time are float32.",
+        epilog="examples:\n  deepxc ops\n  deepxc ops | grep Pool",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
@@ -231,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.report import report_command
 
             return report_command(args, _progress)
+        if args.command == "ops":
+            from deepxc.cli.commands import ops_command
+
+            return ops_command()
         from deepxc.cli.commands import targets_command
 
         return targets_command()

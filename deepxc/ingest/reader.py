@@ -20,11 +20,13 @@ from deepxc.errors import (
 from deepxc.ingest.importers import IMPORTERS
 from deepxc.ingest.importers.pool_sizes import infer_shapes
 from deepxc.ingest.onnx_checker import check_onnx
+from deepxc.ingest.unsupported_ops import check_ops
 from deepxc.ir import Graph, Node, TensorSpec
 
 
 def load_onnx(path: str) -> onnx.ModelProto:
-    """Read an ONNX file, with a clear error for a missing, foreign or corrupt file."""
+    """Read an ONNX file, with a clear error for a missing, foreign or corrupt file, or
+    one whose nodes use ops deepxc does not support (all of them named)."""
     if not os.path.exists(path):
         raise InputFileError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -37,6 +39,7 @@ def load_onnx(path: str) -> onnx.ModelProto:
         raise InputFileError(f"{path}: not an ONNX model (no graph found)")
     if model.ir_version <= 0:
         raise InputFileError(f"{path}: not an ONNX model (missing ir_version)")
+    check_ops(model, path)  # here, where the message can name the file
     return model
 
 
@@ -60,6 +63,7 @@ def import_model(
 ) -> Graph:
     """Build the IR of an in-memory ONNX model."""
     input_shapes = dict(input_shapes or {})
+    check_ops(model, f"model '{model.graph.name}'" if model.graph.name else "the model")
     _check_opset(model)
     _check_references(model.graph)
     _check_boundary_types(model.graph)
@@ -92,6 +96,7 @@ def import_model(
         graph.tensors[value.name] = spec
         graph.inputs.append(value.name)
 
+    dropped: dict[str, Node] = {}  # optional outputs an importer does not compute
     for index, proto in enumerate(onnx_graph.node):
         _check_names(proto, index)
         node = Node(
@@ -101,12 +106,10 @@ def import_model(
             outputs=list(proto.output),
             attrs={a.name: _attribute(a) for a in proto.attribute},
         )
-        if proto.domain not in ("", "ai.onnx"):
-            raise UnsupportedOp(node.name, f"{proto.domain}.{proto.op_type}")
-        importer = IMPORTERS.get(node.op)
-        if importer is None:
-            raise UnsupportedOp(node.name, node.op)
+        importer = IMPORTERS[node.op]  # check_ops refused the ops without one
         for tensor in node.inputs:
+            if tensor in dropped:
+                _refuse_dropped(dropped[tensor], tensor, f"node '{node.name}'")
             if tensor and tensor not in graph.tensors:
                 raise ShapeError(
                     f"node '{node.name}' ({node.op}): the shape of its input '{tensor}' "
@@ -116,12 +119,23 @@ def import_model(
         imported = importer(node, graph)
         if imported is not None:
             graph.add_node(imported)
+            dropped.update((t, imported) for t in proto.output if t and t not in imported.outputs)
 
     graph.outputs = [value.name for value in onnx_graph.output]
     for name in graph.outputs:
+        if name in dropped:
+            _refuse_dropped(dropped[name], name, "the model")
         if name in graph.tensors:
             _check_float_io(name, graph.tensors[name], "output")
     return graph
+
+
+def _refuse_dropped(node: Node, tensor: str, reader: str) -> None:
+    raise UnsupportedOp(
+        node.name,
+        node.op,
+        f"its optional output '{tensor}' is read by {reader}, and deepxc does not compute it",
+    )
 
 
 def _check_opset(model: onnx.ModelProto) -> None:

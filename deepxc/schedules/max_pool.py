@@ -1,4 +1,4 @@
-"""MaxPool (1-D, 2-D, 3-D) and GlobalMaxPool whose windows keep NaN and -inf.
+"""MaxPool (1-D, 2-D, 3-D), GlobalMaxPool and ReduceMax whose windows keep NaN and -inf.
 
 TVM's max pools and max reduction combine with `a > b ? a : b`, starting from the lowest
 finite float: a NaN met in a window resets the running max (the NaN, and what came
@@ -57,10 +57,30 @@ def compute(
 
 def global_compute(data: te.Tensor) -> te.Tensor:
     """The max over all spatial positions of NC... `data`, kept as size-1 axes."""
-    batch, channels, *spatial = (int(d) for d in data.shape)
-    axes = [te.reduce_axis((0, size), name=f"r{i}") for i, size in enumerate(spatial)]
-    return te.compute(
-        (batch, channels, *[1] * len(spatial)),
-        lambda n, c, *_: NAN_MAX(data[(n, c, *axes)], axis=axes),
-        name="dx_global_max_pool",
-    )
+    return reduce_max(data, list(range(2, len(data.shape))), keepdims=True)
+
+
+def reduce_max(data: te.Tensor, axes: list[int], keepdims: bool) -> te.Tensor:
+    """The max of `data` over `axes` (non-negative), NaN kept; `keepdims` keeps them as
+    size-1 axes."""
+    shape = [int(d) for d in data.shape]
+    reduced = {axis: te.reduce_axis((0, shape[axis]), name=f"r{axis}") for axis in axes}
+    out_shape = [
+        1 if axis in reduced else size
+        for axis, size in enumerate(shape)
+        if keepdims or axis not in reduced
+    ]
+
+    def value(*index):
+        kept = iter(index)
+        position = []
+        for axis in range(len(shape)):
+            if axis in reduced:
+                position.append(reduced[axis])
+                if keepdims:
+                    next(kept)
+            else:
+                position.append(next(kept))
+        return NAN_MAX(data[tuple(position)], axis=list(reduced.values()))
+
+    return te.compute(out_shape, value, name="dx_reduce_max")

@@ -49,7 +49,7 @@ def _reshaped(graph: Graph, node: Node, shape: tuple[int, ...]) -> str:
 
 
 def dropout(node: Node, graph: Graph) -> Node:
-    # An exported mask nobody reads is dropped; a node reading it later fails to find it.
+    # The mask is not computed: ingest refuses a reader of it.
     node.outputs = node.outputs[:1]
     # is_test (opset < 7) defaults to training, yet inference exports omit it: refuse only 0.
     if node.attrs.get("is_test", 1) == 0 and node.attrs["_opset"] < 7:

@@ -1,9 +1,11 @@
-"""BatchNormalization (inference) and LRN: checks beyond the ONNX defaults."""
+"""BatchNormalization (inference), LayerNormalization and LRN: checks beyond the ONNX
+defaults."""
 
 from __future__ import annotations
 
 from deepxc.errors import UnsupportedOp
 from deepxc.ingest.importers.common import only_first_output
+from deepxc.ingest.importers.shape import with_axis
 from deepxc.ir import Graph, Node
 
 
@@ -30,3 +32,11 @@ def lrn(node: Node, graph: Graph) -> Node:
     node.attrs.setdefault("beta", 0.75)
     node.attrs.setdefault("bias", 1.0)
     return node
+
+
+def layer_norm(node: Node, graph: Graph) -> Node:
+    # Mean and InvStdDev (training outputs) are not computed: ingest refuses a reader of them.
+    node.outputs = node.outputs[:1]
+    node.attrs.setdefault("axis", -1)
+    node.attrs.setdefault("epsilon", 1e-5)
+    return with_axis(node, graph)

@@ -5,6 +5,8 @@ node output (None for an omitted optional output).
 """
 
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
+from deepxc.lower.relax_ops import reduce as reduction
+from deepxc.lower.relax_ops.slice import slice_
 
 EMITTERS = {
     "Conv": conv.conv,
@@ -18,18 +20,25 @@ EMITTERS = {
     "Relu": elementwise.relu,
     "Sigmoid": elementwise.unary,
     "Tanh": elementwise.unary,
+    "HardSigmoid": elementwise.hard_sigmoid,
+    "HardSwish": elementwise.hard_sigmoid,
     "LeakyRelu": elementwise.leaky_relu,
     "Clip": elementwise.clip,
     "Identity": elementwise.identity,
     "Dropout": elementwise.identity,
+    "Cast": elementwise.cast,
     "Softmax": normalization.softmax,
     "LogSoftmax": normalization.softmax,
     "BatchNormalization": normalization.batch_norm,
     "LRN": normalization.lrn,
+    "LayerNormalization": normalization.layer_norm,
     "MaxPool": pool.pool,
     "AveragePool": pool.pool,
     "GlobalAveragePool": pool.global_pool,
     "GlobalMaxPool": pool.global_pool,
+    "ReduceMean": reduction.reduce,
+    "ReduceSum": reduction.reduce,
+    "ReduceMax": reduction.reduce,
     "Flatten": shape.reshape,
     "Reshape": shape.reshape,
     "Squeeze": shape.reshape,
@@ -38,5 +47,7 @@ EMITTERS = {
     "Concat": shape.concat,
     "Split": shape.split,
     "Pad": shape.pad,
+    "Expand": shape.expand,
+    "Slice": slice_,
     "Gather": shape.gather,
 }

@@ -1,4 +1,4 @@
-"""BatchNormalization (inference), LRN, Softmax and LogSoftmax."""
+"""BatchNormalization (inference), LayerNormalization, LRN, Softmax and LogSoftmax."""
 
 from __future__ import annotations
 
@@ -27,6 +27,22 @@ def batch_norm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     a = ctx.weight(f"{node.name}_scale", factor.reshape(shape).astype(dtype))
     b = ctx.weight(f"{node.name}_shift", shift.reshape(shape).astype(dtype))
     return [relax.op.add(relax.op.multiply(x, a), b)]
+
+
+def layer_norm(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
+    """(x - mean) / sqrt(var + epsilon) * scale + bias over the axes from `axis` on; scale
+    and bias broadcast to the normalized shape (Relax's layer_norm wants them of it)."""
+    x = ctx.value(node.inputs[0])
+    spec = ctx.spec(node.inputs[0])
+    axes = list(range(node.attrs["axis"] % len(spec.shape), len(spec.shape)))
+    centered = relax.op.subtract(x, relax.op.mean(x, axis=axes, keepdims=True))
+    variance = relax.op.mean(relax.op.multiply(centered, centered), axis=axes, keepdims=True)
+    epsilon = relax.const(node.attrs["epsilon"], spec.dtype)
+    y = relax.op.divide(centered, relax.op.sqrt(relax.op.add(variance, epsilon)))
+    y = relax.op.multiply(y, ctx.value(node.inputs[1]))
+    if len(node.inputs) > 2 and node.inputs[2]:
+        y = relax.op.add(y, ctx.value(node.inputs[2]))
+    return [y]
 
 
 def lrn(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:

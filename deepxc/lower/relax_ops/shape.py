@@ -1,5 +1,5 @@
-"""Data movement: reshapes (to the statically known output shape), Transpose, Concat, Split,
-Pad, Gather."""
+"""Data movement: reshapes (to the statically known output shape), Transpose, Expand,
+Concat, Split, Pad, Gather."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def transpose(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     rank = len(ctx.spec(node.inputs[0]).shape)
     perm = node.attrs.get("perm", list(reversed(range(rank))))
     return [relax.op.permute_dims(ctx.value(node.inputs[0]), list(perm))]
+
+
+def expand(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
+    """Broadcast to the output shape, which the constant shape and the input's give."""
+    ctx.constant(node, 1, "shape")
+    return [relax.op.broadcast_to(ctx.value(node.inputs[0]), list(ctx.spec(node.outputs[0]).shape))]
 
 
 def concat(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
