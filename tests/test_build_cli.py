@@ -151,10 +151,11 @@ def _examples(text: str) -> list[list[str]]:
     assert re.search(r"(?m)^examples\b.*:$", text), text
     section = text[re.search(r"(?m)^examples\b", text).start() :].replace("\\\n", " ")
     commands = [shlex.split(line, comments=True) for line in section.splitlines()]
+    commands = [words[: words.index("|")] if "|" in words else words for words in commands]
     return [words[1:] for words in commands if words and words[0] == "deepxc"]
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["inspect"], ["targets"], ["report"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["inspect"], ["targets"], ["report"], ["ops"]])
 def test_help_examples_parse(command, capsys, monkeypatch):
     examples = _examples(_help(command, capsys))
     assert examples

@@ -6,6 +6,7 @@ from __future__ import annotations
 TOP = """\
 examples (the common flows):
   deepxc targets                                           # the targets known by name
+  deepxc ops                                               # the ONNX ops deepxc compiles
   deepxc inspect examples/tiny_cnn/model.onnx              # layers, MACs, arena estimate
   deepxc build examples/tiny_cnn/model.onnx -o bundle/     # compile for this machine
   deepxc run bundle/ --bench 20                            # run it: outputs, median latency
