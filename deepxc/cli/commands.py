@@ -78,10 +78,12 @@ def inspect_command(args) -> int:
     from deepxc.ingest.reader import load_onnx, parse_input_shapes
     from deepxc.ir.stats import model_summary
     from deepxc.pipeline import frontend
+    from deepxc.targets import load_target
 
     budgets = rlc_budgets(args, default_levels=args.rlc)
     if budgets and not args.rlc:
         raise CompressionError("the --rlc-* flags of inspect need --rlc")
+    target = load_target(args.target)  # an unknown target fails before any work
     graph = frontend(
         load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None
     )
@@ -105,7 +107,7 @@ def inspect_command(args) -> int:
         from deepxc.pipeline import compress
 
         print()
-        compress(graph, budgets, args.calibration, log=print, progress=False)
+        compress(graph, budgets, args.calibration, target, log=print, progress=False)
     return 0
 
 

@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument(
         "--rlc", action="store_true", help="plan RLC and print the plan (see the flags below)"
     )
+    inspect.add_argument(
+        "--target",
+        default="host",
+        help="with --rlc: count weight bytes as this target's bundle stores them (default: host)",
+    )
     add_rlc_arguments(inspect)
 
     sub.add_parser(

@@ -7,7 +7,7 @@ import os
 import zipfile
 
 from deepxc.errors import CompressionError
-from deepxc.rlc.plan import Budget
+from deepxc.rlc.plan import DEFAULT_WARN_LOSS, Budget
 
 INSPECT_LEVELS = (1.0, 0.5, 0.25)
 
@@ -44,8 +44,8 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         type=_fractions,
         metavar="F1,F2,...",
         help="one bundle with several levels switchable at run time (deepx_set_level, "
-        "`deepxc run --level K`), at these fractions of the MACs, largest first as level 0 "
-        "(1.0: uncompressed); "
+        "`deepxc run --level K`), at these fractions of the MACs: level K is the K-th "
+        "fraction, in the order given (1.0: uncompressed); "
         "the factors are stored once, at the largest rank a level uses",
     )
     group.add_argument(
@@ -54,6 +54,14 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         default="macs",
         help="what the --rlc-levels fractions limit: MACs, weight bytes, or both at once "
         "(default: macs)",
+    )
+    group.add_argument(
+        "--rlc-warn-loss",
+        type=_loss,
+        metavar="L",
+        default=DEFAULT_WARN_LOSS,
+        help="warn about a level whose estimated accuracy is more than L below the "
+        f"uncompressed model's (default {DEFAULT_WARN_LOSS}; with --rlc-max-loss, that loss)",
     )
     group.add_argument(
         "--calibration",
@@ -65,7 +73,8 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
-    """The levels the flags ask for, level 0 first; [] for no compression."""
+    """The levels the flags ask for, level 0 first (--rlc-levels: in the order given);
+    [] for no compression."""
     single = [args.rlc_macs, args.rlc_weights, args.rlc_max_loss]
     if args.rlc_levels is not None and any(v is not None for v in single):
         raise CompressionError(
@@ -79,11 +88,10 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
         if not args.calibration:
             raise CompressionError("--rlc-max-loss needs --calibration DATA.npz with labels")
         return [Budget(max_loss=args.rlc_max_loss)]
+    warn = args.rlc_warn_loss
     if args.rlc_macs is not None or args.rlc_weights is not None:
-        return [Budget(macs=args.rlc_macs, weights=args.rlc_weights)]
+        return [Budget(macs=args.rlc_macs, weights=args.rlc_weights, warn_loss=warn)]
     levels = args.rlc_levels or (INSPECT_LEVELS if default_levels else None)
-    if levels is not None:
-        levels = sorted(levels, reverse=True)  # level 0 is the largest
     if levels is None:
         if args.calibration:
             raise CompressionError("--calibration is given but no --rlc-* budget is")
@@ -93,6 +101,7 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
         Budget(
             macs=fraction if by in ("macs", "both") else None,
             weights=fraction if by in ("weights", "both") else None,
+            warn_loss=warn,
         )
         for fraction in levels
     ]
