@@ -215,8 +215,10 @@ def level_description(level: LevelContext, rlc: dict | None, levels: int) -> str
     cost = f"{level.macs:,} MACs, reads {level.weight_bytes:,} weight bytes"
     if rlc is None:
         return f"the model as given (no compression): {cost}" if levels == 1 else cost
-    measure = next(key for key in rlc if key.startswith("estimated_")).replace("_", " ")
-    text = f"{rlc['budget']}: {cost}, {measure} {rlc[measure.replace(' ', '_')]:.2%}"
+    estimates = [
+        f"{k.replace('_', ' ')} {v:.2%}" for k, v in rlc.items() if k.startswith("estimated_")
+    ]
+    text = ", ".join([f"{rlc['budget']}: {cost}" if "budget" in rlc else cost, *estimates])
     return "; ".join([text, *(f"warning: {w}" for w in rlc.get("warnings", []))])
 
 

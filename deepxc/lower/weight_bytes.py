@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 from deepxc.ir import Graph
-from deepxc.lower.relax_builder import RelaxProgram, build_relax
+from deepxc.lower.relax_builder import build_relax
 from deepxc.targets import Core
 
 
 def weight_bytes(graph: Graph, core: Core) -> dict[str, tuple[int, int]]:
     """Each weight the lowered graph stores -> (its bytes, the bytes of it its kernel
     reads). They differ only for a factor stored at a larger rank than the graph uses."""
-    return program_weight_bytes(graph, build_relax(graph, core))
-
-
-def program_weight_bytes(graph: Graph, program: RelaxProgram) -> dict[str, tuple[int, int]]:
+    program = build_relax(graph, core)
     sizes = {name: (int(graph.constants[name].nbytes),) * 2 for name in program.weights}
     sizes.update(program.layout_bytes)
     return sizes

@@ -38,7 +38,7 @@ class Budget:
     """One level's goal. A fraction of 1.0 with no loss goal is the uncompressed model."""
 
     macs: float | None = None  # fraction of the model's MACs
-    weights: float | None = None  # fraction of its weight bytes
+    weights: float | None = None  # fraction of its weights.bin (see blob_bytes)
     max_loss: float | None = None  # largest drop of calibration accuracy (absolute)
     warn_loss: float = DEFAULT_WARN_LOSS  # a larger estimated drop is warned about
 
