@@ -127,6 +127,8 @@ def test_flags_become_budgets(calibration_file):
         (["--rlc-max-loss", "0.01"], "needs --calibration"),
         (["--rlc-levels", "1,0.5", "--rlc-macs", "0.3"], "cannot be combined"),
         (["--calibration", "c.npz"], "no --rlc-\\* budget"),
+        (["--rlc-warn-loss", "0.1"], "--rlc-warn-loss is given but no --rlc-\\* budget"),
+        (["--rlc-max-loss", "0.01", "--rlc-warn-loss", "0.1"], "cannot be combined"),
     ],
 )
 def test_contradictory_flags_are_refused(argv, message, calibration_file):

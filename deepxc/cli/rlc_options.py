@@ -59,7 +59,6 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         "--rlc-warn-loss",
         type=_loss,
         metavar="L",
-        default=DEFAULT_WARN_LOSS,
         help="warn about a level whose estimated accuracy is more than L below the "
         f"uncompressed model's (default {DEFAULT_WARN_LOSS}; with --rlc-max-loss, that loss)",
     )
@@ -81,6 +80,11 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
             "--rlc-levels cannot be combined with --rlc-macs, --rlc-weights or --rlc-max-loss"
         )
     if args.rlc_max_loss is not None:
+        if args.rlc_warn_loss is not None:
+            raise CompressionError(
+                "--rlc-warn-loss cannot be combined with --rlc-max-loss (a level then "
+                "warns beyond the --rlc-max-loss it was planned for)"
+            )
         if args.rlc_macs is not None or args.rlc_weights is not None:
             raise CompressionError(
                 "--rlc-max-loss cannot be combined with --rlc-macs/--rlc-weights"
@@ -88,13 +92,17 @@ def rlc_budgets(args, default_levels: bool = False) -> list[Budget]:
         if not args.calibration:
             raise CompressionError("--rlc-max-loss needs --calibration DATA.npz with labels")
         return [Budget(max_loss=args.rlc_max_loss)]
-    warn = args.rlc_warn_loss
+    warn = DEFAULT_WARN_LOSS if args.rlc_warn_loss is None else args.rlc_warn_loss
     if args.rlc_macs is not None or args.rlc_weights is not None:
         return [Budget(macs=args.rlc_macs, weights=args.rlc_weights, warn_loss=warn)]
     levels = args.rlc_levels or (INSPECT_LEVELS if default_levels else None)
     if levels is None:
-        if args.calibration:
-            raise CompressionError("--calibration is given but no --rlc-* budget is")
+        for flag, value in (
+            ("--calibration", args.calibration),
+            ("--rlc-warn-loss", args.rlc_warn_loss),
+        ):
+            if value is not None:
+                raise CompressionError(f"{flag} is given but no --rlc-* budget is")
         return []
     by = args.rlc_levels_by
     return [
