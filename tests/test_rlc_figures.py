@@ -46,6 +46,14 @@ def _header_macro(directory, name: str) -> int:
     return int(re.search(rf"#define DEEPX_{name} (\d+)u", text).group(1))
 
 
+def _bundle_accuracy(directory, level: int) -> float:
+    """The accuracy of the bundle's level on the calibration examples and labels."""
+    with np.load(CALIBRATION) as data:
+        inputs, labels = data["input"], data["labels"]
+    logits = run_examples(str(directory), {"input": inputs}, level)["logits"]
+    return float(np.mean(logits.argmax(axis=1) == labels))
+
+
 @pytest.fixture(scope="module")
 def uncompressed(tmp_path_factory):
     directory = tmp_path_factory.mktemp("digits_plain")
@@ -97,16 +105,7 @@ def test_levels_keep_their_order_and_say_what_they_read(uncompressed, tmp_path, 
         assert comment in header
     # level 2 is estimated to lose more than the default 0.05: warned in the output, the
     # manifest and model.h; the bundle itself confirms the loss on the calibration data
-    with np.load(CALIBRATION) as data:
-        inputs, labels = data["input"], data["labels"]
-    accuracy = [
-        float(
-            np.mean(
-                run_examples(str(tmp_path), {"input": inputs}, level)["logits"].argmax(1) == labels
-            )
-        )
-        for level in (1, 2)
-    ]
+    accuracy = [_bundle_accuracy(tmp_path, level) for level in (1, 2)]
     estimate = levels[2]["rlc"]["estimated_accuracy"]
     assert abs(accuracy[1] - estimate) <= 0.02 and accuracy[0] - accuracy[1] > 0.05
     loss = f"{accuracy[0] - estimate:.2f} below the uncompressed {accuracy[0]:.2f}"
