@@ -124,17 +124,18 @@ def plan_levels(
 
 
 def level_graphs(graph: Graph, plan: RlcPlan) -> list[Graph]:
-    """One graph per level; factors shared between levels are stored at their largest rank."""
-    stored: dict[tuple[str, str], int] = {}
+    """One graph per level; factors shared between levels are stored at their largest
+    rank and laid out for their smallest too."""
+    ranks: dict[tuple[str, str], list[int]] = {}
     for level in plan.levels:
         for node, option in level.choices.items():
-            key = (node, option.layer.form)
-            stored[key] = max(stored.get(key, 0), option.rank)
+            ranks.setdefault((node, option.layer.form), []).append(option.rank)
     graphs = []
     for level in plan.levels:
         copy = graph.copy()
         for node, option in level.choices.items():
-            option.layer.factor(copy, option.rank, stored[(node, option.layer.form)])
+            shared = ranks[(node, option.layer.form)]
+            option.layer.factor(copy, option.rank, max(shared), min(shared))
         graphs.append(copy)
     return graphs
 
