@@ -284,7 +284,7 @@ def test_levels_share_a_factor_stored_at_the_largest_rank(tmp_path):
     layer = dense_svd.DenseSVD(base, base.node("fc1"))
     graphs = [copy.deepcopy(base) for _ in range(3)]
     for graph, rank in zip(graphs[1:], (24, 8)):
-        layer.factor(graph, rank, stored_rank=24, smallest_rank=8)
+        layer.factor(graph, rank, stored_rank=24)
     manifest, levels = build_levels(graphs, tmp_path)
     factors = [{n for n in p.weights if n.startswith("fc1_rlc")} for p in levels]
     assert factors[1] and factors[1] == factors[2]  # one name, one array, for both levels

@@ -42,14 +42,12 @@ class Node:
 
 @dataclass(frozen=True)
 class RankStore:
-    """A low-rank factor that graphs built for several run-time levels share at different
-    ranks: each graph's constant is the leading slices of `array` (the largest rank) along
-    `axis`, and `smallest` is the least rank any of them uses. The weights are laid out
-    once for all of them, so the layout must suit the smallest rank too."""
+    """A low-rank factor kept at a larger rank than one graph uses: the constant is the
+    leading `rank` slices of `array` along `axis`. Graphs built for several run-time
+    levels share one store per factor, so the weights are laid out (and stored) once."""
 
     array: np.ndarray
     axis: int
-    smallest: int
 
 
 class Graph:

@@ -67,24 +67,14 @@ class LowRank(ABC):
             top += 1
         return range(1, top + 1)
 
-    def factor(
-        self,
-        graph: Graph,
-        rank: int,
-        stored_rank: int | None = None,
-        smallest_rank: int | None = None,
-    ) -> None:
-        """Replace the layer by its rank-`rank` factor pair, in place. For a bundle whose
-        levels use this factor at ranks from `smallest_rank` to `stored_rank`, the
-        factors' constants are recorded as leading slices of the rank-`stored_rank`
-        factors (`Graph.rank_stores`), so that every level lays out the same array."""
+    def factor(self, graph: Graph, rank: int, stored_rank: int | None = None) -> None:
+        """Replace the layer by its rank-`rank` factor pair, in place. With `stored_rank`,
+        the factors' constants are recorded as leading slices of the rank-`stored_rank`
+        factors (`Graph.rank_stores`), for a bundle that holds several levels."""
         stored_rank = stored_rank or rank
-        smallest_rank = smallest_rank or rank
         self._check(stored_rank)
-        if not smallest_rank <= rank <= stored_rank:
-            raise ValueError(
-                f"{self.node}: rank {rank} outside the shared ranks {smallest_rank}..{stored_rank}"
-            )
+        if rank > stored_rank:
+            raise ValueError(f"{self.node}: rank {rank} above the stored rank {stored_rank}")
         node = graph.node(self.node)
         full = self.factor_weights(*self.factors(stored_rank))
         names = [f"{self.node}_rlc_{self.form}_{part}" for part in ("a", "b")]
@@ -92,8 +82,8 @@ class LowRank(ABC):
             if name in graph.tensors:
                 raise ValueError(f"{self.node}: tensor {name!r} already exists")
             graph.add_constant(name, np.take(array, range(rank), axis=axis))
-            if stored_rank > smallest_rank:
-                graph.rank_stores[name] = RankStore(array, axis, smallest_rank)
+            if stored_rank > rank:
+                graph.rank_stores[name] = RankStore(array, axis)
         graph.remove_node(self.node)
         for layer in self.factor_layers(graph, node, names, rank):
             graph.add_node(layer)

@@ -124,18 +124,17 @@ def plan_levels(
 
 
 def level_graphs(graph: Graph, plan: RlcPlan) -> list[Graph]:
-    """One graph per level; factors shared between levels are stored at their largest
-    rank and laid out for their smallest too."""
-    ranks: dict[tuple[str, str], list[int]] = {}
+    """One graph per level; factors shared between levels are stored at their largest rank."""
+    stored: dict[tuple[str, str], int] = {}
     for level in plan.levels:
         for node, option in level.choices.items():
-            ranks.setdefault((node, option.layer.form), []).append(option.rank)
+            key = (node, option.layer.form)
+            stored[key] = max(stored.get(key, 0), option.rank)
     graphs = []
     for level in plan.levels:
         copy = graph.copy()
         for node, option in level.choices.items():
-            shared = ranks[(node, option.layer.form)]
-            option.layer.factor(copy, option.rank, max(shared), min(shared))
+            option.layer.factor(copy, option.rank, stored[(node, option.layer.form)])
         graphs.append(copy)
     return graphs
 

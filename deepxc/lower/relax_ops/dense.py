@@ -68,16 +68,10 @@ def _own_kernel_weights(ctx: EmitContext, node: Node):
 
 def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
     rows, columns = weights.shape
-    narrowest = columns
-    store = ctx.graph.rank_stores.get(node.inputs[1])
-    if store is not None:  # a factor levels share: laid out at its largest rank
-        transposed = bool(node.attrs.get("transB", 0))
-        weights = store.array.T if transposed else store.array
-        if (store.axis == 0) == transposed:  # the rank runs along the columns
-            narrowest = store.smallest  # whole tiles for the smallest rank: no level over-reads
-        else:
-            narrowest = weights.shape[1]
-    width = dense.tile_width(narrowest, ctx.core)
+    stored = ctx.stored(node.inputs[1])  # a factor shared by levels: its largest rank
+    if stored is not ctx.graph.constants[node.inputs[1]]:
+        weights = stored.T if node.attrs.get("transB", 0) else stored
+    width = dense.tile_width(weights.shape[1], ctx.core)
     read = math.prod(dense.packed_shape(rows, columns, width)) * weights.itemsize
     packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width), read)
     return ctx.own_kernel(functools.partial(dense.compute, columns=columns), "dense", a, packed)
