@@ -41,6 +41,9 @@ class LoweredPartition:
     inputs: list[str]  # buffer names of the model inputs, in order
     outputs: list[str]  # buffer names holding the model outputs, in order
     weights: dict[str, np.ndarray] = field(default_factory=dict)
+    # weight -> the bytes of it the kernels read, where that is less than all of it (a
+    # level's leading slices of a factor stored for several levels)
+    weight_reads: dict[str, int] = field(default_factory=dict)
     workspace_bytes: int = 0
     threads: int = 1  # kernels split their outer loops over this many threads
     level: int = 0  # the runtime compression level this partition computes (0: uncompressed)

@@ -49,13 +49,15 @@ def compress(
     graph: Graph,
     budgets: list,
     calibration: str | None,
+    target: Target,
     log: Log = print,
     progress: Log | None = None,
 ):
-    """RLC: one graph per run-time level, and the plan that chose them. The plan goes to
-    `log`, and a line per layer as it is measured to `progress` (default: `log`)."""
+    """RLC: one graph per run-time level, and the plan that chose them, its weights counted
+    as `target`'s bundle stores them. The plan goes to `log`, and a line per layer as it is
+    measured to `progress` (default: `log`)."""
     from deepxc.rlc.calibration import load_calibration, random_calibration
-    from deepxc.rlc.plan import level_graphs, plan_levels
+    from deepxc.rlc.plan import count_blob, level_graphs, plan_levels
     from deepxc.rlc.report import plan_lines
 
     if calibration:
@@ -66,15 +68,33 @@ def compress(
             f"rlc: no --calibration: measuring on {examples.count} random inputs, "
             "agreement with the uncompressed model only"
         )
-    plan = plan_levels(graph, budgets, examples, progress or log)
+    blob = blob_layout(target)
+    plan = plan_levels(graph, budgets, examples, progress or log, blob)
     if not plan.profiles:
         log("rlc: no layer to factor: no dense or 2-D convolution layer saves at any rank")
-    for line in plan_lines(plan):
-        log(line)
     graphs = level_graphs(graph, plan)
     for index, level_graph in enumerate(graphs):
         verify(level_graph, after=f"rlc level {index}")
+    count_blob(plan, graphs, blob)
+    for line in plan_lines(plan):
+        log(line)
     return graphs, plan
+
+
+def blob_layout(target: Target):
+    """How `target`'s bundle stores weights (`deepxc.rlc.blob_bytes.BlobLayout`): each in
+    its kernel's packed layout (as the lowering lays it out), 64-byte aligned, after the
+    blob's header."""
+    from deepxc.emit.memory_plan import align
+    from deepxc.emit.weights import HEADER_BYTES
+    from deepxc.lower.weight_bytes import weight_bytes
+    from deepxc.rlc.blob_bytes import BlobLayout
+
+    def sizes(graph: Graph) -> dict[str, tuple[int, int]]:
+        laid_out = weight_bytes(graph, target.core)
+        return {name: (align(stored), align(read)) for name, (stored, read) in laid_out.items()}
+
+    return BlobLayout(sizes, HEADER_BYTES)
 
 
 def rlc_level_info(plan) -> list[dict]:
@@ -175,7 +195,9 @@ def build_model(
     summary = model_summary(graph)
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
-    graphs, plan = compress(graph, budgets, calibration, log) if budgets else ([graph], None)
+    graphs, plan = (
+        compress(graph, budgets, calibration, target, log) if budgets else ([graph], None)
+    )
     provenance = build_provenance(
         origin or ModelOrigin.in_memory(model.SerializeToString(), "deepxc.pipeline.build_model"),
         options,

@@ -40,7 +40,7 @@ def _brute_force(profiles, total_macs, total_params, max_macs, max_params):
     best = None
     for picks in itertools.product(*[[None, *p.options] for p in profiles]):
         macs = total_macs - sum(p.macs - o.macs for p, o in zip(profiles, picks) if o)
-        params = total_params - sum(p.params - o.params for p, o in zip(profiles, picks) if o)
+        params = total_params - sum(p.bytes - o.bytes for p, o in zip(profiles, picks) if o)
         if (max_macs is not None and macs > max_macs) or (
             max_params is not None and params > max_params
         ):
@@ -56,7 +56,7 @@ def _brute_force(profiles, total_macs, total_params, max_macs, max_params):
 def test_allocation_finds_the_least_error_within_the_budget(seed, limits):
     profiles = _profiles(seed)
     total_macs = sum(p.macs for p in profiles) + 200  # layers RLC cannot factor
-    total_params = sum(p.params for p in profiles) + 100
+    total_params = sum(p.bytes for p in profiles) + 100
     max_macs = None if limits[0] is None else limits[0] * total_macs
     max_params = None if limits[1] is None else limits[1] * total_params
     choices = allocate(profiles, total_macs, total_params, max_macs, max_params)
@@ -97,10 +97,21 @@ def test_flags_become_budgets(calibration_file):
     assert rlc_budgets(_args("--rlc-macs", "0.3", "--rlc-weights", "0.2")) == [
         Budget(macs=0.3, weights=0.2)
     ]
+    # level k is the k-th fraction, in the order given
     assert rlc_budgets(_args("--rlc-levels", "0.5,1.0", "--rlc-levels-by", "weights")) == [
-        Budget(weights=1.0),
         Budget(weights=0.5),
+        Budget(weights=1.0),
     ]
+    assert rlc_budgets(_args("--rlc-levels", "0.3,1.0,0.5")) == [
+        Budget(macs=0.3),
+        Budget(macs=1.0),
+        Budget(macs=0.5),
+    ]
+    assert rlc_budgets(_args("--rlc-macs", "0.3", "--rlc-warn-loss", "0.2")) == [
+        Budget(macs=0.3, warn_loss=0.2)
+    ]
+    assert Budget(macs=0.3, warn_loss=0.2).accepted_loss == 0.2
+    assert Budget(max_loss=0.01, warn_loss=0.2).accepted_loss == 0.01
     assert rlc_budgets(_args("--rlc-levels", "0.5", "--rlc-levels-by", "both")) == [
         Budget(macs=0.5, weights=0.5)
     ]
@@ -116,6 +127,8 @@ def test_flags_become_budgets(calibration_file):
         (["--rlc-max-loss", "0.01"], "needs --calibration"),
         (["--rlc-levels", "1,0.5", "--rlc-macs", "0.3"], "cannot be combined"),
         (["--calibration", "c.npz"], "no --rlc-\\* budget"),
+        (["--rlc-warn-loss", "0.1"], "--rlc-warn-loss is given but no --rlc-\\* budget"),
+        (["--rlc-max-loss", "0.01", "--rlc-warn-loss", "0.1"], "cannot be combined"),
     ],
 )
 def test_contradictory_flags_are_refused(argv, message, calibration_file):

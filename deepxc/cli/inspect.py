@@ -11,12 +11,14 @@ def inspect_command(args, log) -> int:
     from deepxc.cli.rlc_options import BUDGET_FLAGS, rlc_budgets
     from deepxc.ingest.reader import load_onnx, parse_input_shapes
     from deepxc.pipeline import frontend
+    from deepxc.targets import load_target
 
     budgets = rlc_budgets(args)
     if args.rlc and not budgets:
         raise CompressionError(f"inspect --rlc needs a budget, as build does: give {BUDGET_FLAGS}")
     if budgets and not args.rlc:
         raise CompressionError("the --rlc-* flags of inspect need --rlc")
+    target = load_target(args.target)  # an unknown target fails before any work
     graph = frontend(
         load_onnx(args.model), parse_input_shapes(args.input_shape), log=lambda m: None
     )
@@ -25,7 +27,7 @@ def inspect_command(args, log) -> int:
         if budgets:
             from deepxc.pipeline import compress, rlc_level_info
 
-            _, plan = compress(graph, budgets, args.calibration, log=log)
+            _, plan = compress(graph, budgets, args.calibration, target, log=log)
             report["levels"] = rlc_level_info(plan)
         print(json.dumps(report, indent=2))
         return 0
@@ -34,7 +36,7 @@ def inspect_command(args, log) -> int:
         from deepxc.pipeline import compress
 
         print()
-        compress(graph, budgets, args.calibration, log=print, progress=log)
+        compress(graph, budgets, args.calibration, target, log=print, progress=log)
     return 0
 
 

@@ -186,6 +186,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="plan RLC for the budget the --rlc-* flags below give and print the plan",
     )
+    inspect.add_argument(
+        "--target",
+        default="host",
+        help="with --rlc: count weight bytes as this target's bundle stores them (default: host)",
+    )
     add_rlc_arguments(inspect)
 
     add_report_parser(sub)

@@ -7,7 +7,7 @@ import os
 import zipfile
 
 from deepxc.errors import CompressionError
-from deepxc.rlc.plan import Budget
+from deepxc.rlc.plan import DEFAULT_WARN_LOSS, Budget
 
 BUDGET_FLAGS = "--rlc-macs F, --rlc-weights F, --rlc-max-loss L or --rlc-levels F1,F2,..."
 
@@ -44,8 +44,8 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         type=_fractions,
         metavar="F1,F2,...",
         help="one bundle with several levels switchable at run time (deepx_set_level, "
-        "`deepxc run --level K`), at these fractions of the MACs, largest first as level 0 "
-        "(1.0: uncompressed); "
+        "`deepxc run --level K`), at these fractions of the MACs: level K is the K-th "
+        "fraction, in the order given (1.0: uncompressed); "
         "the factors are stored once, at the largest rank a level uses",
     )
     group.add_argument(
@@ -54,6 +54,13 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
         default="macs",
         help="what the --rlc-levels fractions limit: MACs, weight bytes, or both at once "
         "(default: macs)",
+    )
+    group.add_argument(
+        "--rlc-warn-loss",
+        type=_loss,
+        metavar="L",
+        help="warn about a level whose estimated accuracy is more than L below the "
+        f"uncompressed model's (default {DEFAULT_WARN_LOSS}; with --rlc-max-loss, that loss)",
     )
     group.add_argument(
         "--calibration",
@@ -65,14 +72,19 @@ def add_rlc_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rlc_budgets(args) -> list[Budget]:
-    """The levels the flags ask for, level 0 first; [] for no compression. `deepxc build`
-    and `deepxc inspect --rlc` read the flags alike."""
+    """The levels the flags ask for, level 0 first (--rlc-levels: in the order given);
+    [] for no compression. `deepxc build` and `deepxc inspect --rlc` read the flags alike."""
     single = [args.rlc_macs, args.rlc_weights, args.rlc_max_loss]
     if args.rlc_levels is not None and any(v is not None for v in single):
         raise CompressionError(
             "--rlc-levels cannot be combined with --rlc-macs, --rlc-weights or --rlc-max-loss"
         )
     if args.rlc_max_loss is not None:
+        if args.rlc_warn_loss is not None:
+            raise CompressionError(
+                "--rlc-warn-loss cannot be combined with --rlc-max-loss (a level then "
+                "warns beyond the --rlc-max-loss it was planned for)"
+            )
         if args.rlc_macs is not None or args.rlc_weights is not None:
             raise CompressionError(
                 "--rlc-max-loss cannot be combined with --rlc-macs/--rlc-weights"
@@ -80,18 +92,24 @@ def rlc_budgets(args) -> list[Budget]:
         if not args.calibration:
             raise CompressionError("--rlc-max-loss needs --calibration DATA.npz with labels")
         return [Budget(max_loss=args.rlc_max_loss)]
+    warn = DEFAULT_WARN_LOSS if args.rlc_warn_loss is None else args.rlc_warn_loss
     if args.rlc_macs is not None or args.rlc_weights is not None:
-        return [Budget(macs=args.rlc_macs, weights=args.rlc_weights)]
+        return [Budget(macs=args.rlc_macs, weights=args.rlc_weights, warn_loss=warn)]
     if args.rlc_levels is None:
-        if args.calibration:
-            raise CompressionError(f"--calibration is given but no budget: give {BUDGET_FLAGS}")
+        for flag, value in (
+            ("--calibration", args.calibration),
+            ("--rlc-warn-loss", args.rlc_warn_loss),
+        ):
+            if value is not None:
+                raise CompressionError(f"{flag} is given but no budget: give {BUDGET_FLAGS}")
         return []
-    levels = sorted(args.rlc_levels, reverse=True)  # level 0 is the largest
+    levels = args.rlc_levels
     by = args.rlc_levels_by
     return [
         Budget(
             macs=fraction if by in ("macs", "both") else None,
             weights=fraction if by in ("weights", "both") else None,
+            warn_loss=warn,
         )
         for fraction in levels
     ]

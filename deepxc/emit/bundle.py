@@ -27,7 +27,7 @@ from deepxc.emit.toolchain import (
     redefine_options,
     rename_symbols,
 )
-from deepxc.emit.weights import merge_weights, pack_weights
+from deepxc.emit.weights import HEADER_BYTES, merge_weights, pack_weights, read_bytes
 from deepxc.errors import BundleError
 from deepxc.targets import Target
 
@@ -140,7 +140,7 @@ def write_bundle(
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
-    `levels` are the runtime compression levels, level 0 (the uncompressed model) first,
+    `levels` are the runtime compression levels, level 0 first,
     each lowered with `lower_partition(..., level=k)`; a single-level bundle is `[partition]`.
     They share one weights blob and one arena. `summaries` holds each level's per-layer
     table (`deepxc.ir.stats.model_summary` of its graph); `level_info`, if given, adds
@@ -170,6 +170,7 @@ def write_bundle(
         target.name,
         model_outputs,
         summaries,
+        level_info,
     )
     ctx.embed_weights = embed_weights
     ctx.profile = profile
@@ -213,6 +214,7 @@ def write_bundle(
             "arena_bytes": ctx.arena_bytes,
             "workspace_bytes": max(plan.workspace_bytes for plan in plans),
             "weights_bytes": len(blob),
+            "weights_header_bytes": HEADER_BYTES,
         },
         "weights_checksum": f"{checksum:016x}",
         "compiled": not emit_only,
@@ -275,11 +277,13 @@ def _kernel_calls(partition: LoweredPartition) -> list[dict]:
 
 
 def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, info: dict) -> dict:
-    """A level's entry in the manifest: its cost, its calls, the arena it needs."""
+    """A level's entry in the manifest: its cost, the weight bytes it reads of the blob,
+    its calls, the arena it needs."""
     return {
         "level": partition.level,
         "macs": summary["totals"]["macs"],
         "params": summary["totals"]["params"],
+        "weight_bytes": read_bytes(partition.weights, partition.weight_reads),
         "kernel_calls": _kernel_calls(partition),
         "arena_bytes": plan.arena_bytes,
         "workspace_bytes": plan.workspace_bytes,

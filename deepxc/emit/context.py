@@ -10,7 +10,7 @@ from deepxc import __version__
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.memory_plan import MemoryPlan
 from deepxc.emit.symbols import DEFAULT_API
-from deepxc.emit.weights import HEADER_BYTES
+from deepxc.emit.weights import HEADER_BYTES, read_bytes
 from deepxc.ir import TensorSpec
 
 # DLPack type codes (kDLInt, kDLUInt, kDLFloat) by numpy kind
@@ -62,6 +62,8 @@ class LevelContext:
     workspace_offset: int
     workspace_per_thread: int
     macs: int
+    weight_bytes: int  # of the blob's payload, what it reads
+    description: str  # what the level is: its budget, cost and estimated accuracy
     profile_first: int  # the profile slot of its first call
 
 
@@ -122,14 +124,19 @@ def build_context(
     target_name: str,
     model_outputs: list[str],
     summaries: list[dict],
+    level_info: list[dict] | None = None,
 ) -> BundleContext:
-    """The context of a bundle of `levels` (level 0 first), each with its memory plan and
-    its `deepxc.ir.stats.model_summary`."""
+    """The context of a bundle of `levels` (level 0 first), each with its memory plan, its
+    `deepxc.ir.stats.model_summary` and its manifest entries (`level_info`: the RLC plan)."""
     contexts = []
     first = 0
-    for partition, plan, summary in zip(levels, plans, summaries):
+    for partition, plan, summary, info in zip(
+        levels, plans, summaries, level_info or [{}] * len(levels)
+    ):
         macs = summary["totals"]["macs"]
-        contexts.append(level_context(partition, plan, weight_offsets, model_outputs, macs, first))
+        level = level_context(partition, plan, weight_offsets, model_outputs, macs, first)
+        level.description = _c_comment(level_description(level, info.get("rlc"), len(levels)))
+        contexts.append(level)
         first += len(partition.calls)
     kernels = [kernel for partition in levels for kernel in partition.kernels]
     threads = levels[0].threads
@@ -199,8 +206,23 @@ def level_context(
         workspace_offset=plan.workspace_offset,
         workspace_per_thread=plan.workspace_bytes // partition.threads,
         macs=macs,
+        weight_bytes=read_bytes(partition.weights, partition.weight_reads),
+        description="",
         profile_first=profile_first,
     )
+
+
+def level_description(level: LevelContext, rlc: dict | None, levels: int) -> str:
+    """One line on what a level is, for model.h: its RLC budget, cost and estimated
+    accuracy (`rlc`, the level's plan in the manifest), or its cost alone."""
+    cost = f"{level.macs:,} MACs, reads {level.weight_bytes:,} weight bytes"
+    if rlc is None:
+        return f"the model as given (no compression): {cost}" if levels == 1 else cost
+    estimates = [
+        f"{k.replace('_', ' ')} {v:.2%}" for k, v in rlc.items() if k.startswith("estimated_")
+    ]
+    text = ", ".join([f"{rlc['budget']}: {cost}" if "budget" in rlc else cost, *estimates])
+    return "; ".join([text, *(f"warning: {w}" for w in rlc.get("warnings", []))])
 
 
 def _c_comment(text: str) -> str:

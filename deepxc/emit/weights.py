@@ -56,6 +56,13 @@ def pack_weights(weights: dict[str, np.ndarray]) -> tuple[bytes, dict[str, int]]
     return header + bytes(HEADER_BYTES - len(header)) + payload, offsets
 
 
+def read_bytes(weights: dict[str, np.ndarray], reads: dict[str, int]) -> int:
+    """Bytes of the blob's payload one level reads: of each weight it uses, the part its
+    kernels index (`reads`; all of it where not listed), with the padding to the next
+    tensor. For a bundle of one level this is the whole payload."""
+    return sum(align(reads.get(name, int(np.asarray(v).nbytes))) for name, v in weights.items())
+
+
 def checksum(data: bytes) -> int:
     """XXH64 (seed 0) of the payload: every byte counts, in order, so any corruption short
     of a deliberate collision is caught; several GB/s in portable C. The runtime's

@@ -28,6 +28,8 @@ class EmitContext:
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
     layer_names: dict[str, str] = field(default_factory=dict)
     named_constants: list[tuple[Constant, str]] = field(default_factory=list)
+    # named constant -> (its bytes, the bytes of it the kernel reads)
+    layout_bytes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def value(self, tensor: str) -> relax.Expr:
         """The Relax value of a tensor; a constant becomes a weight parameter."""
@@ -58,12 +60,18 @@ class EmitContext:
         store = self.graph.rank_stores.get(tensor)
         return store.array if store is not None else self.graph.constants[tensor]
 
-    def weight(self, name: str, value: np.ndarray) -> Constant:
-        """A weight in the layout a kernel wants, computed at build time from a constant."""
+    def weight(self, name: str, value: np.ndarray, read_bytes: int | None = None) -> Constant:
+        """A weight in the layout a kernel wants, computed at build time from a constant.
+        `read_bytes`: how much of it the kernel reads, when less than all (a level's
+        leading slices of a factor stored for several levels)."""
         value = np.array(value, order="C")
         constant = relax.const(value)
-        layout = "x".join(str(d) for d in value.shape)
-        self.named_constants.append((constant, f"{name}@{layout}"))
+        named = f"{name}@{'x'.join(str(d) for d in value.shape)}"
+        self.named_constants.append((constant, named))
+        self.layout_bytes[named] = (
+            value.nbytes,
+            value.nbytes if read_bytes is None else read_bytes,
+        )
         return constant
 
     def own_kernel(self, compute, name: str, *args: relax.Expr) -> relax.Expr:

@@ -69,6 +69,9 @@ def lower_partition(
         inputs=list(program.inputs),
         outputs=outputs,
         weights=weights,
+        weight_reads={
+            name: read for name, (stored, read) in program.layout_bytes.items() if read < stored
+        },
         workspace_bytes=workspace,
         threads=threads,
         level=level,

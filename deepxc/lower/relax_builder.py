@@ -30,6 +30,7 @@ class RelaxProgram:
     outputs: list[str]
     layer_names: dict[str, str]  # Relax binding name -> IR node name
     named_constants: list[tuple[Constant, str]]  # weights laid out at build time
+    layout_bytes: dict[str, tuple[int, int]]  # named constant -> (bytes, bytes read)
 
 
 def build_relax(graph: Graph, core: Core) -> RelaxProgram:
@@ -55,6 +56,7 @@ def build_relax(graph: Graph, core: Core) -> RelaxProgram:
         list(graph.outputs),
         ctx.layer_names,
         ctx.named_constants,
+        ctx.layout_bytes,
     )
 
 

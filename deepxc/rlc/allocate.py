@@ -1,5 +1,5 @@
 """Choose one option per layer (a form and rank, or none) at the least summed error
-under MAC and weight budgets: a multiple-choice knapsack, solved exactly as an integer
+under MAC and weight-byte budgets: a multiple-choice knapsack, solved exactly as an integer
 program by HiGHS (scipy.optimize.milp).
 
 Errors of separately factored layers are taken to add up, the usual first-order model
@@ -18,14 +18,14 @@ from deepxc.rlc.profile import LayerProfile, Option
 def allocate(
     profiles: list[LayerProfile],
     total_macs: int,
-    total_params: int,
+    total_bytes: int,
     max_macs: float | None = None,
-    max_params: float | None = None,
+    max_bytes: float | None = None,
 ) -> dict[str, Option] | None:
     """node -> chosen option for the layers to factor; None when no choice fits."""
     options = [(p, o) for p in profiles for o in p.options]
     if not options:
-        return {} if _fits(total_macs, max_macs) and _fits(total_params, max_params) else None
+        return {} if _fits(total_macs, max_macs) and _fits(total_bytes, max_bytes) else None
     rows, lower, upper = [], [], []
     for profile in profiles:  # at most one option per layer
         rows.append([1.0 if p is profile else 0.0 for p, _ in options])
@@ -33,7 +33,7 @@ def allocate(
         upper.append(1.0)
     for total, limit, kind in (
         (total_macs, max_macs, "macs"),
-        (total_params, max_params, "params"),
+        (total_bytes, max_bytes, "bytes"),
     ):
         if limit is not None:  # the options' savings over the unfactored layers
             rows.append([float(getattr(o, kind) - getattr(p, kind)) for p, o in options])

@@ -5,7 +5,8 @@ MACs and weights is tried one layer at a time: the network runs on the calibrati
 examples with that layer's weights replaced by their rank-r reconstruction, and the
 error is how far the model's output moves (relative squared error). This is the layer's
 reconstruction error as the rest of the network propagates it, not the energy of the
-dropped singular values. The first examples (PROFILE_EXAMPLES at most) are used.
+dropped singular values. The first examples (PROFILE_EXAMPLES at most) are used. Each
+option's weights are counted as the blob stores them (`blob_bytes`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from deepxc.ir import Graph
 from deepxc.ir.stats import model_summary
 from deepxc.rlc import decompositions
+from deepxc.rlc.blob_bytes import RAW_BYTES, BlobLayout, layer_graph
 from deepxc.rlc.calibration import Calibration
 from deepxc.rlc.lowrank import LowRank
 from deepxc.rlc.measure import Evaluator
@@ -39,7 +41,7 @@ class Option:
     layer: LowRank
     rank: int
     macs: int
-    params: int
+    bytes: int  # its weights (and the layer's bias) as the blob stores them
     error: float
 
 
@@ -47,7 +49,7 @@ class Option:
 class LayerProfile:
     node: str
     macs: int  # unfactored
-    params: int
+    bytes: int
     options: list[Option]  # every form, every rank tried
 
 
@@ -62,7 +64,10 @@ def rank_grid(ranks: range) -> list[int]:
 
 
 def profile_layers(
-    graph: Graph, calibration: Calibration, log: Callable[[str], None] = print
+    graph: Graph,
+    calibration: Calibration,
+    log: Callable[[str], None] = print,
+    blob: BlobLayout = RAW_BYTES,
 ) -> tuple[Evaluator, list[LayerProfile]]:
     candidates = decompositions(graph)
     evaluator = Evaluator(graph, calibration, sorted({c.weights for c in candidates}))
@@ -72,13 +77,18 @@ def profile_layers(
     for index, layer in enumerate(candidates, 1):
         ranks = rank_grid(layer.useful_ranks())
         log(f"rlc: [{index}/{len(candidates)}] {layer.node} ({layer.form}): {len(ranks)} ranks")
+        single = layer_graph(graph, layer.node)
         profile = profiles.setdefault(
-            layer.node, LayerProfile(layer.node, layer.original_macs, layer.original_params, [])
+            layer.node, LayerProfile(layer.node, layer.original_macs, blob.stored(single), [])
         )
         for rank in ranks:
             weights = {layer.weights: layer.reconstruct(rank)}
             outputs = evaluator.outputs(weights, examples)
+            factored = single.copy()
+            layer.factor(factored, rank)
             profile.options.append(
-                Option(layer, rank, layer.macs(rank), layer.params(rank), evaluator.error(outputs))
+                Option(
+                    layer, rank, layer.macs(rank), blob.stored(factored), evaluator.error(outputs)
+                )
             )
     return evaluator, list(profiles.values())

@@ -154,12 +154,18 @@ def choose_tiling(shape: ConvShape, core: Core, mr: int | None = None) -> Tiling
     return max(candidates, key=lambda candidate: candidate[0])[1]
 
 
+def packed_shape(weights_shape: tuple[int, ...], groups: int, mr: int) -> tuple[int, ...]:
+    """The shape `pack_weights` gives OIHW weights of `weights_shape`."""
+    per_group = weights_shape[0] // groups
+    k = int(np.prod(weights_shape[1:]))
+    return groups, ceil_to(per_group, mr) // mr, k, mr
+
+
 def pack_weights(weights: np.ndarray, groups: int, mr: int) -> np.ndarray:
     """OIHW weights -> [groups, channel blocks, k, mr], zero-filled to whole blocks."""
-    out_channels = weights.shape[0]
-    per_group = out_channels // groups
-    k = int(np.prod(weights.shape[1:]))
-    padded = ceil_to(per_group, mr)
+    per_group = weights.shape[0] // groups
+    _, blocks, k, _ = packed_shape(weights.shape, groups, mr)
+    padded = blocks * mr
     packed = np.zeros((groups, padded, k), dtype=weights.dtype)
     packed[:, :per_group] = weights.reshape(groups, per_group, k)
     return packed.reshape(groups, padded // mr, mr, k).transpose(0, 1, 3, 2)

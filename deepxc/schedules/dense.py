@@ -28,10 +28,15 @@ def tile_width(columns: int, core: Core) -> int:
     return vectors * core.lanes
 
 
+def packed_shape(k: int, n: int, width: int) -> tuple[int, int, int]:
+    """The shape `pack_weights` gives [k, n] weights."""
+    return -(-n // width), k, width
+
+
 def pack_weights(weights: np.ndarray, width: int) -> np.ndarray:
     """[k, n] weights -> [column blocks, k, width], zero-filled to whole blocks."""
     k, n = weights.shape
-    blocks = -(-n // width)
+    blocks = packed_shape(k, n, width)[0]
     packed = np.zeros((k, blocks * width), dtype=weights.dtype)
     packed[:, :n] = weights
     return packed.reshape(k, blocks, width).transpose(1, 0, 2)

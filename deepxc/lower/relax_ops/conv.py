@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import TYPE_CHECKING
 
 from tvm import relax
@@ -85,7 +86,12 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         if stored is not weights:  # the tile's channel block is the one packed for all levels
             mr = conv2d.choose_tiling(_stored_shape(shape, stored), ctx.core).mr
         tiling = conv2d.choose_tiling(shape, ctx.core, mr)
-        packed = ctx.weight(node.inputs[1], conv2d.pack_weights(stored, shape.groups, tiling.mr))
+        read = math.prod(conv2d.packed_shape(weights.shape, shape.groups, tiling.mr))
+        packed = ctx.weight(
+            node.inputs[1],
+            conv2d.pack_weights(stored, shape.groups, tiling.mr),
+            read * weights.itemsize,
+        )
         compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
         name = "conv2d"
     return ctx.own_kernel(compute, name, ctx.value(node.inputs[0]), packed)

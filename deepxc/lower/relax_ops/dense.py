@@ -8,6 +8,7 @@ Relax's matmul.
 from __future__ import annotations
 
 import functools
+import math
 from typing import TYPE_CHECKING
 
 from tvm import relax
@@ -66,10 +67,11 @@ def _own_kernel_weights(ctx: EmitContext, node: Node):
 
 
 def _own_dense(ctx: EmitContext, node: Node, a: relax.Expr, weights) -> relax.Expr:
-    columns = weights.shape[1]
+    rows, columns = weights.shape
     stored = ctx.stored(node.inputs[1])  # a factor shared by levels: its largest rank
     if stored is not ctx.graph.constants[node.inputs[1]]:
         weights = stored.T if node.attrs.get("transB", 0) else stored
     width = dense.tile_width(weights.shape[1], ctx.core)
-    packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width))
+    read = math.prod(dense.packed_shape(rows, columns, width)) * weights.itemsize
+    packed = ctx.weight(node.inputs[1], dense.pack_weights(weights, width), read)
     return ctx.own_kernel(functools.partial(dense.compute, columns=columns), "dense", a, packed)

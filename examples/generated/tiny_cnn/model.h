@@ -14,15 +14,19 @@ extern "C" {
 /* Memory the caller provides: one arena (64-byte aligned) and the weights blob
  * (weights.bin, 64-byte aligned, read-only). */
 #define DEEPX_ARENA_BYTES 59456u /* enough for every level */
-#define DEEPX_WEIGHTS_BYTES 6784u /* every level's weights, each once */
-#define DEEPX_CODE_BYTES 32044u /* text of kernels + runtime */
+#define DEEPX_WEIGHTS_BYTES 6784u /* every level's weights, each once, after a 64-byte header */
+#define DEEPX_CODE_BYTES 31484u /* text of kernels + runtime */
 #define DEEPX_MACS 516256ull /* multiply-accumulates per inference (level 0) */
 #define DEEPX_ALIGN 64
 #define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
 
-/* Runtime compression levels (deepx_set_level): 0 is the uncompressed model. */
+/* Runtime compression levels (deepx_set_level; level 0 after init). A level reads
+ * DEEPX_LEVEL<k>_WEIGHT_BYTES of the blob's payload; the blob stores every level's
+ * weights once (DEEPX_WEIGHTS_BYTES, header included). */
 #define DEEPX_NUM_LEVELS 1
+/* level 0: the model as given (no compression): 516,256 MACs, reads 6,720 weight bytes */
 #define DEEPX_LEVEL0_MACS 516256ull
+#define DEEPX_LEVEL0_WEIGHT_BYTES 6720u
 
 #define DEEPX_NUM_INPUTS 1
 #define DEEPX_NUM_OUTPUTS 1
@@ -95,8 +99,8 @@ int deepx_init(deepx_ctx *ctx, void *arena, size_t arena_bytes, const void *weig
 int deepx_run(deepx_ctx *ctx, const float *const *inputs, float *const *outputs);
 /* Use fewer threads than DEEPX_MAX_THREADS (the default) for the next runs. */
 int deepx_set_threads(deepx_ctx *ctx, int threads);
-/* Select the runtime compression level of the next runs, 0..DEEPX_NUM_LEVELS-1 (0: the
- * uncompressed model; init selects it). No weights are reloaded. */
+/* Select the runtime compression level of the next runs, 0..DEEPX_NUM_LEVELS-1 (each
+ * level's comment above says what it is; init selects 0). No weights are reloaded. */
 int deepx_set_level(deepx_ctx *ctx, int rlc_level);
 /* Release what the context holds; it needs deepx_init again
  * before the next run. Call it before freeing the context or its arena. */
