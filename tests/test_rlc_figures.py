@@ -17,7 +17,7 @@ import pytest
 from deepxc.cli.main import main
 from deepxc.rlc.plan import Budget, LevelPlan, RlcPlan
 from deepxc.rlc.report import level_warnings
-from deepxc.runner import run_examples
+from deepxc.runner import run_dataset
 
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 MODEL = os.path.join(FOLDER, "digits", "model.onnx")
@@ -50,7 +50,8 @@ def _bundle_accuracy(directory, level: int) -> float:
     """The accuracy of the bundle's level on the calibration examples and labels."""
     with np.load(CALIBRATION) as data:
         inputs, labels = data["input"], data["labels"]
-    logits = run_examples(str(directory), {"input": inputs}, level)["logits"]
+    (outputs,) = run_dataset(str(directory), {"input": inputs}, [level])
+    logits = outputs["logits"]
     return float(np.mean(logits.argmax(axis=1) == labels))
 
 

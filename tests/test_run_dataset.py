@@ -40,10 +40,10 @@ def _level_lines(out: str) -> list[tuple[int, int, int, int]]:
 
 @pytest.fixture(scope="module")
 def levels_bundle(tmp_path_factory):
-    """Two levels, listed smallest first: level 0 is still the largest (uncompressed)."""
+    """Two levels, listed uncompressed first: level 0 is the uncompressed model."""
     directory = str(tmp_path_factory.mktemp("digits_levels") / "bundle")
     argv = ["build", MODEL, "-o", directory, "--threads", "1", "--calibration", CALIBRATION]
-    assert main(argv + ["--rlc-levels", "0.2,1.0"]) == 0
+    assert main(argv + ["--rlc-levels", "1.0,0.2"]) == 0
     with open(os.path.join(directory, "manifest.json")) as file:
         return directory, json.load(file)
 

@@ -20,9 +20,9 @@ RUN_EPILOG = """examples:
   deepxc run b/ --dataset test.npz --level all   accuracy and MACs of every level
 
 levels:
-  A bundle built with --rlc-levels F1,F2,... holds one level per fraction, numbered
-  from the largest fraction down whatever order the list gave: level 0 is the largest
-  (the uncompressed model when the list holds 1.0), level 1 the next, and so on.
+  A bundle built with --rlc-levels F0,F1,... holds one level per fraction, in the
+  order the list gave: level k meets fraction Fk (1.0: the uncompressed model), so
+  level 0 is the uncompressed model only when the list starts with 1.0.
   A bundle built with --rlc-macs, --rlc-weights or --rlc-max-loss holds one level, the
   compressed model, as level 0; one built without RLC holds the model as it is as
   level 0. manifest.json lists each level's MACs and budget under "levels"."""
