@@ -52,6 +52,8 @@ SUPPORTED_OPS = {
     "ConstantOfShape",
     "Shape",
     "Gather",
+    "Resize",
+    "Upsample",
 }
 
 # Inputs that deepxc needs at compile time (shape-like operands, BatchNorm statistics):
@@ -67,6 +69,8 @@ CONSTANT_SLOTS = {
     "Gather": {1},
     "Dropout": {1, 2},
     "BatchNormalization": {1, 2, 3, 4},
+    "Resize": {1, 2, 3},
+    "Upsample": {1},
 }
 
 DATA_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")

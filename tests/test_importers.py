@@ -93,6 +93,55 @@ REFUSED = {
         model_of("Pad", ["x", "p"], X, {"p": np.array([0, 0, -1, 0, 0, 0, 0, 0])}),
         "negative pads",
     ),
+    "resize_tf_crop_and_resize": (
+        model_of(
+            "Resize",
+            ["x", "r", "s"],
+            X,
+            {"r": np.float32([0, 0, 0, 0, 1, 1, 1, 1]), "s": np.float32([1, 1, 2, 2])},
+            coordinate_transformation_mode="tf_crop_and_resize",
+        ),
+        "coordinate_transformation_mode=tf_crop_and_resize (supported: half_pixel,",
+    ),
+    "resize_3d_data": (
+        model_of("Resize", ["x", "", "s"], {"x": (1, 2, 3)}, {"s": np.float32([1, 1, 2])}),
+        "1-D data is not supported (only 2-D)",
+    ),
+    "resize_channels": (
+        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 2, 1, 1])}),
+        "only the two spatial axes (H, W) of NCHW data may change",
+    ),
+    "resize_scale_not_whole": (
+        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 1, 1.25, 1])}),
+        "scale 1.25 of axis 2 (size 6) gives 7.5, not",
+    ),
+    "resize_scale_not_whole_down": (
+        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 1, 1, 0.7])}),
+        "scale 0.7 of axis 3 (size 6) gives 4.2, not a whole size",
+    ),
+    "resize_antialias_down": (
+        model_of(
+            "Resize",
+            ["x", "", "s"],
+            X,
+            {"s": np.float32([1, 1, 0.5, 0.5])},
+            opset=18,
+            mode="linear",
+            antialias=1,
+        ),
+        "antialias=1 when downsizing",
+    ),
+    "resize_keep_aspect_ratio": (
+        model_of(
+            "Resize",
+            ["x", "", "", "z"],
+            X,
+            {"z": np.array([1, 3, 4, 8])},
+            opset=18,
+            keep_aspect_ratio_policy="not_larger",
+        ),
+        "keep_aspect_ratio_policy=not_larger",
+    ),
 }
 
 

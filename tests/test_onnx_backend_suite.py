@@ -18,6 +18,11 @@ from deepxc.runner import run_bundle
 INFERENCE_ONLY = "training mode: deepxc compiles inference graphs only"
 ZERO_SIZE = "zero-size tensors: every dimension of a deepxc tensor must be > 0"
 NOT_TENSORS = "sequence/optional values: deepxc compiles tensor graphs only"
+CROP_AND_RESIZE = "Resize: tf_crop_and_resize is not supported"
+ANTIALIAS = "Resize: antialiased downsizing is not supported"
+PART_SCALE = "Resize: a scale that gives no whole output size is not supported"
+ASPECT_RATIO = "Resize: keep_aspect_ratio_policy other than stretch is not supported"
+SYMMETRIC = "Resize: half_pixel_symmetric is not supported"
 
 SKIPS = {
     "test_training_dropout": INFERENCE_ONLY,
@@ -30,6 +35,26 @@ SKIPS = {
     "test_split_zero_size_splits_opset18": ZERO_SIZE,
     "test_identity_sequence": NOT_TENSORS,
     "test_identity_opt": NOT_TENSORS,
+    "test_resize_tf_crop_and_resize": CROP_AND_RESIZE,
+    "test_resize_tf_crop_and_resize_extrapolation_value": CROP_AND_RESIZE,
+    "test_resize_tf_crop_and_resize_axes_2_3": CROP_AND_RESIZE,
+    "test_resize_tf_crop_and_resize_axes_3_2": CROP_AND_RESIZE,
+    "test_resize_downsample_sizes_linear_antialias": ANTIALIAS,
+    "test_resize_downsample_scales_linear_antialias": ANTIALIAS,
+    "test_resize_downsample_scales_cubic_antialias": ANTIALIAS,
+    "test_resize_downsample_sizes_cubic_antialias": ANTIALIAS,
+    "test_resize_downsample_scales_nearest": PART_SCALE,
+    "test_resize_downsample_scales_linear": PART_SCALE,
+    "test_resize_downsample_scales_linear_align_corners": PART_SCALE,
+    "test_resize_downsample_scales_cubic": PART_SCALE,
+    "test_resize_downsample_scales_cubic_align_corners": PART_SCALE,
+    "test_resize_downsample_scales_cubic_A_n0p5_exclude_outside": PART_SCALE,
+    "test_resize_upsample_sizes_nearest_not_larger": ASPECT_RATIO,
+    "test_resize_upsample_sizes_nearest_not_smaller": ASPECT_RATIO,
+    "test_resize_downsample_sizes_nearest_not_larger": ASPECT_RATIO,
+    "test_resize_downsample_sizes_nearest_not_smaller": ASPECT_RATIO,
+    "test_resize_downsample_scales_linear_half_pixel_symmetric": SYMMETRIC,
+    "test_resize_upsample_scales_linear_half_pixel_symmetric": SYMMETRIC,
 }
 
 # ONNX's own backend test runner compares with these tolerances (some expected outputs

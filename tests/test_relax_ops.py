@@ -399,6 +399,158 @@ SHAPE = [
     ),
 ]
 
+
+def floats(*values) -> np.ndarray:
+    return np.array(values, np.float32)
+
+
+NO_ROI = np.zeros(0, np.float32)  # opsets 11 and 12 want roi and scales, maybe empty
+X_RESIZE = {"x": (2, 3, 4, 6)}
+
+RESIZE = [
+    one(
+        "resize_opset10_nearest",
+        "Resize",
+        ["x", "s"],
+        X_RESIZE,
+        {"s": floats(1, 1, 2, 1.5)},
+        opset=10,
+    ),
+    one(
+        "resize_opset10_linear_down",
+        "Resize",
+        ["x", "s"],
+        X_RESIZE,
+        {"s": floats(1, 1, 0.5, 0.5)},
+        opset=10,
+        mode="linear",
+    ),
+    one("upsample_opset9", "Upsample", ["x", "s"], X_RESIZE, {"s": floats(1, 1, 2, 3)}, opset=9),
+    one(
+        "upsample_opset7_scales_attr",
+        "Upsample",
+        ["x"],
+        X_RESIZE,
+        opset=7,
+        mode="linear",
+        scales=[1.0, 1.0, 2.0, 2.0],
+    ),
+    one(
+        "resize_opset11_linear_align_corners_sizes",
+        "Resize",
+        ["x", "r", "s", "z"],
+        X_RESIZE,
+        {"r": NO_ROI, "s": NO_ROI, "z": ints(2, 3, 7, 5)},
+        opset=11,
+        mode="linear",
+        coordinate_transformation_mode="align_corners",
+    ),
+    one(
+        "resize_opset11_tf_half_pixel_for_nn",
+        "Resize",
+        ["x", "r", "s"],
+        X_RESIZE,
+        {"r": NO_ROI, "s": floats(1, 1, 1.5, 0.5)},
+        opset=11,
+        coordinate_transformation_mode="tf_half_pixel_for_nn",
+    ),
+    one(
+        "resize_nearest_asymmetric_floor",
+        "Resize",
+        ["x", "", "s"],
+        X_RESIZE,
+        {"s": floats(1, 1, 2, 2)},
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
+    ),
+    one(
+        "resize_nearest_half_pixel_default",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 7, 9)},
+    ),
+    one(
+        "resize_nearest_round_prefer_ceil",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 6, 9)},
+        nearest_mode="round_prefer_ceil",
+    ),
+    one(
+        "resize_nearest_ceil_down",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 3, 4)},
+        nearest_mode="ceil",
+    ),
+    one(
+        "resize_linear_half_pixel_down",
+        "Resize",
+        ["x", "", "s"],
+        X_RESIZE,
+        {"s": floats(1, 1, 0.5, 0.5)},
+        mode="linear",
+    ),
+    one(
+        "resize_linear_pytorch_half_pixel_to_one",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 1, 8)},
+        mode="linear",
+        coordinate_transformation_mode="pytorch_half_pixel",
+    ),
+    one(
+        "resize_linear_align_corners_to_one",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 1, 7)},
+        mode="linear",
+        coordinate_transformation_mode="align_corners",
+    ),
+    one(
+        "resize_nearest_align_corners_to_one_by_one",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 1, 1)},
+        coordinate_transformation_mode="align_corners",
+    ),
+    one(
+        "resize_opset18_axes",
+        "Resize",
+        ["x", "", "s"],
+        X_RESIZE,
+        {"s": floats(3, 0.5)},
+        opset=18,
+        mode="linear",
+        axes=[-2, -1],
+    ),
+    one(
+        "resize_opset19_cubic",
+        "Resize",
+        ["x", "", "s"],
+        X_RESIZE,
+        {"s": floats(1, 1, 2, 2)},
+        opset=19,
+        mode="cubic",
+    ),
+    one(
+        "resize_cubic_exclude_outside",
+        "Resize",
+        ["x", "", "", "z"],
+        X_RESIZE,
+        {"z": ints(2, 3, 5, 3)},
+        mode="cubic",
+        cubic_coeff_a=-0.5,
+        exclude_outside=1,
+    ),
+]
+
 CONSTANTS = [
     Case(
         "constant_feeds_add",
@@ -440,7 +592,7 @@ CONSTANTS = [
     ),
 ]
 
-CASES = CONV + DENSE + ELEMENTWISE + NORMALIZATION + POOL + SHAPE + CONSTANTS
+CASES = CONV + DENSE + ELEMENTWISE + NORMALIZATION + POOL + SHAPE + CONSTANTS + RESIZE
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

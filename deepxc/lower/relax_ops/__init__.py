@@ -5,6 +5,7 @@ node output (None for an omitted optional output).
 """
 
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
+from deepxc.lower.relax_ops.resize import resize
 
 EMITTERS = {
     "Conv": conv.conv,
@@ -39,4 +40,6 @@ EMITTERS = {
     "Split": shape.split,
     "Pad": shape.pad,
     "Gather": shape.gather,
+    "Resize": resize,
+    "Upsample": resize,
 }
