@@ -54,6 +54,7 @@ SUPPORTED_OPS = {
     "Gather",
     "Resize",
     "Upsample",
+    "ConvTranspose",
 }
 
 # Inputs that deepxc needs at compile time (shape-like operands, BatchNorm statistics):

@@ -142,6 +142,22 @@ REFUSED = {
         ),
         "keep_aspect_ratio_policy=not_larger",
     ),
+    "deconv_output_padding_past_stride": (
+        model_of(
+            "ConvTranspose",
+            ["x", "w"],
+            X,
+            {"w": floats(3, 2, 3, 3)},
+            strides=[2, 2],
+            output_padding=[0, 2],
+            dilations=[3, 3],
+        ),
+        "output_padding 2 on axis 3 is not below the stride 2",
+    ),
+    "deconv_pads_past_kernel": (
+        model_of("ConvTranspose", ["x", "w"], X, {"w": floats(3, 2, 2, 2)}, pads=[2, 0, 0, 0]),
+        "pads 2, 0 on axis 2 exceed the dilated kernel's extent 1",
+    ),
 }
 
 
@@ -215,3 +231,13 @@ def test_gather_index_out_of_range():
     model = model_of("Gather", ["x", "i"], {"x": (5, 4)}, {"i": np.array([1, 5])})
     with pytest.raises(InvalidGraph, match="node 'n' \\(Gather\\): an index is out of range"):
         build_relax(frontend(model), load_target("host").core)
+
+
+def test_conv_transpose_weights_that_do_not_fit():
+    """ONNX's shape inference takes weights [2, ...] for 3 input channels; onnxruntime not."""
+    model = model_of("ConvTranspose", ["x", "w"], X, {"w": floats(2, 2, 3, 3)})
+    with pytest.raises(InvalidGraph) as error:
+        import_model(model)
+    assert str(error.value).startswith(
+        "node 'n' (ConvTranspose): weights of shape [2, 2, 3, 3] do not fit 3 input channels"
+    )

@@ -551,6 +551,120 @@ RESIZE = [
     ),
 ]
 
+X_DECONV = {"x": (2, 4, 5, 4)}
+
+CONV_TRANSPOSE = [
+    one("deconv_plain", "ConvTranspose", ["x", "w"], X_DECONV, {"w": weights(4, 3, 3, 3)}),
+    one(
+        "deconv_stride_pads_bias",
+        "ConvTranspose",
+        ["x", "w", "b"],
+        X_DECONV,
+        {"w": weights(4, 3, 3, 2), "b": weights(3)},
+        strides=[2, 3],
+        pads=[1, 0, 2, 1],
+    ),
+    one(
+        "deconv_output_padding_dilations",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 2, 3, 3)},
+        strides=[3, 2],
+        output_padding=[2, 1],
+        dilations=[2, 1],
+    ),
+    one(
+        "deconv_grouped",
+        "ConvTranspose",
+        ["x", "w", "b"],
+        X_DECONV,
+        {"w": weights(4, 3, 2, 2), "b": weights(6)},
+        group=2,
+        strides=[2, 2],
+    ),
+    one(
+        "deconv_depthwise",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 1, 4, 4)},
+        group=4,
+        strides=[2, 2],
+        pads=[1, 1, 1, 1],
+    ),
+    one(
+        "deconv_output_shape",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 3, 3, 3)},
+        strides=[2, 2],
+        output_shape=[10, 8],
+    ),
+    one(
+        "deconv_output_shape_past_full_size",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 3, 3, 3)},
+        strides=[3, 3],
+        output_shape=[15, 12],
+    ),
+    one(
+        "deconv_same_upper",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 3, 4, 3)},
+        strides=[2, 2],
+        auto_pad="SAME_UPPER",
+    ),
+    one(
+        "deconv_same_lower",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 3, 4, 3)},
+        strides=[2, 2],
+        auto_pad="SAME_LOWER",
+    ),
+    one(
+        "deconv_valid",
+        "ConvTranspose",
+        ["x", "w"],
+        X_DECONV,
+        {"w": weights(4, 3, 3, 3)},
+        strides=[2, 2],
+        auto_pad="VALID",
+    ),
+    one(
+        "deconv_1d",
+        "ConvTranspose",
+        ["x", "w", "b"],
+        {"x": (2, 3, 7)},
+        {"w": weights(3, 5, 3), "b": weights(5)},
+        strides=[2],
+        pads=[1, 0],
+    ),
+    one(
+        "deconv_3d",
+        "ConvTranspose",
+        ["x", "w"],
+        {"x": (1, 2, 3, 4, 3)},
+        {"w": weights(2, 3, 2, 3, 2)},
+        strides=[2, 1, 2],
+        pads=[0, 1, 1, 1, 0, 0],
+    ),
+    one(
+        "deconv_weight_input",
+        "ConvTranspose",
+        ["x", "w"],
+        {"x": (1, 2, 4, 4), "w": (2, 3, 3, 3)},
+        strides=[2, 2],
+    ),
+]
+
 CONSTANTS = [
     Case(
         "constant_feeds_add",
@@ -592,7 +706,9 @@ CONSTANTS = [
     ),
 ]
 
-CASES = CONV + DENSE + ELEMENTWISE + NORMALIZATION + POOL + SHAPE + CONSTANTS + RESIZE
+CASES = (
+    CONV + DENSE + ELEMENTWISE + NORMALIZATION + POOL + SHAPE + CONSTANTS + RESIZE + CONV_TRANSPOSE
+)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -5,6 +5,7 @@ node output (None for an omitted optional output).
 """
 
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
+from deepxc.lower.relax_ops.conv_transpose import conv_transpose
 from deepxc.lower.relax_ops.resize import resize
 
 EMITTERS = {
@@ -42,4 +43,5 @@ EMITTERS = {
     "Gather": shape.gather,
     "Resize": resize,
     "Upsample": resize,
+    "ConvTranspose": conv_transpose,
 }

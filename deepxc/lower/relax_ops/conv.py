@@ -27,14 +27,18 @@ def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     rank = len(attrs["kernel_shape"])
     y = _own_conv2d(ctx, node) if _has_own_kernel(ctx, node) else _relax_conv(ctx, node)
-    if len(node.inputs) > 2 and node.inputs[2]:
-        shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
-        bias = node.inputs[2]
-        if ctx.graph.is_constant(bias):
-            y = relax.op.add(y, ctx.weight(bias, ctx.graph.constants[bias].reshape(shape)))
-        else:
-            y = relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
-    return [y]
+    return [add_bias(ctx, node, y, rank)]
+
+
+def add_bias(ctx: EmitContext, node: Node, y: relax.Expr, rank: int) -> relax.Expr:
+    """y plus the node's bias (input 2, one value per channel), if it has one."""
+    if len(node.inputs) < 3 or not node.inputs[2]:
+        return y
+    shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
+    bias = node.inputs[2]
+    if ctx.graph.is_constant(bias):
+        return relax.op.add(y, ctx.weight(bias, ctx.graph.constants[bias].reshape(shape)))
+    return relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
 
 
 def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
