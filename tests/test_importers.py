@@ -111,14 +111,6 @@ REFUSED = {
         model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 2, 1, 1])}),
         "only the two spatial axes (H, W) of NCHW data may change",
     ),
-    "resize_scale_not_whole": (
-        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 1, 1.25, 1])}),
-        "scale 1.25 of axis 2 (size 6) gives 7.5, not",
-    ),
-    "resize_scale_not_whole_down": (
-        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 1, 1, 0.7])}),
-        "scale 0.7 of axis 3 (size 6) gives 4.2, not a whole size",
-    ),
     "resize_antialias_down": (
         model_of(
             "Resize",
@@ -131,16 +123,16 @@ REFUSED = {
         ),
         "antialias=1 when downsizing",
     ),
-    "resize_keep_aspect_ratio": (
+    "resize_half_pixel_symmetric_nearest": (
         model_of(
             "Resize",
-            ["x", "", "", "z"],
+            ["x", "", "s"],
             X,
-            {"z": np.array([1, 3, 4, 8])},
-            opset=18,
-            keep_aspect_ratio_policy="not_larger",
+            {"s": np.float32([1, 1, 2, 2])},
+            opset=19,
+            coordinate_transformation_mode="half_pixel_symmetric",
         ),
-        "keep_aspect_ratio_policy=not_larger",
+        "half_pixel_symmetric with mode=nearest",
     ),
     "deconv_output_padding_past_stride": (
         model_of(

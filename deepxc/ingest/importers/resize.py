@@ -1,10 +1,5 @@
-"""Resize (opset 10 and later) and Upsample: nearest and linear on the two spatial axes of
-NCHW data, in the coordinate transformations PyTorch and TensorFlow exports use.
-
-The kernel maps output to input coordinates with the ratio of the two sizes. ONNX uses the
-`scales` input where one is given, which is the same ratio whenever the scale gives a
-whole output size; the emitter checks that once the scales are known.
-"""
+"""Resize (opset 10 and later) and Upsample: nearest, linear and cubic on the two spatial
+axes of NCHW data, in the coordinate transformations PyTorch and TensorFlow exports use."""
 
 from __future__ import annotations
 
@@ -15,32 +10,31 @@ from deepxc.ir import Graph, Node
 MODES = ("nearest", "linear", "cubic")
 COORDINATE_MODES = (
     "half_pixel",
+    "half_pixel_symmetric",
     "pytorch_half_pixel",
     "align_corners",
     "asymmetric",
     "tf_half_pixel_for_nn",
 )
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+# half_pixel_symmetric with nearest: onnxruntime's own float rounding of the coordinates
+# decides which pixel is nearest at ties
+UNSUPPORTED_PAIRS = {("half_pixel_symmetric", "nearest")}
 
 
 def resize(node: Node, graph: Graph) -> Node:
     attrs = node.attrs
     spatial_rank(node, graph, allowed=(2,))
-    if attrs["_opset"] < 11:  # Resize-10 and Upsample: asymmetric, nearest rounds down
+    if attrs["_opset"] < 11:  # Resize-10 and Upsample: asymmetric (nearest: see the emitter)
         attrs["coordinate_transformation_mode"] = "asymmetric"
-        attrs["nearest_mode"] = "floor"
     _choose(node, "mode", "nearest", MODES)
     _choose(node, "coordinate_transformation_mode", "half_pixel", COORDINATE_MODES)
     _choose(node, "nearest_mode", "round_prefer_floor", NEAREST_MODES)
-    if attrs["mode"] == "linear" and attrs["coordinate_transformation_mode"] == (
-        "tf_half_pixel_for_nn"
-    ):
-        raise UnsupportedOp(node.name, node.op, "tf_half_pixel_for_nn with mode=linear")
-    sizes_given = len(node.inputs) > 3 and node.inputs[3]
-    if sizes_given and attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise UnsupportedOp(
-            node.name, node.op, f"keep_aspect_ratio_policy={attrs['keep_aspect_ratio_policy']}"
-        )
+    pair = (attrs["coordinate_transformation_mode"], attrs["mode"])
+    if pair in UNSUPPORTED_PAIRS:
+        raise UnsupportedOp(node.name, node.op, "{} with mode={}".format(*pair))
+    if len(node.inputs) < 4 or not node.inputs[3]:  # the policy applies to sizes only
+        attrs["keep_aspect_ratio_policy"] = "stretch"
     before = graph.spec(node.inputs[0]).shape
     after = graph.spec(node.outputs[0]).shape
     if before[:2] != after[:2]:

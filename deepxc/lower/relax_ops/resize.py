@@ -1,49 +1,80 @@
-"""Resize and Upsample through Relax's resize2d, to the output size shape inference gave."""
+"""Resize and Upsample: along each resized axis, a weighted sum of input pixels taken by
+index (`resize_taps` computes which, and the weights, at build time), to the output size
+shape inference gave."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 from tvm import relax
 
-from deepxc.errors import UnsupportedOp
+from deepxc.lower.relax_ops.resize_taps import AxisResize, taps
 
 if TYPE_CHECKING:
     from deepxc.ir import Node
     from deepxc.lower.emit_context import EmitContext
-
-_METHODS = {"nearest": "nearest_neighbor", "linear": "linear", "cubic": "cubic"}
 
 
 def resize(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     before = ctx.spec(node.inputs[0]).shape
     after = ctx.spec(node.outputs[0]).shape
-    scales = _given_scales(ctx, node)
-    if scales is not None:
-        _check_whole_sizes(node, before, after, scales)
-    mode = attrs["coordinate_transformation_mode"]
-    size = [int(d) for d in after[2:]]
-    if mode == "align_corners":  # its ratio (in - 1) / (out - 1) has no value for out = 1
-        size = [max(d, 2) for d in size]  # ONNX reads row 0 there, as out = 2 does
-    y = relax.op.image.resize2d(
-        ctx.value(node.inputs[0]),
-        size,
-        layout="NCHW",
-        method=_METHODS[attrs["mode"]],
-        coordinate_transformation_mode=mode,
-        rounding_method=attrs["nearest_mode"],
-        cubic_alpha=attrs.get("cubic_coeff_a", -0.75),
-        cubic_exclude=attrs.get("exclude_outside", 0),
-    )
-    if size != list(after[2:]):
-        y = relax.op.strided_slice(y, axes=[2, 3], begin=[0, 0], end=list(after[2:]))
+    scales = _scales(ctx, node, before, after)
+    y = ctx.value(node.inputs[0])
+    if before == after and np.all(scales == 1):  # onnxruntime copies the input
+        return [y]
+    for axis in (2, 3):
+        plan = AxisResize(
+            size=before[axis],
+            out=after[axis],
+            scale=float(scales[axis]),
+            coordinates=attrs["coordinate_transformation_mode"],
+            mode=attrs["mode"],
+            nearest_mode="simple" if attrs["_opset"] < 11 else attrs["nearest_mode"],
+            cubic_coeff_a=attrs.get("cubic_coeff_a", -0.75),
+            exclude_outside=bool(attrs.get("exclude_outside", 0)),
+        )
+        y = _weighted_taps(ctx, f"{node.name}_axis{axis}", y, axis, taps(plan))
     return [y]
 
 
-def _given_scales(ctx: EmitContext, node: Node) -> np.ndarray | None:
-    """The scale of each axis, where the node gives scales rather than sizes."""
+def _weighted_taps(ctx: EmitContext, name: str, y: relax.Expr, axis: int, axis_taps):
+    """The sum over taps of y taken at the tap's indices along `axis`, times its weights."""
+    broadcast = [1, 1, 1, 1]
+    broadcast[axis] = -1
+    terms = []
+    for k, (index, weight) in enumerate(axis_taps):
+        # the indices are in range; "clip" keeps TVM from warning that "fast" is unchecked
+        term = relax.op.take(y, ctx.weight(f"{name}_index{k}", index), axis, mode="clip")
+        if weight is not None:
+            term = relax.op.multiply(
+                term, ctx.weight(f"{name}_weight{k}", weight.reshape(broadcast))
+            )
+        terms.append(term)
+    return functools.reduce(relax.op.add, terms)
+
+
+def _scales(ctx: EmitContext, node: Node, before, after) -> np.ndarray:
+    """The scale ONNX maps each axis's coordinates with: the one given, else out / in (or,
+    with keep_aspect_ratio_policy, the least or greatest of sizes / in over the resized
+    axes)."""
+    given = _given_scales(ctx, node, len(before))
+    if given is not None:
+        return given
+    policy = node.attrs.get("keep_aspect_ratio_policy", "stretch")
+    if policy == "stretch":
+        return np.array(after, np.float32) / np.array(before, np.float32)
+    axes = [int(a) % len(before) for a in node.attrs.get("axes", range(len(before)))]
+    sizes = ctx.constant(node, 3, "sizes").astype(np.float32)
+    pick = np.min if policy == "not_larger" else np.max
+    scales = np.ones(len(before), np.float32)
+    scales[axes] = pick(sizes / np.array(before, np.float32)[axes])
+    return scales
+
+
+def _given_scales(ctx: EmitContext, node: Node, rank: int) -> np.ndarray | None:
     if "scales" in node.attrs:  # Upsample before opset 9
         return np.asarray(node.attrs["scales"], np.float32)
     slot = 1 if node.attrs["_opset"] < 11 else 2
@@ -55,20 +86,6 @@ def _given_scales(ctx: EmitContext, node: Node) -> np.ndarray | None:
     axes = node.attrs.get("axes")
     if axes is None:
         return scales
-    full = np.ones(len(ctx.spec(node.inputs[0]).shape), np.float32)
-    full[[int(a) % full.size for a in axes]] = scales
+    full = np.ones(rank, np.float32)
+    full[[int(a) % rank for a in axes]] = scales
     return full
-
-
-def _check_whole_sizes(node: Node, before, after, scales: np.ndarray) -> None:
-    """ONNX maps coordinates with the scale given; the kernel with out / in, which is the
-    same where the scale makes a whole size."""
-    for axis in (2, 3):
-        size, scale = before[axis], float(scales[axis])
-        if np.float32(size) * np.float32(scale) != after[axis]:
-            raise UnsupportedOp(
-                node.name,
-                node.op,
-                f"scale {scale:g} of axis {axis} (size {size}) gives {size * scale:g}, not a "
-                "whole size: give sizes, or a scale that makes a whole size",
-            )
