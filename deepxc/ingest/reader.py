@@ -20,7 +20,7 @@ from deepxc.errors import (
 from deepxc.ingest.importers import IMPORTERS
 from deepxc.ingest.importers.pool_sizes import infer_shapes
 from deepxc.ingest.onnx_checker import check_onnx
-from deepxc.ingest.passes.fold_constants import fold, foldable
+from deepxc.ingest.passes.fold_constants import build_time_nodes, fold, foldable
 from deepxc.ir import Graph, Node, TensorSpec
 
 
@@ -93,6 +93,7 @@ def import_model(
         graph.tensors[value.name] = spec
         graph.inputs.append(value.name)
 
+    build_time = build_time_nodes(onnx_graph)
     for index, proto in enumerate(onnx_graph.node):
         _check_names(proto, index)
         node = Node(
@@ -105,7 +106,7 @@ def import_model(
         if proto.domain not in ("", "ai.onnx"):
             raise UnsupportedOp(node.name, f"{proto.domain}.{proto.op_type}")
         importer = IMPORTERS.get(node.op)
-        if importer is None and not foldable(graph, node):
+        if importer is None and index not in build_time:  # shape arithmetic folds anyway
             raise UnsupportedOp(node.name, node.op)
         for tensor in node.inputs:
             if tensor and tensor not in graph.tensors:

@@ -13,6 +13,7 @@ made otherwise.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 from onnx import defs, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
@@ -38,6 +39,20 @@ def run(graph: Graph) -> Graph:
             fold(graph, node)
     graph.drop_unused_constants()
     return graph
+
+
+def build_time_nodes(onnx_graph: onnx.GraphProto) -> set[int]:
+    """The indices of the ONNX nodes that ingest will fold: those reading only
+    initializers and values that nodes before them fold to (Constant, Shape, ...)."""
+    known = {init.name for init in onnx_graph.initializer}
+    found = set()
+    for index, node in enumerate(onnx_graph.node):
+        if node.op_type in NEVER_FOLD:
+            continue
+        if node.op_type == "Shape" or all(not t or t in known for t in node.input):
+            known.update(t for t in node.output if t)
+            found.add(index)
+    return found
 
 
 def foldable(graph: Graph, node: Node) -> bool:
