@@ -3,9 +3,9 @@
     python benchmarks/conv_transpose.py [--repeat N] [--threads N]
 
 Each row is one ConvTranspose (with bias) of a shape from decoders and GAN generators.
-deepxc runs a 2-D one as a convolution over the input with zeros put between its pixels,
-so a stride-s layer does s * s times the multiply-adds of onnxruntime's; the ratio shows
-what that costs. Compare ratios: the machine is shared.
+deepxc runs a 2-D one as s x s convolutions in its own kernel, one per output phase of
+stride s, interleaved after (deepxc.lower.relax_ops.conv_transpose). Compare ratios: the
+machine is shared.
 """
 
 from __future__ import annotations
