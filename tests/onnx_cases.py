@@ -61,6 +61,9 @@ SUPPORTED_OPS = {
     "ConstantOfShape",
     "Shape",
     "Gather",
+    "Resize",
+    "Upsample",
+    "ConvTranspose",
 }
 
 # Inputs that deepxc needs at compile time (shape-like operands, BatchNorm statistics):
@@ -81,6 +84,8 @@ CONSTANT_SLOTS = {
     "Gather": {1},
     "Dropout": {1, 2},
     "BatchNormalization": {1, 2, 3, 4},
+    "Resize": {1, 2, 3},
+    "Upsample": {1},
 }
 
 DATA_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")

@@ -127,6 +127,63 @@ REFUSED = {
         model_of("Pad", ["x", "p"], X, {"p": np.array([0, 0, -1, 0, 0, 0, 0, 0])}),
         "negative pads",
     ),
+    "resize_tf_crop_and_resize": (
+        model_of(
+            "Resize",
+            ["x", "r", "s"],
+            X,
+            {"r": np.float32([0, 0, 0, 0, 1, 1, 1, 1]), "s": np.float32([1, 1, 2, 2])},
+            coordinate_transformation_mode="tf_crop_and_resize",
+        ),
+        "coordinate_transformation_mode=tf_crop_and_resize (supported: half_pixel,",
+    ),
+    "resize_3d_data": (
+        model_of("Resize", ["x", "", "s"], {"x": (1, 2, 3)}, {"s": np.float32([1, 1, 2])}),
+        "1-D data is not supported (only 2-D)",
+    ),
+    "resize_channels": (
+        model_of("Resize", ["x", "", "s"], X, {"s": np.float32([1, 2, 1, 1])}),
+        "only the two spatial axes (H, W) of NCHW data may change",
+    ),
+    "resize_antialias_down": (
+        model_of(
+            "Resize",
+            ["x", "", "s"],
+            X,
+            {"s": np.float32([1, 1, 0.5, 0.5])},
+            opset=18,
+            mode="linear",
+            antialias=1,
+        ),
+        "antialias=1 when downsizing",
+    ),
+    "resize_half_pixel_symmetric_nearest": (
+        model_of(
+            "Resize",
+            ["x", "", "s"],
+            X,
+            {"s": np.float32([1, 1, 2, 2])},
+            opset=19,
+            coordinate_transformation_mode="half_pixel_symmetric",
+        ),
+        "half_pixel_symmetric with mode=nearest",
+    ),
+    "deconv_output_padding_past_stride": (
+        model_of(
+            "ConvTranspose",
+            ["x", "w"],
+            X,
+            {"w": floats(3, 2, 3, 3)},
+            strides=[2, 2],
+            output_padding=[0, 2],
+            dilations=[3, 3],
+        ),
+        "output_padding 2 on axis 3 is not below the stride 2",
+    ),
+    "deconv_pads_past_kernel": (
+        model_of("ConvTranspose", ["x", "w"], X, {"w": floats(3, 2, 2, 2)}, pads=[2, 0, 0, 0]),
+        "pads 2, 0 on axis 2 exceed the dilated kernel's extent 1",
+    ),
 }
 
 
@@ -216,3 +273,13 @@ def test_gather_index_out_of_range():
     model = model_of("Gather", ["x", "i"], {"x": (5, 4)}, {"i": np.array([1, 5])})
     with pytest.raises(InvalidGraph, match="node 'n' \\(Gather\\): an index is out of range"):
         build_relax(frontend(model), load_target("host").core)
+
+
+def test_conv_transpose_weights_that_do_not_fit():
+    """ONNX's shape inference takes weights [2, ...] for 3 input channels; onnxruntime not."""
+    model = model_of("ConvTranspose", ["x", "w"], X, {"w": floats(2, 2, 3, 3)})
+    with pytest.raises(InvalidGraph) as error:
+        import_model(model)
+    assert str(error.value).startswith(
+        "node 'n' (ConvTranspose): weights of shape [2, 2, 3, 3] do not fit 3 input channels"
+    )

@@ -132,6 +132,10 @@ def special_model() -> onnx.ModelProto:
     node("Expand", ["x_rows", "expand_shape"], "expand")
     node("Cast", ["x"], "cast", to=onnx.TensorProto.FLOAT)
     node("Sigmoid", ["cast"], "sigmoid_of_cast")
+    node("Resize", ["x", "", "scales"], "resize_nearest")
+    node("Resize", ["x", "", "scales"], "resize_linear", mode="linear")
+    node("ConvTranspose", ["x", "w_transposed", "b"], "conv_transpose", strides=[2, 2])
+    node("Relu", ["conv_transpose"], "conv_transpose_relu")
     hidden = (
         "x_flat",
         "x_rows",
@@ -143,6 +147,7 @@ def special_model() -> onnx.ModelProto:
         "matmul_add",
         "add",
         "batchnorm",
+        "conv_transpose",
     )
     outputs = [n.output[0] for n in nodes if n.output[0] not in hidden]
     weights = rng.standard_normal((5, 4, 1, 1)).astype(np.float32)
@@ -154,6 +159,8 @@ def special_model() -> onnx.ModelProto:
         constant("w", weights),
         constant("b", rng.standard_normal(5)),
         constant("w_depthwise", rng.standard_normal((4, 1, 3, 3))),
+        constant("w_transposed", rng.standard_normal((4, 5, 3, 3))),
+        constant("scales", [1.0, 1.0, 2.0, 1.5]),
         constant("w_dense", rng.standard_normal((6, 7))),
         constant("b_dense", rng.standard_normal(7)),
         constant("scale", [1.0, 2.0, 0.5, 1.0]),

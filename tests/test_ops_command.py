@@ -3,6 +3,8 @@ is refused with every such node named in one line."""
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import onnx
 import pytest
@@ -30,6 +32,13 @@ def test_ops_lists_exactly_the_importers_sorted(capsys):
 
 def test_limits_name_only_supported_ops():
     assert set(LIMITS) <= set(IMPORTERS), set(LIMITS) - set(IMPORTERS)
+
+
+def test_readme_lists_exactly_the_importers():
+    readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+    section = readme.read_text().split("## Supported ONNX ops", 1)[1].split("\n## ", 1)[0]
+    listed = section.split("```\n\n", 1)[1].split(" (default domain", 1)[0]
+    assert sorted(name.strip() for name in listed.split(",")) == sorted(IMPORTERS)
 
 
 def test_ops_help_has_examples(capsys):

@@ -100,6 +100,61 @@ def test_conv_epilogues(case, epilogue, tmp_path):
     _check(_conv_model(case, bias=epilogue == "none", epilogue=epilogue), tmp_path, 2, word)
 
 
+# name: (channels, size (h, w), out channels, kernel, strides, pads, output_padding,
+# dilations, group)
+CONV_TRANSPOSES = {
+    "4x4_stride2": (16, (9, 8), 8, (4, 4), (2, 2), (1, 1, 1, 1), (0, 0), (1, 1), 1),
+    "3x3_stride2_output_padding": (6, (7, 6), 10, (3, 3), (2, 2), (1, 0, 1, 2), (1, 1), (1, 1), 1),
+    "3x3_dilated_stride3": (4, (5, 6), 5, (3, 3), (3, 1), (2, 0, 1, 1), (0, 0), (2, 1), 1),
+    "grouped_stride2": (8, (6, 6), 12, (3, 3), (2, 2), (0, 0, 0, 0), (0, 0), (1, 1), 4),
+    "depthwise_stride2": (6, (8, 7), 6, (4, 4), (2, 2), (1, 1, 1, 1), (0, 0), (1, 1), 6),
+    "kernel_below_stride": (5, (6, 5), 7, (2, 1), (3, 2), (0, 0, 1, 0), (2, 1), (1, 1), 1),
+    "pads_of_whole_kernel": (4, (5, 6), 3, (3, 4), (2, 3), (2, 3, 1, 2), (1, 0), (1, 1), 1),
+    "stride1_5x5": (8, (7, 9), 16, (5, 5), (1, 1), (2, 1, 0, 3), (0, 0), (1, 1), 1),
+}
+
+
+def _conv_transpose_model(case: str) -> onnx.ModelProto:
+    channels, (h, w), out_channels, kernel, strides, pads, extra, dilations, group = (
+        CONV_TRANSPOSES[case]
+    )
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((channels, out_channels // group, *kernel))
+    bias = rng.standard_normal(out_channels)
+    nodes = [
+        helper.make_node(
+            "ConvTranspose",
+            ["x", "w", "b"],
+            ["c"],
+            strides=list(strides),
+            pads=list(pads),
+            output_padding=list(extra),
+            dilations=list(dilations),
+            group=group,
+        ),
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    initializers = [
+        onnx.numpy_helper.from_array(a.astype(np.float32), n)
+        for a, n in ((weights, "w"), (bias, "b"))
+    ]
+    return make_model(nodes, [tensor("x", [1, channels, h, w])], [tensor("y", None)], initializers)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", sorted(CONV_TRANSPOSES))
+def test_conv_transpose_matches_onnxruntime(case, threads, tmp_path):
+    """A 2-D ConvTranspose runs in the own convolution kernel, not Relax's."""
+    depthwise = CONV_TRANSPOSES[case][8] == CONV_TRANSPOSES[case][0] == CONV_TRANSPOSES[case][2]
+    model = _conv_transpose_model(case)
+    _check(model, tmp_path, threads, "depthwise" if depthwise else "conv2d")
+    kernels = [
+        call["kernel"]
+        for call in json.loads((tmp_path / "manifest.json").read_text())["kernel_calls"]
+    ]
+    assert not any("transpose" in k for k in kernels), kernels
+
+
 def _dense_model(rows: int, depth: int, columns: int, op: str) -> onnx.ModelProto:
     rng = np.random.default_rng(2)
     if op == "MatMul":

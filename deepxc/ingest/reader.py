@@ -20,6 +20,7 @@ from deepxc.errors import (
 from deepxc.ingest.importers import IMPORTERS
 from deepxc.ingest.importers.pool_sizes import infer_shapes
 from deepxc.ingest.onnx_checker import check_onnx
+from deepxc.ingest.passes.fold_constants import fold, foldable
 from deepxc.ingest.unsupported_ops import check_ops
 from deepxc.ir import Graph, Node, TensorSpec
 
@@ -106,7 +107,7 @@ def import_model(
             outputs=list(proto.output),
             attrs={a.name: _attribute(a) for a in proto.attribute},
         )
-        importer = IMPORTERS[node.op]  # check_ops refused the ops without one
+        importer = IMPORTERS.get(node.op)  # check_ops refused the others unless they fold
         for tensor in node.inputs:
             if tensor in dropped:
                 _refuse_dropped(dropped[tensor], tensor, f"node '{node.name}'")
@@ -116,8 +117,13 @@ def import_model(
                     "could not be inferred statically"
                 )
         node.attrs["_opset"] = opset
-        imported = importer(node, graph)
-        if imported is not None:
+        _infer_output_specs(proto, graph, model.opset_import)
+        imported = importer(node, graph) if importer is not None else node
+        if imported is None:
+            continue
+        if foldable(graph, imported):  # shape arithmetic: later shapes may follow from it
+            fold(graph, imported)
+        else:
             graph.add_node(imported)
             dropped.update((t, imported) for t in proto.output if t and t not in imported.outputs)
 
@@ -136,6 +142,39 @@ def _refuse_dropped(node: Node, tensor: str, reader: str) -> None:
         node.op,
         f"its optional output '{tensor}' is read by {reader}, and deepxc does not compute it",
     )
+
+
+def _infer_output_specs(proto: onnx.NodeProto, graph: Graph, opsets) -> None:
+    """Output specs that ONNX's inference left unknown, inferred again from this node's
+    inputs, the folded values among them included (its data propagation stops at ops
+    such as Div, Floor or Range, so a Reshape or Resize after them has no static shape)."""
+    if all(not t or t in graph.tensors for t in proto.output):
+        return
+    inputs = [t for t in dict.fromkeys(proto.input) if t]
+    constants = [t for t in inputs if graph.is_constant(t)]
+    model = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            [proto],
+            "node",
+            [_value_info(t, graph.tensors[t]) for t in inputs if t not in constants],
+            [onnx.helper.make_tensor_value_info(t, 0, None) for t in proto.output if t],
+            [numpy_helper.from_array(graph.constants[t], t) for t in constants],
+        ),
+        opset_imports=list(opsets),
+    )
+    try:
+        inferred = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception:  # ONNX raises several types; a reader of the output says it is unknown
+        return
+    for value in inferred.graph.output:
+        spec = _spec(value)
+        if spec is not None:
+            graph.tensors.setdefault(value.name, spec)
+
+
+def _value_info(name: str, spec: TensorSpec) -> onnx.ValueInfoProto:
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(spec.dtype))
+    return onnx.helper.make_tensor_value_info(name, elem, list(spec.shape))
 
 
 def _check_opset(model: onnx.ModelProto) -> None:

@@ -7,16 +7,19 @@ import onnx
 
 from deepxc.errors import UnsupportedOps
 from deepxc.ingest.importers import IMPORTERS
+from deepxc.ingest.passes.fold_constants import build_time_nodes
 
 NODES_NAMED = 3  # per op: the rest are counted
 
 
 def check_ops(model: onnx.ModelProto, source: str) -> None:
     """Raise UnsupportedOps listing every node, by op, that no importer takes. `source`
-    names the model in the message (its file)."""
+    names the model in the message (its file). A node of shape arithmetic that folds at
+    build time (a Floor or Range of known values) needs no importer."""
     nodes_by_op: dict[str, list[str]] = {}
+    build_time = build_time_nodes(model.graph)
     for index, node in enumerate(model.graph.node):
-        if node.domain in ("", "ai.onnx") and node.op_type in IMPORTERS:
+        if node.domain in ("", "ai.onnx") and (node.op_type in IMPORTERS or index in build_time):
             continue
         op = repr(node.op_type) if not str(node.op_type).isidentifier() else node.op_type
         if node.domain not in ("", "ai.onnx"):

@@ -8,6 +8,8 @@ and returns the node to add, or None when it folded the node into the graph (Con
 from deepxc.ingest.importers import conv, dense, elementwise, normalization, pool, shape
 from deepxc.ingest.importers.common import passthrough
 from deepxc.ingest.importers.constant import constant
+from deepxc.ingest.importers.conv_transpose import conv_transpose
+from deepxc.ingest.importers.resize import resize, upsample
 
 IMPORTERS = {
     "Conv": conv.conv,
@@ -54,4 +56,7 @@ IMPORTERS = {
     "ConstantOfShape": passthrough,
     "Shape": passthrough,
     "Gather": shape.with_axis,
+    "Resize": resize,
+    "Upsample": upsample,
+    "ConvTranspose": conv_transpose,
 }

@@ -11,6 +11,10 @@ LIMITS = {
     "Constant": "numeric values (no sparse or string values)",
     "ConstantOfShape": "constant shape (folded at build time)",
     "Conv": "1-D, 2-D, 3-D",
+    "ConvTranspose": (
+        "1-D, 2-D, 3-D; output_padding below the stride; pads no larger than the dilated "
+        "kernel's extent"
+    ),
     "Dropout": "inference only (training_mode a constant false)",
     "Expand": "constant shape",
     "Gather": "constant indices",
@@ -24,9 +28,15 @@ LIMITS = {
     "ReduceMean": "constant axes",
     "ReduceSum": "constant axes",
     "Reshape": "output shape known at build time",
+    "Resize": (
+        "H and W of 4-D NCHW data; nearest, linear, cubic; no tf_crop_and_resize, no "
+        "antialias when downsizing, no half_pixel_symmetric with nearest; scales or sizes "
+        "known at build time"
+    ),
     "Shape": "folded at build time",
     "Slice": "constant starts, ends, axes and steps",
     "Split": "constant split sizes",
     "Squeeze": "constant axes",
     "Unsqueeze": "constant axes",
+    "Upsample": "H and W of 4-D NCHW data; constant scales",
 }

@@ -6,6 +6,8 @@ node output (None for an omitted optional output).
 
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
 from deepxc.lower.relax_ops import reduce as reduction
+from deepxc.lower.relax_ops.conv_transpose import conv_transpose
+from deepxc.lower.relax_ops.resize import resize
 from deepxc.lower.relax_ops.slice import slice_
 
 EMITTERS = {
@@ -50,4 +52,7 @@ EMITTERS = {
     "Expand": shape.expand,
     "Slice": slice_,
     "Gather": shape.gather,
+    "Resize": resize,
+    "Upsample": resize,
+    "ConvTranspose": conv_transpose,
 }

@@ -12,6 +12,7 @@ import functools
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tvm import relax
 
 from deepxc.schedules import conv2d, depthwise
@@ -28,14 +29,18 @@ def conv(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
     attrs = node.attrs
     rank = len(attrs["kernel_shape"])
     y = _own_conv2d(ctx, node) if _has_own_kernel(ctx, node) else _relax_conv(ctx, node)
-    if len(node.inputs) > 2 and node.inputs[2]:
-        shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
-        bias = node.inputs[2]
-        if ctx.graph.is_constant(bias):
-            y = relax.op.add(y, ctx.weight(bias, ctx.graph.constants[bias].reshape(shape)))
-        else:
-            y = relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
-    return [y]
+    return [add_bias(ctx, node, y, rank)]
+
+
+def add_bias(ctx: EmitContext, node: Node, y: relax.Expr, rank: int) -> relax.Expr:
+    """y plus the node's bias (input 2, one value per channel), if it has one."""
+    if len(node.inputs) < 3 or not node.inputs[2]:
+        return y
+    shape = [1, ctx.spec(node.inputs[2]).shape[0]] + [1] * rank
+    bias = node.inputs[2]
+    if ctx.graph.is_constant(bias):
+        return relax.op.add(y, ctx.weight(bias, ctx.graph.constants[bias].reshape(shape)))
+    return relax.op.add(y, relax.op.reshape(ctx.value(bias), shape))
 
 
 def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
@@ -74,27 +79,42 @@ def _own_conv2d(ctx: EmitContext, node: Node) -> relax.Expr:
         pads=tuple(attrs["pads"]),  # ONNX's [top, left, bottom, right]
         groups=attrs["group"],
     )
+    stored = ctx.stored(node.inputs[1])
+    return own_conv2d(ctx, ctx.value(node.inputs[0]), shape, node.inputs[1], weights, stored)
+
+
+def own_conv2d(
+    ctx: EmitContext,
+    x: relax.Expr,
+    shape: conv2d.ConvShape,
+    weight_name: str,
+    weights: np.ndarray,
+    stored: np.ndarray | None = None,
+) -> relax.Expr:
+    """The convolution `shape` of x by `weights` [out channels, channels / groups, kh, kw]
+    in deepxc's own kernel. `stored`: the weights' store when they are a prefix of one
+    (see EmitContext.stored)."""
+    stored = weights if stored is None else stored
     if depthwise.is_depthwise(shape):
         rows = depthwise.choose_rows(shape, ctx.core)
         flat = weights.reshape(shape.out_channels, -1)
         compute = functools.partial(depthwise.compute, shape=shape, rows=rows, lanes=ctx.core.lanes)
-        packed = ctx.weight(node.inputs[1], flat)
+        packed = ctx.weight(weight_name, flat)
         name = "depthwise_conv2d"
     else:
-        stored = ctx.stored(node.inputs[1])
         mr = None
         if stored is not weights:  # the tile's channel block is the one packed for all levels
             mr = conv2d.choose_tiling(_stored_shape(shape, stored), ctx.core).mr
         tiling = conv2d.choose_tiling(shape, ctx.core, mr)
         read = math.prod(conv2d.packed_shape(weights.shape, shape.groups, tiling.mr))
         packed = ctx.weight(
-            node.inputs[1],
+            weight_name,
             conv2d.pack_weights(stored, shape.groups, tiling.mr),
             read * weights.itemsize,
         )
         compute = functools.partial(conv2d.compute, shape=shape, tiling=tiling)
         name = "conv2d"
-    return ctx.own_kernel(compute, name, ctx.value(node.inputs[0]), packed)
+    return ctx.own_kernel(compute, name, x, packed)
 
 
 def _stored_shape(shape: conv2d.ConvShape, stored) -> conv2d.ConvShape:
