@@ -15,7 +15,7 @@ extern "C" {
  * (weights.bin, 64-byte aligned, read-only). */
 #define DEEPX_ARENA_BYTES 59456u /* enough for every level */
 #define DEEPX_WEIGHTS_BYTES 6784u /* every level's weights, each once, after a 64-byte header */
-#define DEEPX_CODE_BYTES 31484u /* text of kernels + runtime */
+#define DEEPX_CODE_BYTES 32044u /* text of kernels + runtime */
 #define DEEPX_MACS 516256ull /* multiply-accumulates per inference (level 0) */
 #define DEEPX_ALIGN 64
 #define DEEPX_MAX_THREADS 1 /* worker threads + the caller */
