@@ -110,8 +110,8 @@ def test_python_api_build_records_its_options_and_calibration(tmp_path):
     assert (options["threads"], options["embed_weights"], options["profile"]) == (2, True, True)
     assert options["name"] is None and options["input_shapes"] is None
     assert options["rlc_budgets"] == [
-        {"macs": None, "weights": None, "max_loss": None},
-        {"macs": 0.5, "weights": None, "max_loss": None},
+        {"macs": None, "weights": None, "max_loss": None, "warn_loss": 0.05},
+        {"macs": 0.5, "weights": None, "max_loss": None, "warn_loss": 0.05},
     ]
     assert options["calibration"] == {"path": str(calibration), "sha256": _sha256(calibration)}
     _check_common(record, before, after)
