@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -195,6 +197,32 @@ def test_profile_from_file_shows_those_times(plain, tmp_path):
     assert [float(r[3]) for r in rows] == times
     shares = [float(r[4].rstrip("%")) for r in rows]
     np.testing.assert_allclose(shares, 100 * np.array(times) / sum(times), atol=0.05)
+
+
+def test_profile_from_the_drivers_output_on_the_device(profiled, tmp_path):
+    """What the bundle's own driver prints with --profile (as it would on the board) is
+    read as it is: the report shows those times."""
+    directory, manifest, _ = profiled
+    runner = [*manifest.get("runner", []), os.path.join(directory, "model")]
+    argv = [*runner, "-w", os.path.join(directory, "weights.bin"), "--bench", "3", "--profile"]
+    printed = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    (tmp_path / "times.txt").write_text(printed)
+    expected = [float(ms) for _, ms in re.findall(r"^profile_ms (\d+) (\S+)$", printed, re.M)]
+    assert len(expected) == len(manifest["kernel_calls"])
+    output = tmp_path / "r.html"
+    argv = ["report", directory, "-o", str(output), "--profile-from", str(tmp_path / "times.txt")]
+    assert main(argv) == 0
+    rows = Page(output.read_text()).body("timing-table")
+    np.testing.assert_allclose([float(r[3]) for r in rows], expected, rtol=1e-3, atol=1e-4)
+
+
+def test_profile_from_text_without_profile_lines_is_a_one_line_error(plain, tmp_path, capsys):
+    directory, _, _ = plain
+    (tmp_path / "times.txt").write_text("median_ms=0.1\n")
+    argv = ["report", directory, "-o", str(tmp_path / "r.html")]
+    assert main(argv + ["--profile-from", str(tmp_path / "times.txt")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "neither JSON" in err and "profile_ms" in err
 
 
 def test_profile_from_another_build_is_a_one_line_error(plain, tmp_path, capsys):

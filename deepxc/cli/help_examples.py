@@ -55,5 +55,5 @@ examples:
   deepxc report bundle/                        # bundle/report.html, listed in its manifest
   deepxc report bundle/ -o report.html
   deepxc build examples/tiny_cnn/model.onnx --profile --report -o prof/  # with kernel times
-  deepxc report prof/ --profile-from times.json  # times measured elsewhere (on the board)
+  deepxc report prof/ --profile-from times.txt   # prof/model --profile's output on the board
 """

@@ -31,9 +31,10 @@ def add_report_parser(sub) -> None:
     )
     report.add_argument(
         "--profile-from",
-        metavar="TIMES.json",
-        help="kernel times from this file instead of running the bundle: a JSON list with "
-        'one {"ms": ...} per kernel call of level 0, in the manifest\'s order',
+        metavar="TIMES",
+        help="kernel times from this file instead of running the bundle: what the bundle's "
+        "driver printed on the device (`./model -w weights.bin --bench 10 --profile`), or "
+        'a JSON list with one {"ms": ...} per kernel call of level 0, in the manifest\'s order',
     )
     report.add_argument(
         "--bench",

@@ -1,10 +1,13 @@
 """Measured time per kernel call for the report: from running a profiling bundle, or
-from a JSON file of an earlier run (a list with one {"ms": ...} per kernel call of
-level 0, in the manifest's order; "kernel" names, if given, must match)."""
+from a file of an earlier run: a JSON list with one {"ms": ...} per kernel call of
+level 0, in the manifest's order ("kernel" names, if given, must match), or what the
+bundle's own driver printed with --profile on the device (its `profile_ms CALL MS`
+lines)."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from deepxc.errors import InputFileError, RunError
@@ -56,11 +59,18 @@ def bundle_timing(
 def _read_times(path: str, listed: list[dict]) -> list[float]:
     try:
         with open(path) as file:
-            data = json.load(file)
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read it ({error.strerror})") from None
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputFileError(f"{path}: cannot read it ({error})") from None
+    try:
+        data = json.loads(text)
     except ValueError as error:
-        raise InputFileError(f"{path}: not JSON ({error})") from None
+        data = _driver_times(text)
+        if data is None:
+            raise InputFileError(
+                f"{path}: neither JSON ({error}) nor the output of the bundle's driver run "
+                "with --profile (profile_ms lines)"
+            ) from None
     if isinstance(data, dict):
         data = data.get("kernel_calls")
     if not isinstance(data, list) or len(data) != len(listed):
@@ -80,3 +90,18 @@ def _read_times(path: str, listed: list[dict]) -> list[float]:
             )
         times.append(float(ms))
     return times
+
+
+PROFILE_LINE = re.compile(r"^profile_ms (\d+) ([0-9.eE+-]+)$", re.M)
+
+
+def _driver_times(text: str) -> list[dict] | None:
+    """The driver's `profile_ms CALL MS` lines as [{"ms": ...}] in call order; None if
+    the text has none. A call listed twice or missing leaves the list unusable (the
+    caller then says how many calls it expected)."""
+    lines = [(int(call), float(ms)) for call, ms in PROFILE_LINE.findall(text)]
+    if not lines:
+        return None
+    if [call for call, _ in lines] != list(range(len(lines))):
+        return []
+    return [{"ms": ms} for _, ms in lines]
