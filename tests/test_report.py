@@ -180,6 +180,22 @@ def test_profiling_bundle_shows_each_kernel_calls_time(which, request):
     assert "no-timing" not in page.ids
 
 
+def test_emitted_bundle_says_its_code_was_not_compiled(tmp_path_factory):
+    """An --emit-only bundle has no measured code size: the page says so, and its other
+    figures are the manifest's."""
+    directory, manifest = _build(tmp_path_factory, "emitted", TINY, "--emit-only")
+    assert manifest["sizes"]["code_bytes"] is None
+    output = os.path.join(os.path.dirname(directory), "emitted.html")
+    assert main(["report", directory, "-o", output]) == 0
+    page = _read(output)
+    summary = dict(page.body("summary-table"))
+    assert summary["code bytes"] == "not compiled"
+    assert number(summary["weights bytes"]) == manifest["sizes"]["weights_bytes"]
+    assert number(summary["arena bytes"]) == manifest["sizes"]["arena_bytes"]
+    assert "code bytes" in page.text and "not compiled" in page.text.split("summary-table")[0]
+    assert page.svgs == 4  # memory (without code), MACs, weights, one arena
+
+
 def test_plain_bundle_says_no_timing_is_shown(plain):
     _, _, page = plain
     assert "timing-table" not in page.tables and "no-timing" in page.ids

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deepxc.runner import level_count
+
 TOP = 12  # bars a chart shows before it groups the rest
 
 
@@ -15,16 +17,32 @@ class Bar:
     value: float
 
 
+def code_bytes_text(manifest: dict) -> str:
+    """The code size, or why there is none (an --emit-only bundle was not compiled)."""
+    code = manifest["sizes"]["code_bytes"]
+    return "not compiled" if code is None else f"{code:,}"
+
+
+def summary_cards(manifest: dict) -> list[tuple[str, str]]:
+    """The four figures at the top of the page: (value, what it is)."""
+    sizes = manifest["sizes"]
+    return [
+        (code_bytes_text(manifest), "code bytes"),
+        (f"{sizes['weights_bytes']:,}", "weights bytes"),
+        (f"{sizes['arena_bytes']:,}", "arena bytes"),
+        (f"{manifest['totals']['macs']:,}", "MACs per run"),
+    ]
+
+
 def summary_rows(manifest: dict) -> list[tuple[str, str]]:
     sizes = manifest["sizes"]
     totals = manifest["totals"]
-    levels = manifest.get("levels") or [{}]
     rows = [
         ("model", manifest["model"]),
         ("target", manifest["target"]),
         ("deepxc version", manifest.get("deepxc_version", "?")),
         ("threads", str(manifest["threads"])),
-        ("code bytes", f"{sizes['code_bytes']:,}"),
+        ("code bytes", code_bytes_text(manifest)),
         ("weights bytes", f"{sizes['weights_bytes']:,}"),
         ("arena bytes", f"{sizes['arena_bytes']:,}"),
         ("of which kernel scratch", f"{sizes['workspace_bytes']:,}"),
@@ -32,7 +50,7 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
         ("parameters", f"{totals['params']:,}"),
         ("layers", f"{totals['layers']:,}"),
         ("kernel calls", f"{len(manifest['kernel_calls']):,}"),
-        ("levels", str(len(levels))),
+        ("levels", str(level_count(manifest))),
         ("profiling build", "yes" if manifest.get("profile") else "no"),
         ("weights embedded", "yes" if manifest.get("weights_embedded") else "no"),
     ]
@@ -40,10 +58,12 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
 
 
 def memory_bars(manifest: dict) -> list[Bar]:
-    """What the bundle needs on the device: code, weights, and the arena in its parts."""
+    """What the bundle needs on the device: code (when compiled), weights, and the arena in
+    its parts."""
     sizes = manifest["sizes"]
+    code = [] if sizes["code_bytes"] is None else [Bar("code", sizes["code_bytes"])]
     return [
-        Bar("code", sizes["code_bytes"]),
+        *code,
         Bar("weights", sizes["weights_bytes"]),
         Bar("arena: activations", sizes["arena_bytes"] - sizes["workspace_bytes"]),
         Bar("arena: kernel scratch", sizes["workspace_bytes"]),
