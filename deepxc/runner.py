@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ from deepxc.errors import RunError, first_line
 Progress = Callable[[str, int, int], None]  # ("level=K" or "bench", done, total)
 PROGRESS_SECONDS = 3.0  # how often a long run reports progress
 MAX_LEVEL_RUNS = 16  # levels the driver runs in one process
+PROFILE_LINE = re.compile(r"^profile_ms (\d+) ([0-9.eE+-]+)$", re.M)  # the driver's --profile
 
 
 def random_inputs(manifest: dict, seed: int = 0) -> dict[str, np.ndarray]:
@@ -154,14 +156,16 @@ def profile_bundle(
         raise RunError(f"{bundle}: not a profiling build (rebuild with --profile)")
     extra = (["--bench", str(bench)] if bench else []) + ["--profile"]
     runs, stdout = _execute(bundle, inputs, extra, [level])
-    times = {}
-    for line in stdout.splitlines():
-        if line.startswith("profile_ms "):
-            _, index, ms = line.split()
-            times[int(index)] = float(ms)
+    times = dict(profile_times(stdout))
     listed = manifest["levels"][level]["kernel_calls"] if level else manifest["kernel_calls"]
     calls = [{**call, "ms": times.get(i, 0.0)} for i, call in enumerate(listed)]
     return runs[0], _median_ms(stdout), calls
+
+
+def profile_times(text: str) -> list[tuple[int, float]]:
+    """The `profile_ms CALL MS` lines the driver prints with --profile (on this machine or
+    on the device): (kernel call, mean ms), in the order printed."""
+    return [(int(call), float(ms)) for call, ms in PROFILE_LINE.findall(text)]
 
 
 def level_count(manifest: dict) -> int:

@@ -7,11 +7,10 @@ lines)."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
 from deepxc.errors import InputFileError, RunError
-from deepxc.runner import level_count, profile_bundle
+from deepxc.runner import level_count, profile_bundle, profile_times
 
 
 @dataclass
@@ -92,14 +91,11 @@ def _read_times(path: str, listed: list[dict]) -> list[float]:
     return times
 
 
-PROFILE_LINE = re.compile(r"^profile_ms (\d+) ([0-9.eE+-]+)$", re.M)
-
-
 def _driver_times(text: str) -> list[dict] | None:
     """The driver's `profile_ms CALL MS` lines as [{"ms": ...}] in call order; None if
     the text has none. A call listed twice or missing leaves the list unusable (the
     caller then says how many calls it expected)."""
-    lines = [(int(call), float(ms)) for call, ms in PROFILE_LINE.findall(text)]
+    lines = profile_times(text)
     if not lines:
         return None
     if [call for call, _ in lines] != list(range(len(lines))):
