@@ -26,6 +26,7 @@ from deepxc.emit.toolchain import (
     link_bundle,
     redefine_options,
     rename_symbols,
+    runtime_objects,
 )
 from deepxc.emit.weights import HEADER_BYTES, merge_weights, pack_weights, read_bytes
 from deepxc.errors import BundleError
@@ -243,8 +244,7 @@ def write_bundle(
 
 def _make_outputs(spec: BuildSpec) -> list[str]:
     """What `make` writes into an emitted bundle (deepxc's own files, replaced by a rebuild)."""
-    objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
-    return sorted([*objects, "main.o", "libmodel.a", "model"])
+    return sorted([*runtime_objects(spec), "main.o", "libmodel.a", "model"])
 
 
 def _check_levels(

@@ -90,9 +90,14 @@ def rename_symbols(directory: str, spec: BuildSpec, renames: dict[str, str]) -> 
         _run([spec.objcopy, *options, obj], directory)
 
 
+def runtime_objects(spec: BuildSpec) -> list[str]:
+    """The object file of each runtime source."""
+    return [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
+
+
 def compile_runtime(directory: str, spec: BuildSpec) -> list[str]:
     """Compile the runtime sources; return their object files."""
-    objects = [os.path.splitext(source)[0] + ".o" for source in spec.runtime_sources]
+    objects = runtime_objects(spec)
     for source, obj in zip(spec.runtime_sources, objects):
         _run([spec.cc, *spec.cflags, *spec.extra_cflags, "-c", source, "-o", obj], directory)
     return objects
