@@ -1,7 +1,7 @@
 """GPU schedule rules: TVM's dlight rules, tried in order, and one of deepxc's own.
 
 A kernel gets the first rule that takes it. dlight has no convolution rule: its Matmul
-rule takes a dense or grouped-free convolution as an implicit GEMM (8x8 work-items, 16
+rule takes a dense layer or an ungrouped convolution as an implicit GEMM (8x8 work-items, 16
 outputs each, tiles staged in local memory). A depthwise convolution or a pooling window
 reduces over a few values only; dlight's reduction rules would give each output a whole
 work-group of 256 and a tree reduction over them, nearly all of it idle, so
@@ -21,8 +21,9 @@ import tvm
 from tvm import s_tir, tirx
 from tvm.s_tir import dlight as dl
 
-# A reduction over at most this many values per output runs in one work-item.
-SMALL_REDUCTION = 64
+# A reduction over at most this many values per output runs in one work-item: up to
+# the 256 work-items GeneralReduction would spend on each output instead.
+SMALL_REDUCTION = 256
 
 
 class SmallReduction(dl.gpu.Fallback):
