@@ -51,6 +51,35 @@ def test_model_matches_onnxruntime(name):
     assert_close(outputs, reference_outputs(model, inputs))
 
 
+@pytest.mark.parametrize(
+    "channels,groups,size",
+    [(272, 4, 14), (1024, 2, 7), (64, 64, 9)],  # shufflenet's, a long reduction, depthwise
+)
+def test_grouped_conv_bias_relu(channels, groups, size):
+    """A grouped 1x1 convolution fused with its bias and Relu (dlight's Reduction rule
+    computes it wrongly) and a depthwise 3x3 one."""
+    kernel = 3 if groups == channels else 1
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((channels, channels // groups, kernel, kernel))
+    bias = rng.standard_normal(channels)
+    model = make_model(
+        [
+            helper.make_node(
+                "Conv", ["x", "w", "b"], ["c"], name="conv", group=groups, pads=[kernel // 2] * 4
+            ),
+            helper.make_node("Relu", ["c"], ["y"], name="relu"),
+        ],
+        [tensor("x", [1, channels, size, size])],
+        [tensor("y", [1, channels, size, size])],
+        [
+            onnx.numpy_helper.from_array(weights.astype(np.float32), "w"),
+            onnx.numpy_helper.from_array(bias.astype(np.float32), "b"),
+        ],
+    )
+    outputs, inputs, _ = run_on_device(model)
+    assert_close(outputs, reference_outputs(model, inputs))
+
+
 def test_nan_kept_through_relu_and_clip():
     """Relu and Clip keep a NaN as onnxruntime does (OpenCL's fmax and fmin would not)."""
     model = make_model(
