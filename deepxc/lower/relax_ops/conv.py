@@ -1,8 +1,8 @@
 """Conv (1-D, 2-D, 3-D) with an optional bias.
 
 A 2-D float convolution with constant weights is computed by deepxc's own kernel
-(`deepxc.schedules.conv2d`), its weights packed at build time; other convolutions use
-Relax's operator.
+(`deepxc.schedules.conv2d`), its weights packed at build time; other convolutions, and all
+of them where the context asks for no own kernels (a GPU), use Relax's operator.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def own_conv2d(
 ) -> relax.Expr:
     """The convolution `shape` of x by `weights` [out channels, channels / groups, kh, kw]
     in deepxc's own kernel. `stored`: the weights' store when they are a prefix of one
-    (see EmitContext.stored)."""
+    (see EmitContext.stored). Without own kernels (a GPU) it is Relax's convolution."""
     if not ctx.own_kernels:
         return relax.op.nn.conv2d(
             x,
