@@ -81,6 +81,7 @@ class OpenCLPartition:
     opencl_c: str  # the OpenCL C version to build under (`-cl-std=CL<version>`)
     launches: list[OpenCLLaunch]
     buffers: dict[str, Buffer]
-    inputs: list[str]  # buffer names of the partition's inputs, in order
+    inputs: list[str]  # its input IR tensors, in order (buffers of the same names)
     outputs: list[str]  # buffer names holding its outputs, in order
+    output_tensors: list[str]  # the IR tensors those hold
     weights: dict[str, np.ndarray] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from onnx import helper
 from support import assert_close, quiet, random_inputs, reference_outputs
 from zoo import realistic_model
 
-from deepxc.errors import LoweringError
+from deepxc.errors import DeepxcError, LoweringError
 from deepxc.lower.gpu_limits import limit_problems
 from deepxc.lower.opencl import lower_opencl
 from deepxc.pipeline import frontend
@@ -78,6 +78,47 @@ def test_grouped_conv_bias_relu(channels, groups, size):
     )
     outputs, inputs, _ = run_on_device(model)
     assert_close(outputs, reference_outputs(model, inputs))
+
+
+def intermediate_outputs(model: onnx.ModelProto, names: list[str], inputs) -> dict:
+    """onnxruntime's values of the tensors `names` (any in the model) for `inputs`."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    del inferred.graph.output[:]
+    inferred.graph.output.extend(known[name] for name in names)
+    return reference_outputs(inferred, inputs)
+
+
+@pytest.mark.parametrize(
+    "name,first,last,inputs_count",
+    [
+        ("tiny_cnn", "conv2", "gap", 1),  # the middle of the model
+        # inside a residual block: the Sum (n51) also reads the skip (r40) from outside
+        ("shufflenet", "n43", "n52", 2),
+    ],
+)
+def test_partition_of_layers(name, first, last, inputs_count):
+    """A run of layers lowered alone: it reads the tensors it takes from outside (as
+    onnxruntime computes them) and makes those read outside it."""
+    model = load(name)
+    graph = frontend(model, log=quiet)
+    order = [node.name for node in graph.nodes()]
+    layers = order[order.index(first) : order.index(last) + 1]
+    partition = lower_opencl(graph, load_target("host-opencl"), layers=layers, log=quiet)
+    assert len(partition.inputs) == inputs_count
+    assert set(partition.inputs).isdisjoint(graph.inputs)  # all made by earlier layers
+    inputs = random_inputs(model)
+    border = intermediate_outputs(model, partition.inputs + partition.output_tensors, inputs)
+    host = OpenCLHost(partition, DEVICE)
+    outputs = host.run([border[tensor] for tensor in partition.inputs])
+    expected = {tensor: border[tensor] for tensor in partition.output_tensors}
+    assert_close(dict(zip(partition.output_tensors, outputs)), expected)
+
+
+def test_partition_of_unknown_layer():
+    graph = frontend(load("tiny_cnn"), log=quiet)
+    with pytest.raises(DeepxcError, match="partition: no layer named 'conv9'"):
+        lower_opencl(graph, load_target("host-opencl"), layers=["conv1", "conv9"], log=quiet)
 
 
 def test_nan_kept_through_relu_and_clip():

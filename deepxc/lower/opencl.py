@@ -17,7 +17,8 @@ import tvm
 
 from deepxc.artifacts import Buffer, OpenCLArg, OpenCLLaunch, OpenCLPartition
 from deepxc.errors import LoweringError
-from deepxc.ir import Graph
+from deepxc.ir import Graph, verify
+from deepxc.ir.partition_graph import partition_graph
 from deepxc.lower.gpu_limits import limit_problems
 from deepxc.lower.kernel_calls import CallLister
 from deepxc.lower.opencl_codegen import build_opencl
@@ -41,10 +42,17 @@ def opencl_target(limits: GpuLimits) -> tvm.target.Target:
     )
 
 
-def lower_opencl(graph: Graph, target: Target, log=print) -> OpenCLPartition:
-    """OpenCL C kernels and launches computing `graph` on `target`'s GPU."""
+def lower_opencl(
+    graph: Graph, target: Target, layers: list[str] | None = None, log=print
+) -> OpenCLPartition:
+    """OpenCL C kernels and launches computing `graph` on `target`'s GPU; only the
+    `layers` named (IR node names: a partition) if given, their inputs and outputs the
+    tensors that cross the partition's border (see `partition_graph`)."""
     if target.gpu is None or target.gpu.api != "opencl":
         raise LoweringError(f'target {target.name} has no OpenCL GPU ([gpu] api = "opencl")')
+    if layers is not None:
+        graph = partition_graph(graph, layers)
+        verify(graph, after="partition")
     program = build_relax(graph, target.core, own_kernels=False)
     module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)
@@ -85,6 +93,7 @@ def lower_opencl(graph: Graph, target: Target, log=print) -> OpenCLPartition:
         buffers=buffers,
         inputs=list(program.inputs),
         outputs=outputs,
+        output_tensors=list(program.outputs),
         weights=weights,
     )
     problems = limit_problems(partition, target.gpu)
