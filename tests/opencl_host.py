@@ -46,8 +46,6 @@ class OpenCLHost:
             else:
                 nbytes = int(np.prod(buffer.spec.shape)) * np.dtype(buffer.spec.dtype).itemsize
                 self.buffers[name] = cl.Buffer(self.context, flags.READ_WRITE, max(nbytes, 1))
-        for launch in partition.launches:
-            self.kernels[launch.kernel].set_args(*(self.buffers[a.buffer] for a in launch.args))
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """The partition's outputs for `inputs` (in the partition's input order)."""

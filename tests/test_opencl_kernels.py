@@ -44,7 +44,10 @@ def run_on_device(model: onnx.ModelProto, target: str = "host-opencl", inputs=No
     return dict(zip(graph.outputs, outputs)), inputs, partition
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(
+    "name",
+    MODELS + [pytest.param("inception_v2", marks=pytest.mark.slow)],  # about 80 s
+)
 def test_model_matches_onnxruntime(name):
     model = load(name)
     outputs, inputs, _ = run_on_device(model)
