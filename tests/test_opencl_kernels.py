@@ -19,6 +19,7 @@ from deepxc.errors import DeepxcError, LoweringError
 from deepxc.lower.gpu_limits import limit_problems
 from deepxc.lower.opencl import lower_opencl
 from deepxc.pipeline import frontend
+from deepxc.schedules.gpu import SMALL_REDUCTION
 from deepxc.targets import TARGETS_DIR, load_target
 
 cl = pytest.importorskip("pyopencl")
@@ -60,7 +61,7 @@ def test_model_matches_onnxruntime(name):
 )
 def test_grouped_conv_bias_relu(channels, groups, size):
     """A grouped 1x1 convolution fused with its bias and Relu (dlight's Reduction rule
-    computes it wrongly) and a depthwise 3x3 one."""
+    computes it wrongly) and a depthwise 3x3 one; a short one is one kernel."""
     kernel = 3 if groups == channels else 1
     rng = np.random.default_rng(0)
     weights = rng.standard_normal((channels, channels // groups, kernel, kernel))
@@ -79,8 +80,10 @@ def test_grouped_conv_bias_relu(channels, groups, size):
             onnx.numpy_helper.from_array(bias.astype(np.float32), "b"),
         ],
     )
-    outputs, inputs, _ = run_on_device(model)
+    outputs, inputs, partition = run_on_device(model)
     assert_close(outputs, reference_outputs(model, inputs))
+    if channels // groups * kernel * kernel <= SMALL_REDUCTION:  # bias and Relu in its kernel
+        assert [launch.rule for launch in partition.launches] == ["small_reduction"]
 
 
 def intermediate_outputs(model: onnx.ModelProto, names: list[str], inputs) -> dict:
