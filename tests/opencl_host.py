@@ -44,8 +44,8 @@ class OpenCLHost:
                     self.context, flags.READ_ONLY | flags.COPY_HOST_PTR, hostbuf=array
                 )
             else:
-                nbytes = int(np.prod(buffer.spec.shape)) * np.dtype(buffer.spec.dtype).itemsize
-                self.buffers[name] = cl.Buffer(self.context, flags.READ_WRITE, max(nbytes, 1))
+                size = max(buffer.spec.nbytes, 1)  # OpenCL has no empty buffer
+                self.buffers[name] = cl.Buffer(self.context, flags.READ_WRITE, size)
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """The partition's outputs for `inputs` (in the partition's input order)."""

@@ -10,9 +10,6 @@ target's GPU (`[gpu]` in its target file).
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import tvm
 
 from deepxc.artifacts import Buffer, OpenCLArg, OpenCLLaunch, OpenCLPartition
@@ -78,7 +75,7 @@ def lower_opencl(
             launches.append(
                 OpenCLLaunch(
                     kernel=launch.kernel,
-                    args=[OpenCLArg(a, roles[a], _nbytes(buffers[a])) for a in args],
+                    args=[OpenCLArg(a, roles[a], buffers[a].spec.nbytes) for a in args],
                     global_size=launch.global_size,
                     local_size=launch.local_size,
                     local_memory_bytes=launch.local_memory_bytes,
@@ -113,7 +110,3 @@ def _roles(buffers: dict[str, Buffer], outputs: list[str]) -> dict[str, str]:
         else:
             roles[name] = buffer.kind
     return roles
-
-
-def _nbytes(buffer: Buffer) -> int:
-    return math.prod(buffer.spec.shape) * np.dtype(buffer.spec.dtype).itemsize
