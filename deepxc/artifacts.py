@@ -13,7 +13,7 @@ from deepxc.ir import TensorSpec
 class Buffer:
     name: str
     spec: TensorSpec
-    kind: str  # "input" | "weight" | "activation"
+    kind: str  # "input" | "weight" | "activation" | "scratch" (GPU: inside one call)
 
 
 @dataclass
@@ -47,3 +47,41 @@ class LoweredPartition:
     workspace_bytes: int = 0
     threads: int = 1  # kernels split their outer loops over this many threads
     level: int = 0  # the runtime compression level this partition computes (0: uncompressed)
+
+
+@dataclass
+class OpenCLArg:
+    buffer: str  # a name in OpenCLPartition.buffers
+    # "input" | "weight" | "intermediate" | "output" (of the partition), or "scratch": a
+    # buffer between the kernels of one kernel call (a reduction and its epilogue)
+    role: str
+    nbytes: int
+
+
+@dataclass
+class OpenCLLaunch:
+    """One kernel enqueued: clEnqueueNDRangeKernel(kernel, 3, global_size, local_size)."""
+
+    kernel: str  # its name in the OpenCL source
+    args: list[OpenCLArg]  # in the kernel's parameter order (all __global float* etc.)
+    global_size: tuple[int, int, int]  # work-items, a multiple of local_size per axis
+    local_size: tuple[int, int, int]
+    local_memory_bytes: int  # static __local arrays of the kernel
+    layers: list[str]  # IR node names this launch computes (with the launch's kernel call)
+    rule: str  # the schedule rule that made the kernel (`deepxc.schedules.gpu.RULES`)
+
+
+@dataclass
+class OpenCLPartition:
+    """A partition lowered for an OpenCL GPU: one source for all kernels, and the launches
+    in order. Buffers are device buffers of the given sizes; weights stay numpy arrays, to
+    be uploaded once."""
+
+    source: str
+    opencl_c: str  # the OpenCL C version to build under (`-cl-std=CL<version>`)
+    launches: list[OpenCLLaunch]
+    buffers: dict[str, Buffer]
+    inputs: list[str]  # its input IR tensors, in order (buffers of the same names)
+    outputs: list[str]  # buffer names holding its outputs, in order
+    output_tensors: list[str]  # the IR tensors those hold
+    weights: dict[str, np.ndarray] = field(default_factory=dict)

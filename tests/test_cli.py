@@ -77,7 +77,7 @@ def test_inspect_counts_params_and_macs(tmp_path, capsys):
 def test_targets_lists_every_target_file(capsys):
     assert main(["targets"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["aarch64", "host", "snapdragon-400", "tegra-k1"]
+    assert names == ["aarch64", "host", "host-opencl", "snapdragon-400", "tegra-k1"]
 
 
 @pytest.mark.parametrize("command", ["build", "run", "inspect", "targets"])

@@ -24,6 +24,10 @@ class EmitContext:
     bb: relax.BlockBuilder
     graph: Graph
     core: Core  # the CPU core (vector unit, caches) deepxc's own kernels are tiled for
+    # False: convolutions and dense layers use Relax's operators rather than deepxc's own
+    # CPU computes (their packed weights are laid out for a CPU's vector unit), so that a
+    # GPU's schedule rules recognise them
+    own_kernels: bool = True
     values: dict[str, relax.Expr] = field(default_factory=dict)
     weight_params: dict[str, relax.Var] = field(default_factory=dict)
     layer_names: dict[str, str] = field(default_factory=dict)

@@ -33,9 +33,10 @@ class RelaxProgram:
     layout_bytes: dict[str, tuple[int, int]]  # named constant -> (bytes, bytes read)
 
 
-def build_relax(graph: Graph, core: Core) -> RelaxProgram:
+def build_relax(graph: Graph, core: Core, own_kernels: bool = True) -> RelaxProgram:
+    """`own_kernels`: see EmitContext (False for a GPU)."""
     bb = relax.BlockBuilder()
-    ctx = EmitContext(bb, graph, core)
+    ctx = EmitContext(bb, graph, core, own_kernels=own_kernels)
     input_params = []
     for name in graph.inputs:
         var = relax.Var(param_name(name), tensor_type(graph.spec(name)))

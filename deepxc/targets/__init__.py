@@ -37,6 +37,20 @@ class Core:
     l2_bytes: int = 1 << 20
 
 
+@dataclass(frozen=True)
+class GpuLimits:
+    """What every kernel of a GPU partition must fit (the [gpu] section of a target file):
+    the OpenCL device's largest work-group, its local memory per work-group, and whether
+    its OpenCL C has `double` and 64-bit `long` (both optional in the embedded profile)."""
+
+    api: str  # "opencl"
+    opencl_c: str  # the OpenCL C version the source must build under, e.g. "1.1"
+    max_work_group_size: int
+    local_memory_bytes: int
+    fp64: bool
+    int64: bool
+
+
 @dataclass
 class Target:
     name: str
@@ -52,6 +66,7 @@ class Target:
     core: Core = Core(4, 16)
     debian_package: str = ""  # the Debian package holding the toolchain, for error messages
     file: str = ""  # the target file a path named; "" for a known target
+    gpu: GpuLimits | None = None  # the GPU processor's limits; None: no GPU
 
     @property
     def cpu_cores(self) -> int:
@@ -106,6 +121,7 @@ def load_target(name: str) -> Target:
             core=_core(data.get("vector", {}), data.get("cache", {})),
             debian_package=str(toolchain.get("debian_package", "")),
             file=str(path.resolve()) if is_target_file(name) else "",
+            gpu=GpuLimits(**data["gpu"]) if "gpu" in data else None,
         )
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{path}: broken target file ({type(exc).__name__}: {exc})") from None

@@ -1,8 +1,8 @@
 """Conv (1-D, 2-D, 3-D) with an optional bias.
 
 A 2-D float convolution with constant weights is computed by deepxc's own kernel
-(`deepxc.schedules.conv2d`), its weights packed at build time; other convolutions use
-Relax's operator.
+(`deepxc.schedules.conv2d`), its weights packed at build time; other convolutions, and all
+of them where the context asks for no own kernels (a GPU), use Relax's operator.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def add_bias(ctx: EmitContext, node: Node, y: relax.Expr, rank: int) -> relax.Ex
 
 def _has_own_kernel(ctx: EmitContext, node: Node) -> bool:
     return (
-        len(node.attrs["kernel_shape"]) == 2
+        ctx.own_kernels
+        and len(node.attrs["kernel_shape"]) == 2
         and ctx.graph.is_constant(node.inputs[1])
         and ctx.spec(node.inputs[0]).dtype == "float32"
     )
@@ -93,7 +94,16 @@ def own_conv2d(
 ) -> relax.Expr:
     """The convolution `shape` of x by `weights` [out channels, channels / groups, kh, kw]
     in deepxc's own kernel. `stored`: the weights' store when they are a prefix of one
-    (see EmitContext.stored)."""
+    (see EmitContext.stored). Without own kernels (a GPU) it is Relax's convolution."""
+    if not ctx.own_kernels:
+        return relax.op.nn.conv2d(
+            x,
+            ctx.weight(weight_name, weights),
+            strides=list(shape.strides),
+            padding=list(shape.pads),
+            dilation=list(shape.dilations),
+            groups=shape.groups,
+        )
     stored = weights if stored is None else stored
     if depthwise.is_depthwise(shape):
         rows = depthwise.choose_rows(shape, ctx.core)

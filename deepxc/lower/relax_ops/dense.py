@@ -61,7 +61,7 @@ def matmul(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
 def _own_kernel_weights(ctx: EmitContext, node: Node):
     """The [k, n] weights if deepxc's dense kernel computes this node (a float dense
     layer with constant weights), else None."""
-    if ctx.spec(node.inputs[0]).dtype != "float32":
+    if not ctx.own_kernels or ctx.spec(node.inputs[0]).dtype != "float32":
         return None
     return dense_weights(ctx.graph, node)
 
