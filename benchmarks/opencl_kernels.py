@@ -27,7 +27,7 @@ from opencl_host import OpenCLHost, opencl_device  # noqa: E402
 from support import quiet, random_inputs  # noqa: E402
 from zoo import realistic_model  # noqa: E402
 
-from deepxc.lower.opencl import lower_opencl  # noqa: E402
+from deepxc.lower.gpu import lower_gpu  # noqa: E402
 from deepxc.pipeline import build_model, frontend  # noqa: E402
 from deepxc.runner import run_bundle  # noqa: E402
 from deepxc.targets import load_target  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
     for name in args.models:
         model = load(name)
         inputs = random_inputs(model)
-        partition = lower_opencl(frontend(model, log=quiet), load_target("host-opencl"), log=quiet)
+        partition = lower_gpu(frontend(model, log=quiet), load_target("host-opencl"), log=quiet)
         host = OpenCLHost(partition, device)
         host.run([inputs[n] for n in partition.inputs])
         opencl_ms = host.median_ms(args.repeat)

@@ -50,8 +50,8 @@ class LoweredPartition:
 
 
 @dataclass
-class OpenCLArg:
-    buffer: str  # a name in OpenCLPartition.buffers
+class GpuArg:
+    buffer: str  # a name in GpuPartition.buffers
     # "input" | "weight" | "intermediate" | "output" (of the partition), or "scratch": a
     # buffer between the kernels of one kernel call (a reduction and its epilogue)
     role: str
@@ -59,29 +59,40 @@ class OpenCLArg:
 
 
 @dataclass
-class OpenCLLaunch:
-    """One kernel enqueued: clEnqueueNDRangeKernel(kernel, 3, global_size, local_size)."""
+class GpuLaunch:
+    """One kernel launch: OpenCL's clEnqueueNDRangeKernel(kernel, 3, global_size,
+    local_size), CUDA's cuLaunchKernel with grid = global_size / local_size, block =
+    local_size."""
 
-    kernel: str  # its name in the OpenCL source
-    args: list[OpenCLArg]  # in the kernel's parameter order (all __global float* etc.)
+    kernel: str  # its name in the partition's source (OpenCL C kernel, PTX .entry)
+    args: list[GpuArg]  # in the kernel's parameter order (one device pointer each)
     global_size: tuple[int, int, int]  # work-items, a multiple of local_size per axis
     local_size: tuple[int, int, int]
-    local_memory_bytes: int  # static __local arrays of the kernel
+    local_memory_bytes: int  # static __local / __shared__ arrays of the kernel, at most
     layers: list[str]  # IR node names this launch computes (with the launch's kernel call)
     rule: str  # the schedule rule that made the kernel (`deepxc.schedules.gpu.RULES`)
+    dynamic_local_bytes: int = 0  # shared memory the launch itself must give (CUDA)
+
+    @property
+    def groups(self) -> tuple[int, int, int]:
+        return tuple(g // t for g, t in zip(self.global_size, self.local_size))
 
 
 @dataclass
-class OpenCLPartition:
-    """A partition lowered for an OpenCL GPU: one source for all kernels, and the launches
-    in order. Buffers are device buffers of the given sizes; weights stay numpy arrays, to
-    be uploaded once."""
+class GpuPartition:
+    """A partition lowered for a GPU: one source for all its kernels (OpenCL C, or PTX),
+    and the launches in order. Buffers are device buffers of the given sizes, allocated
+    once; weights stay numpy arrays, uploaded once."""
 
+    api: str  # "opencl" | "cuda"
     source: str
-    opencl_c: str  # the OpenCL C version to build under (`-cl-std=CL<version>`)
-    launches: list[OpenCLLaunch]
+    launches: list[GpuLaunch]
     buffers: dict[str, Buffer]
     inputs: list[str]  # its input IR tensors, in order (buffers of the same names)
     outputs: list[str]  # buffer names holding its outputs, in order
     output_tensors: list[str]  # the IR tensors those hold
     weights: dict[str, np.ndarray] = field(default_factory=dict)
+    opencl_c: str = ""  # opencl: the OpenCL C version to build under (-cl-std=CL1.1)
+    arch: str = ""  # cuda: the PTX .target
+    address_bits: int = 64  # cuda: the PTX's pointer size
+    layers: list[str] = field(default_factory=list)  # the IR layers it computes

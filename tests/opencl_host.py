@@ -1,4 +1,4 @@
-"""Runs an OpenCLPartition's launch table with pyopencl, as the generated runtime will:
+"""Runs an GpuPartition's launch table with pyopencl, as the generated runtime will:
 build the source once, upload weights and inputs, enqueue every launch with its work
 sizes, read the outputs. pocl (Debian's pocl-opencl-icd) is the device here."""
 
@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pyopencl as cl
 
-from deepxc.artifacts import OpenCLPartition
+from deepxc.artifacts import GpuPartition
 
 
 def opencl_device() -> cl.Device | None:
@@ -23,7 +23,7 @@ def opencl_device() -> cl.Device | None:
 
 
 class OpenCLHost:
-    def __init__(self, partition: OpenCLPartition, device: cl.Device):
+    def __init__(self, partition: GpuPartition, device: cl.Device):
         self.partition = partition
         self.device = device
         self.context = cl.Context([device])

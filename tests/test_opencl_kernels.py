@@ -17,7 +17,7 @@ from zoo import realistic_model
 
 from deepxc.errors import DeepxcError, LoweringError
 from deepxc.lower.gpu_limits import limit_problems
-from deepxc.lower.opencl import lower_opencl
+from deepxc.lower.gpu import lower_gpu
 from deepxc.pipeline import frontend
 from deepxc.schedules.gpu import SMALL_REDUCTION
 from deepxc.targets import TARGETS_DIR, load_target
@@ -39,7 +39,7 @@ def load(name: str) -> onnx.ModelProto:
 
 def run_on_device(model: onnx.ModelProto, target: str = "host-opencl", inputs=None):
     graph = frontend(model, log=quiet)
-    partition = lower_opencl(graph, load_target(target), log=quiet)
+    partition = lower_gpu(graph, load_target(target), log=quiet)
     inputs = random_inputs(model) if inputs is None else inputs
     outputs = OpenCLHost(partition, DEVICE).run([inputs[name] for name in partition.inputs])
     return dict(zip(graph.outputs, outputs)), inputs, partition
@@ -110,7 +110,7 @@ def test_partition_of_layers(name, first, last, inputs_count):
     graph = frontend(model, log=quiet)
     order = [node.name for node in graph.nodes()]
     layers = order[order.index(first) : order.index(last) + 1]
-    partition = lower_opencl(graph, load_target("host-opencl"), layers=layers, log=quiet)
+    partition = lower_gpu(graph, load_target("host-opencl"), layers=layers, log=quiet)
     assert len(partition.inputs) == inputs_count
     assert set(partition.inputs).isdisjoint(graph.inputs)  # all made by earlier layers
     inputs = random_inputs(model)
@@ -124,7 +124,7 @@ def test_partition_of_layers(name, first, last, inputs_count):
 def test_partition_of_unknown_layer():
     graph = frontend(load("tiny_cnn"), log=quiet)
     with pytest.raises(DeepxcError, match="partition: no layer named 'conv9'"):
-        lower_opencl(graph, load_target("host-opencl"), layers=["conv1", "conv9"], log=quiet)
+        lower_gpu(graph, load_target("host-opencl"), layers=["conv1", "conv9"], log=quiet)
 
 
 def test_nan_kept_through_relu_and_clip():
@@ -156,7 +156,7 @@ def test_kernels_fit_adreno_305(name):
     limits = load_target("snapdragon-400").gpu
     assert (limits.opencl_c, limits.fp64, limits.int64) == ("1.1", False, False)
     graph = frontend(load(name), log=quiet)
-    partition = lower_opencl(graph, load_target("snapdragon-400"), log=quiet)
+    partition = lower_gpu(graph, load_target("snapdragon-400"), log=quiet)
     assert limit_problems(partition, limits) == []
     host = OpenCLHost(partition, DEVICE)
     info = cl.kernel_work_group_info
@@ -176,13 +176,13 @@ def test_limits_come_from_the_target_file(tmp_path):
     small.write_text(text.replace("max_work_group_size = 256", "max_work_group_size = 32"))
     graph = frontend(load("tiny_cnn"), log=quiet)
     with pytest.raises(LoweringError, match=r"kernel \w+_kernel uses work-groups of 64"):
-        lower_opencl(graph, load_target(str(small)), log=quiet)
+        lower_gpu(graph, load_target(str(small)), log=quiet)
 
 
 def test_limit_check_finds_double_long_and_local_memory():
     graph = frontend(load("tiny_cnn"), log=quiet)
     target = load_target("snapdragon-400")
-    partition = lower_opencl(graph, target, log=quiet)
+    partition = lower_gpu(graph, target, log=quiet)
     tight = dataclasses.replace(target.gpu, local_memory_bytes=1024)
     assert any("bytes of local memory" in p for p in limit_problems(partition, tight))
     for text, word in [("double d = 0;", "double"), ("long i = 0;", "64-bit")]:

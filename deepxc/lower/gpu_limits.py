@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 import re
 
-from deepxc.artifacts import OpenCLPartition
-from deepxc.targets import GpuLimits
+from deepxc.artifacts import GpuPartition
+from deepxc.targets import Gpu
 
 _DOUBLE = re.compile(r"\bdouble\d*\b|cl_khr_fp64")
 _LONG = re.compile(r"\b(?:u?long\d*|int64_t|uint64_t)\b")
 
 
-def limit_problems(partition: OpenCLPartition, limits: GpuLimits) -> list[str]:
+def limit_problems(partition: GpuPartition, limits: Gpu) -> list[str]:
     """One line per way the partition breaks `limits`; empty if it fits."""
     problems = []
     for launch in partition.launches:
@@ -27,11 +27,14 @@ def limit_problems(partition: OpenCLPartition, limits: GpuLimits) -> list[str]:
                 f"kernel {launch.kernel} uses work-groups of {size} work-items "
                 f"(the device allows {limits.max_work_group_size})"
             )
-        if launch.local_memory_bytes > limits.local_memory_bytes:
+        local = launch.local_memory_bytes + launch.dynamic_local_bytes
+        if local > limits.local_memory_bytes:
             problems.append(
-                f"kernel {launch.kernel} uses {launch.local_memory_bytes} bytes of local "
+                f"kernel {launch.kernel} uses {local} bytes of local "
                 f"memory (the device has {limits.local_memory_bytes})"
             )
+    if partition.api != "opencl":  # PTX: its types are the ISA's, checked by ptxas
+        return problems
     if not limits.fp64 and _DOUBLE.search(partition.source):
         problems.append("the source uses double, which the device lacks")
     if not limits.int64 and _LONG.search(partition.source):

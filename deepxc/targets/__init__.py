@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,17 +39,28 @@ class Core:
 
 
 @dataclass(frozen=True)
-class GpuLimits:
-    """What every kernel of a GPU partition must fit (the [gpu] section of a target file):
-    the OpenCL device's largest work-group, its local memory per work-group, and whether
-    its OpenCL C has `double` and 64-bit `long` (both optional in the embedded profile)."""
+class Gpu:
+    """A target's GPU (the [gpu] section of its target file): the API its kernels are
+    built for and the limits every kernel must fit.
 
-    api: str  # "opencl"
-    opencl_c: str  # the OpenCL C version the source must build under, e.g. "1.1"
+    Both APIs: the largest work-group (CUDA: threads per block) and its local memory
+    (CUDA: shared memory per block). CUDA: the PTX `.target`, the newest PTX ISA the
+    board's driver reads, and the address size of the process that loads it. OpenCL: the
+    OpenCL C version, and whether `double` and 64-bit `long` exist (both optional in the
+    embedded profile)."""
+
+    api: str  # "cuda" | "opencl"
     max_work_group_size: int
     local_memory_bytes: int
-    fp64: bool
-    int64: bool
+    cores: int = 0
+    arch: str = ""  # cuda: "sm_32"
+    ptx_isa: str = ""  # cuda: "4.1"
+    driver_cuda: str = ""  # cuda: the CUDA version of the board's driver
+    address_bits: int = 64  # cuda: 32 for a 32-bit host process
+    registers_per_block: int = 0  # cuda: a block's threads times registers per thread
+    opencl_c: str = "1.2"  # opencl: the version the source builds under (-cl-std=CL1.1)
+    fp64: bool = False
+    int64: bool = False
 
 
 @dataclass
@@ -66,7 +78,22 @@ class Target:
     core: Core = Core(4, 16)
     debian_package: str = ""  # the Debian package holding the toolchain, for error messages
     file: str = ""  # the target file a path named; "" for a known target
-    gpu: GpuLimits | None = None  # the GPU processor's limits; None: no GPU
+    gpu: Gpu | None = None  # the [gpu] section; None: the target has no GPU
+    # [toolchain.dynamic]: ldflags, libs and runner of a bundle that dlopens its GPU's
+    # library (a static binary cannot); by default the static ones without -static, -ldl
+    dynamic: dict = field(default_factory=dict)
+
+    def dynamically_linked(self) -> Target:
+        """This target as a bundle with GPU partitions builds and runs: linked
+        dynamically (it opens the GPU's library with dlopen)."""
+        return dataclasses.replace(
+            self,
+            ldflags=list(
+                self.dynamic.get("ldflags", [f for f in self.ldflags if f != "-static"])
+            ),
+            libs=list(self.dynamic.get("libs", [*self.libs, "-ldl"])),
+            runner=list(self.dynamic.get("runner", self.runner)),
+        )
 
     @property
     def cpu_cores(self) -> int:
@@ -121,7 +148,8 @@ def load_target(name: str) -> Target:
             core=_core(data.get("vector", {}), data.get("cache", {})),
             debian_package=str(toolchain.get("debian_package", "")),
             file=str(path.resolve()) if is_target_file(name) else "",
-            gpu=GpuLimits(**data["gpu"]) if "gpu" in data else None,
+            gpu=_gpu(data["gpu"]) if "gpu" in data else None,
+            dynamic=dict(toolchain.get("dynamic", {})),
         )
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{path}: broken target file ({type(exc).__name__}: {exc})") from None
@@ -137,6 +165,17 @@ def _processor(section: dict) -> Processor:
     if not isinstance(processor.cores, int) or processor.cores < 1:
         raise ValueError(f"processor {processor.name}: cores = {processor.cores!r}")
     return processor
+
+
+def _gpu(section: dict) -> Gpu:
+    gpu = Gpu(**section)
+    if gpu.api not in ("cuda", "opencl"):
+        raise ValueError(f'[gpu] api = {gpu.api!r} ("cuda" or "opencl")')
+    if gpu.address_bits not in (32, 64):
+        raise ValueError(f"[gpu] address_bits = {gpu.address_bits!r} (32 or 64)")
+    if gpu.api == "cuda" and not (gpu.arch and gpu.ptx_isa):
+        raise ValueError('[gpu] api = "cuda" needs arch and ptx_isa')
+    return gpu
 
 
 def native_cores() -> int:
