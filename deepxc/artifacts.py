@@ -29,6 +29,9 @@ class KernelCall:
     args: list[str]  # buffer names, inputs then outputs
     layers: list[str]  # IR node names this call computes
     macs: int = 0
+    # "cpu": a kernel of the partition's object; else the processor of a partition the
+    # runtime runs there (`kernel` then names the runtime's function for it)
+    processor: str = "cpu"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class LoweredPartition:
     workspace_bytes: int = 0
     threads: int = 1  # kernels split their outer loops over this many threads
     level: int = 0  # the runtime compression level this partition computes (0: uncompressed)
+    # the partitions its calls hand to other processors, by the function the call names
+    offloaded: dict[str, GpuPartition] = field(default_factory=dict)
 
 
 @dataclass

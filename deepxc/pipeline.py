@@ -18,7 +18,15 @@ from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
 from deepxc.ir.stats import model_summary
 from deepxc.lower import tvm_version
+from deepxc.ir.placement import (
+    PlacementError,
+    carry_placement,
+    default_processor,
+    parse_place,
+    partitions as placement_runs,
+)
 from deepxc.lower.partition import lower_partition
+from deepxc.lower.placed import lower_placed, settle_placement
 from deepxc.provenance import ModelOrigin, build_provenance, file_sha256
 from deepxc.targets import Target, load_target
 
@@ -118,6 +126,7 @@ def build(
     api_name: str | None = None,
     emit_only: bool = False,
     command_line: list[str] | None = None,
+    place: str | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
     `target_name` is a known target's name or a target file's path; `command_line` (the
@@ -141,6 +150,7 @@ def build(
         calibration,
         api_name,
         emit_only,
+        place=place,
         origin=ModelOrigin(
             model_path, file_sha256(model_path), command_line, "deepxc.pipeline.build"
         ),
@@ -162,6 +172,7 @@ def build_model(
     api_name: str | None = None,
     emit_only: bool = False,
     origin: ModelOrigin | None = None,
+    place: str | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count (at most MAX_THREADS);
@@ -171,7 +182,8 @@ def build_model(
     `api_name` prefixes every external C name of the bundle (`kws_init`, ...; default
     `deepx_`). `emit_only` writes the bundle's sources and build files without running the
     C toolchain. `origin` says where the model came from (default: this call, on the
-    serialized model)."""
+    serialized model). `place` puts layers on the target's processors (`--place`: "gpu",
+    or "LAYER=gpu,LAYER=cpu,..."; default: all on the CPU)."""
     if isinstance(target, str):
         target = load_target(target)
     names = bundle_names(api_name)
@@ -185,6 +197,7 @@ def build_model(
         "emit_only": emit_only,
         "input_shapes": input_shapes or None,
         "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
+        "place": place or None,
     }
     threads = threads or min(target.cpu_cores, MAX_THREADS)
     if not emit_only:  # a missing compiler fails before any work
@@ -192,6 +205,9 @@ def build_model(
     started = time.monotonic()
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
+    placement = place_layers(graph, target, place, log) if place else None
+    if placement and "gpu" in placement.values():
+        target = target.dynamically_linked()
     summary = model_summary(graph)
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
@@ -210,19 +226,36 @@ def build_model(
         tempfile.TemporaryDirectory(prefix="deepxc-") as workdir,
         staged_bundle_dir(out_dir) as staging,  # replaces out_dir once the bundle is complete
     ):
-        partitions = [
-            lower_partition(
-                level_graph,
-                target,
-                workdir,
-                threads,
-                log=log,
-                level=index,
-                built=built,
-                symbol_prefix=names.kernels,
+        partitions = []
+        for index, level_graph in enumerate(graphs):
+            if placement is None:
+                partitions.append(
+                    lower_partition(
+                        level_graph,
+                        target,
+                        workdir,
+                        threads,
+                        log=log,
+                        level=index,
+                        built=built,
+                        symbol_prefix=names.kernels,
+                    )
+                )
+                continue
+            partitions.append(
+                lower_placed(
+                    level_graph,
+                    target,
+                    carry_placement(level_graph, placement, default_processor(place)),
+                    workdir,
+                    threads,
+                    log=log,
+                    level=index,
+                    built=built,
+                    symbol_prefix=names.kernels,
+                    first_partition=sum(len(p.offloaded) for p in partitions),
+                )
             )
-            for index, level_graph in enumerate(graphs)
-        ]
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
             staging,
@@ -247,6 +280,24 @@ def build_model(
     if emit_only:
         log(f"emitted without compiling: build it with `make -C {out_dir}` (or its CMakeLists)")
     return manifest
+
+
+def place_layers(graph: Graph, target: Target, place: str, log: Log = print) -> dict[str, str]:
+    """`--place` on `graph`: a processor per layer, the layers the GPU cannot take moved
+    back to the CPU (and said)."""
+    processors = [p.name for p in target.processors]
+    placement = parse_place(place, graph, processors)
+    if "gpu" in placement.values() and target.gpu is None:
+        raise PlacementError(f"--place {place}: target {target.name} has no GPU")
+    placement = settle_placement(graph, placement, log)
+    counts = {p: sum(1 for v in placement.values() if v == p) for p in processors}
+    runs = placement_runs(graph, placement)
+    log(
+        "place: "
+        + ", ".join(f"{n} layers on the {p}" for p, n in counts.items() if n)
+        + f" ({len(runs)} partitions)"
+    )
+    return placement
 
 
 def _maybe_dump(graph: Graph, stage: str, log: Log) -> None:

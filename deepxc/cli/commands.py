@@ -27,6 +27,7 @@ def build_command(args, log) -> int:
         api_name=args.name,
         emit_only=args.emit_only,
         command_line=args.command_line,
+        place=args.place,
     )
     if args.report:
         from deepxc.cli.report import report_after_build

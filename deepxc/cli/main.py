@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         help="time every kernel call (see `deepxc run --profile`)",
     )
     build.add_argument(
+        "--place",
+        metavar="PLACEMENT",
+        help="put layers on the target's processors (`deepxc targets` lists them): `gpu` "
+        "runs the whole model on the GPU (layers it cannot take stay on the CPU, and the "
+        "build says which); `LAYER=gpu,LAYER=cpu,...` names layers (`deepxc inspect MODEL` "
+        "lists them); `gpu,fc1=cpu` sets a default and exceptions. Default: all on the CPU",
+    )
+    build.add_argument(
         "--emit-only",
         action="store_true",
         help="write the bundle's sources, kernel objects, weights and build files without "

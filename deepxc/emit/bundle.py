@@ -14,6 +14,7 @@ import jinja2
 
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.context import BundleContext, build_context
+from deepxc.emit.gpu_context import gpu_partitions
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory, plan_record
 from deepxc.emit.replace_dir import make_staging_dir, replace_dir, staging_parent
 from deepxc.emit.symbols import BundleNames, bundle_names
@@ -159,7 +160,10 @@ def write_bundle(
     _check_levels(levels, summaries, level_info)
     os.makedirs(directory, exist_ok=True)
     plans = [plan_memory(partition) for partition in levels]
-    blob, offsets = pack_weights(merge_weights([partition.weights for partition in levels]))
+    gpu_weights = [part.weights for part in gpu_partitions(levels).values()]
+    blob, offsets = pack_weights(
+        merge_weights([partition.weights for partition in levels] + gpu_weights)
+    )
     checksum = int.from_bytes(blob[16:24], "little")
     ctx = build_context(
         levels,
@@ -189,6 +193,10 @@ def write_bundle(
         check_tools(spec)
         rename_symbols(directory, spec, names.backend_renames())
     Path(directory, "weights.bin").write_bytes(blob)
+    for part, gpu_part in zip(
+        ctx.gpu.partitions if ctx.gpu else [], gpu_partitions(levels).values()
+    ):
+        Path(directory, part.file).write_text(gpu_part.source)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
     if not emit_only:

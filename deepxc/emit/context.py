@@ -8,6 +8,7 @@ import numpy as np
 
 from deepxc import __version__
 from deepxc.artifacts import LoweredPartition
+from deepxc.emit.gpu_context import GpuContext, gpu_context
 from deepxc.emit.memory_plan import MemoryPlan
 from deepxc.emit.symbols import DEFAULT_API
 from deepxc.emit.weights import HEADER_BYTES, read_bytes
@@ -38,6 +39,7 @@ class CallContext:
     args: list[str]  # C expressions of the buffer addresses
     comment: str
     profile_slot: int  # where the profiling build sums this call's time
+    processor: str = "cpu"  # else a partition the runtime runs on that processor
 
 
 @dataclass
@@ -102,6 +104,7 @@ class BundleContext:
     library: str = "model"  # CMake targets: the library, the test driver, the driver's option
     driver: str = "model_main"
     driver_option: str = "MODEL_BUILD_DRIVER"
+    gpu: GpuContext | None = None  # the GPU partitions, if any
 
 
 def c_shape(spec: TensorSpec) -> str:
@@ -161,6 +164,7 @@ def build_context(
         layers=[LayerRow(row["name"], row["op"], row["macs"]) for row in summaries[0]["layers"]],
         total_macs=summaries[0]["totals"]["macs"],
         profile_slots=first,
+        gpu=gpu_context(levels, weight_offsets),
     )
 
 
@@ -189,7 +193,13 @@ def level_context(
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
         calls.append(
-            CallContext(call.kernel, [address(a) for a in call.args], _c_comment(comment), slot)
+            CallContext(
+                call.kernel,
+                [address(a) for a in call.args],
+                _c_comment(comment),
+                slot,
+                call.processor,
+            )
         )
 
     def io(index: int, name: str, buffer: str) -> IOContext:

@@ -8,7 +8,7 @@ from tvm.ir.expr import Constant
 
 from deepxc.artifacts import Buffer, KernelCall
 from deepxc.ir import TensorSpec
-from deepxc.lower.relax_pipeline import is_call_tir
+from deepxc.lower.relax_pipeline import is_call_dps_packed, is_call_tir
 
 
 def spec_of(ty) -> TensorSpec:
@@ -18,7 +18,17 @@ def spec_of(ty) -> TensorSpec:
 class CallLister:
     """Gives every value of `main` a buffer and records the call_tir bindings in order."""
 
-    def __init__(self, inputs: list[str], weights: list[str], named_constants=()):
+    def __init__(
+        self,
+        inputs: list[str],
+        weights: list[str],
+        named_constants=(),
+        offloaded: dict[str, tuple[str, list[str]]] | None = None,
+    ):
+        """`offloaded`: per external function a call may name (a partition on another
+        processor), that processor and the IR layers the partition computes."""
+        self.offloaded = offloaded or {}
+        self._tir_calls = 0
         self.input_names = inputs
         self.weight_names = weights
         self.named_constants = list(named_constants)
@@ -47,10 +57,19 @@ class CallLister:
         if is_call_tir(value):
             ins = [self._lookup(arg) for arg in value.args[1].fields]
             outs = self._new_activations(var)
-            index = len(self.calls)
+            index = self._tir_calls
+            self._tir_calls += 1
             names = layers[index] if index < len(layers) else []
             flat_outs = outs if isinstance(outs, list) else [outs]
             self.calls.append(KernelCall(value.args[0].name_hint, ins + flat_outs, names))
+            self._values[var] = outs
+        elif is_call_dps_packed(value):
+            symbol = str(value.args[0].global_symbol)
+            processor, names = self.offloaded[symbol]
+            ins = [self._lookup(arg) for arg in value.args[1].fields]
+            outs = self._new_activations(var)
+            flat_outs = outs if isinstance(outs, list) else [outs]
+            self.calls.append(KernelCall(symbol, ins + flat_outs, list(names), processor=processor))
             self._values[var] = outs
         elif isinstance(value, relax.Tuple):
             self._values[var] = [self._lookup(field) for field in value.fields]

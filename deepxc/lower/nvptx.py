@@ -46,6 +46,7 @@ from deepxc.lower.gpu_launch import lower_device
 from deepxc.lower.cuda_tools import LIBDEVICE, WHEEL, find_cuda_file
 from deepxc.targets import Gpu
 
+
 def nvptx_target(gpu: Gpu) -> tvm.target.Target:
     """The TVM target the GPU's kernels are scheduled and lowered for."""
     device = {

@@ -20,5 +20,3 @@ def _walk(module):
     yield module
     for imported in module.imports:
         yield from _walk(imported)
-
-

@@ -25,6 +25,7 @@ def lower_partition(
     level: int = 0,
     built: dict | None = None,
     symbol_prefix: str = "dx",
+    offloaded: dict | None = None,
 ) -> LoweredPartition:
     """Lower `graph` to kernels in one object file and the list of their calls.
 
@@ -40,23 +41,29 @@ def lower_partition(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
     )
     module, layer_groups = run_passes(program.module, program.layer_names)
-    lister = CallLister(program.inputs, program.weights, program.named_constants)
+    lister = CallLister(
+        program.inputs,
+        program.weights,
+        program.named_constants,
+        {symbol: ("gpu", part.layers) for symbol, part in offloaded.items()},
+    )
     outputs = lister.run(module["main"], layer_groups)
-    kernel_names = list(dict.fromkeys(call.kernel for call in lister.calls))
+    cpu_calls = [call for call in lister.calls if call.processor == "cpu"]
+    kernel_names = list(dict.fromkeys(call.kernel for call in cpu_calls))
     suffix = f"_l{level}" if level else ""
     object_path = os.path.join(workdir, f"kernels_{processor}{suffix}.o")
     prefix = f"{symbol_prefix}_{processor}{suffix}_"
     kernels, workspace, new = build_kernels(
         module, kernel_names, prefix, target.tvm, object_path, threads, target.core.lanes, built
     )
-    check_calls(lister.calls, lister.buffers, kernels)
+    check_calls(cpu_calls, lister.buffers, kernels)
     shared = len(kernel_names) - len(new)
     log(
         f"lower: compiled {len(new)} kernels for {target.name} "
         f"({len(lister.calls)} calls, {threads} thread{'s' if threads > 1 else ''}"
         + (f"; {shared} kernels shared with earlier levels)" if shared else ")")
     )
-    for call in lister.calls:
+    for call in cpu_calls:
         call.kernel = kernels[call.kernel].symbol
     weights = {name: graph.constants[name] for name in program.weights}
     weights.update(lister.constants)
@@ -75,6 +82,7 @@ def lower_partition(
         workspace_bytes=workspace,
         threads=threads,
         level=level,
+        offloaded=dict(offloaded),
     )
     if level:
         named = {name for _, name in program.named_constants}

@@ -107,3 +107,7 @@ def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[s
         names[binding.var] = members[-1] if members else binding.var.name
         layers.append(members)
     return layers
+
+
+def is_call_dps_packed(expr: relax.Expr) -> bool:
+    return isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.call_dps_packed"

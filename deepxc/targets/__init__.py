@@ -88,9 +88,7 @@ class Target:
         dynamically (it opens the GPU's library with dlopen)."""
         return dataclasses.replace(
             self,
-            ldflags=list(
-                self.dynamic.get("ldflags", [f for f in self.ldflags if f != "-static"])
-            ),
+            ldflags=list(self.dynamic.get("ldflags", [f for f in self.ldflags if f != "-static"])),
             libs=list(self.dynamic.get("libs", [*self.libs, "-ldl"])),
             runner=list(self.dynamic.get("runner", self.runner)),
         )

@@ -7,10 +7,12 @@ node output (None for an omitted optional output).
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
 from deepxc.lower.relax_ops import reduce as reduction
 from deepxc.lower.relax_ops.conv_transpose import conv_transpose
+from deepxc.lower.relax_ops.partition import device_partition
 from deepxc.lower.relax_ops.resize import resize
 from deepxc.lower.relax_ops.slice import slice_
 
 EMITTERS = {
+    "DevicePartition": device_partition,
     "Conv": conv.conv,
     "Gemm": dense.gemm,
     "MatMul": dense.matmul,

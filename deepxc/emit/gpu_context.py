@@ -1,0 +1,147 @@
+"""The GPU part of the render context: every GPU partition of every level, its device
+buffers, launches and embedded source, numbered as the generated runtime indexes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deepxc.artifacts import GpuPartition, LoweredPartition
+
+
+@dataclass
+class GpuBufferContext:
+    index: int
+    name: str
+    nbytes: int  # allocated (at least 4: no device takes an empty buffer)
+    weight_offset: int | None  # where its contents lie in the blob: uploaded at init
+
+
+@dataclass
+class GpuLaunchContext:
+    index: int  # of the launch in the bundle: its kernel object (OpenCL) or function (CUDA)
+    kernel: str
+    args: list[int]  # buffer indices, in the kernel's parameter order
+    global_size: tuple[int, int, int]
+    local_size: tuple[int, int, int]
+    groups: tuple[int, int, int]
+    dynamic_local_bytes: int
+    comment: str
+
+
+@dataclass
+class GpuPartitionContext:
+    index: int  # its program (OpenCL) or module (CUDA)
+    symbol: str  # the runtime's function the CPU schedule calls
+    file: str  # the source's copy beside the bundle, for review and ptxas
+    source: str  # C string literal lines of the source
+    source_bytes: int
+    inputs: list[tuple[int, int]]  # (buffer index, bytes), in call order
+    outputs: list[tuple[int, int]]
+    launches: list[GpuLaunchContext]
+    layers: str
+
+
+@dataclass
+class GpuContext:
+    api: str  # "opencl" | "cuda"
+    build_options: str  # clBuildProgram's (OpenCL)
+    partitions: list[GpuPartitionContext]
+    buffers: list[GpuBufferContext]
+    launches: int  # in all partitions
+
+    @property
+    def max_args(self) -> int:
+        return max((len(l.args) for p in self.partitions for l in p.launches), default=1) or 1
+
+
+def gpu_partitions(levels: list[LoweredPartition]) -> dict[str, GpuPartition]:
+    """Every level's GPU partitions by the function their calls name."""
+    return {symbol: part for level in levels for symbol, part in level.offloaded.items()}
+
+
+def gpu_context(
+    levels: list[LoweredPartition], weight_offsets: dict[str, int]
+) -> GpuContext | None:
+    parts = gpu_partitions(levels)
+    if not parts:
+        return None
+    apis = {part.api for part in parts.values()}
+    if len(apis) != 1:
+        raise ValueError(f"GPU partitions of several APIs: {sorted(apis)}")
+    api = apis.pop()
+    buffers: list[GpuBufferContext] = []
+    partitions = []
+    launch_index = 0
+    extension = "ptx" if api == "cuda" else "cl"
+    for index, (symbol, part) in enumerate(parts.items()):
+        numbers = {}
+        for name, buffer in part.buffers.items():
+            numbers[name] = len(buffers)
+            buffers.append(
+                GpuBufferContext(
+                    len(buffers),
+                    name,
+                    max(buffer.spec.nbytes, 4),
+                    weight_offsets[name] if name in part.weights else None,
+                )
+            )
+        launches = []
+        for launch in part.launches:
+            launches.append(
+                GpuLaunchContext(
+                    launch_index,
+                    launch.kernel,
+                    [numbers[arg.buffer] for arg in launch.args],
+                    launch.global_size,
+                    launch.local_size,
+                    launch.groups,
+                    launch.dynamic_local_bytes,
+                    _c_comment(f"{', '.join(launch.layers)} ({launch.rule})"),
+                )
+            )
+            launch_index += 1
+        partitions.append(
+            GpuPartitionContext(
+                index=index,
+                symbol=symbol,
+                file=f"kernels_gpu_p{index}.{extension}",
+                source=c_string_lines(part.source),
+                source_bytes=len(part.source.encode()),
+                inputs=[(numbers[n], part.buffers[n].spec.nbytes) for n in part.inputs],
+                outputs=[(numbers[n], part.buffers[n].spec.nbytes) for n in part.outputs],
+                launches=launches,
+                layers=_c_comment(", ".join(part.layers)),
+            )
+        )
+    versions = {part.opencl_c for part in parts.values()}
+    options = f"-cl-std=CL{versions.pop()}" if api == "opencl" and len(versions) == 1 else ""
+    return GpuContext(api, options, partitions, buffers, launch_index)
+
+
+def c_string_lines(text: str) -> str:
+    """`text` as adjacent C string literals, one per line of it."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        escaped = "".join(_escape(c) for c in line)
+        lines.append(f'"{escaped}"')
+    return "\n".join(lines) or '""'
+
+
+def _escape(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if char == '"':
+        return '\\"'
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    if char == "?":  # no trigraphs
+        return "\\?"
+    if 32 <= ord(char) < 127:
+        return char
+    return "".join(f"\\{b:03o}" for b in char.encode())
+
+
+def _c_comment(text: str) -> str:
+    return text.replace("*/", "* /").replace("\n", " ")

@@ -1,0 +1,107 @@
+"""Lower a model whose layers are placed on several processors: each GPU partition to its
+kernels (`lower_gpu`), and the rest, with one call per GPU partition in its place, to the
+CPU's kernels (`lower_partition`). The CPU's call list is then the bundle's schedule:
+CPU kernels and GPU partitions in the model's order, over buffers in the CPU's arena."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from deepxc.artifacts import GpuPartition, LoweredPartition
+from deepxc.errors import LoweringError
+from deepxc.ir import Graph
+from deepxc.ir.placement import Partition, collapse, partitions
+from deepxc.lower.gpu import lower_gpu
+from deepxc.lower.partition import lower_partition
+from deepxc.lower.relax_ops.partition import partition_symbol
+from deepxc.targets import Target
+
+
+def gpu_refusal(graph: Graph, layer: str) -> str | None:
+    """Why the GPU path cannot take `layer`, or None: its kernels compute in 32-bit
+    floats (an embedded-profile OpenCL device may have no 64-bit integers)."""
+    node = graph.node(layer)
+    for tensor in [*node.inputs, *node.outputs]:
+        if tensor and graph.spec(tensor).dtype != "float32":
+            return f"tensor '{tensor}' is {graph.spec(tensor).dtype}, the GPU path takes float32"
+    return None
+
+
+def settle_placement(graph: Graph, placement: dict[str, str], log=print) -> dict[str, str]:
+    """`placement` with the layers the GPU cannot take moved to the CPU, each said."""
+    settled = dict(placement)
+    moved = []
+    for layer, processor in placement.items():
+        if processor == "gpu":
+            reason = gpu_refusal(graph, layer)
+            if reason:
+                settled[layer] = "cpu"
+                moved.append(f"{layer} ({graph.node(layer).op}: {reason})")
+    if moved:
+        log(f"place: {len(moved)} layers stay on the CPU: {'; '.join(moved)}")
+    return settled
+
+
+def lower_placed(
+    graph: Graph,
+    target: Target,
+    placement: dict[str, str],
+    workdir: str,
+    threads: int = 1,
+    log=print,
+    level: int = 0,
+    built: dict | None = None,
+    symbol_prefix: str = "dx",
+    first_partition: int = 0,
+) -> LoweredPartition:
+    """`graph` lowered with its layers on the processors `placement` names."""
+    if target.gpu is None and any(p == "gpu" for p in placement.values()):
+        raise LoweringError(f"target {target.name} has no GPU ([gpu] in its target file)")
+    runs: list[Partition] = partitions(graph, placement)
+    host_graph, subgraphs = collapse(graph, runs, first=first_partition)
+    offloaded: dict[str, GpuPartition] = {}
+    for node in host_graph.nodes():
+        if node.op != "DevicePartition":
+            continue
+        index = node.attrs["index"]
+        sub = subgraphs[index - first_partition]
+        log(f"lower: GPU partition {index}: {len(sub.dag)} layers")
+        part = lower_gpu(sub, target, prefix=f"p{index}_", log=log)
+        part.layers = list(node.attrs["layers"])
+        offloaded[partition_symbol(node)] = _prefixed(part, f"p{index}.")
+    return lower_partition(
+        host_graph,
+        target,
+        workdir,
+        threads,
+        log=log,
+        level=level,
+        built=built,
+        symbol_prefix=symbol_prefix,
+        offloaded=offloaded,
+    )
+
+
+def _prefixed(part: GpuPartition, prefix: str) -> GpuPartition:
+    """`part` with every buffer name prefixed, so that its weights share the bundle's
+    blob with the CPU's and other partitions' without a clash."""
+
+    def rename(name: str) -> str:
+        return prefix + name
+
+    return dataclasses.replace(
+        part,
+        buffers={
+            rename(n): dataclasses.replace(b, name=rename(n)) for n, b in part.buffers.items()
+        },
+        inputs=[rename(n) for n in part.inputs],
+        outputs=[rename(n) for n in part.outputs],
+        weights={rename(n): w for n, w in part.weights.items()},
+        launches=[
+            dataclasses.replace(
+                launch,
+                args=[dataclasses.replace(a, buffer=rename(a.buffer)) for a in launch.args],
+            )
+            for launch in part.launches
+        ],
+    )
