@@ -16,15 +16,17 @@ from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
-from deepxc.ir.stats import model_summary
-from deepxc.lower import tvm_version
 from deepxc.ir.placement import (
     PlacementError,
     carry_placement,
     default_processor,
     parse_place,
+)
+from deepxc.ir.placement import (
     partitions as placement_runs,
 )
+from deepxc.ir.stats import model_summary
+from deepxc.lower import tvm_version
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.placed import lower_placed, settle_placement
 from deepxc.provenance import ModelOrigin, build_provenance, file_sha256

@@ -16,8 +16,8 @@ from support import assert_close, quiet, random_inputs, reference_outputs
 from zoo import realistic_model
 
 from deepxc.errors import DeepxcError, LoweringError
-from deepxc.lower.gpu_limits import limit_problems
 from deepxc.lower.gpu import lower_gpu
+from deepxc.lower.gpu_limits import limit_problems
 from deepxc.pipeline import frontend
 from deepxc.schedules.gpu import SMALL_REDUCTION
 from deepxc.targets import TARGETS_DIR, load_target

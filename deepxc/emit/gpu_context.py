@@ -51,7 +51,7 @@ class GpuContext:
 
     @property
     def max_args(self) -> int:
-        return max((len(l.args) for p in self.partitions for l in p.launches), default=1) or 1
+        return max((len(x.args) for p in self.partitions for x in p.launches), default=1) or 1
 
 
 def gpu_partitions(levels: list[LoweredPartition]) -> dict[str, GpuPartition]:

@@ -42,8 +42,8 @@ import tvm_ffi
 from tvm import tirx
 
 from deepxc.errors import ToolchainError
-from deepxc.lower.gpu_launch import lower_device
 from deepxc.lower.cuda_tools import LIBDEVICE, WHEEL, find_cuda_file
+from deepxc.lower.gpu_launch import lower_device
 from deepxc.targets import Gpu
 
 

@@ -3,9 +3,9 @@ or any TOML file of the same form named by its path, read into one dataclass."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
