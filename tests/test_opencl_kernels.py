@@ -163,7 +163,9 @@ def test_kernels_fit_adreno_305(name):
     for launch in partition.launches:
         kernel = host.kernels[launch.kernel]
         assert np.prod(launch.local_size) <= limits.max_work_group_size
-        assert kernel.get_work_group_info(info.LOCAL_MEM_SIZE, DEVICE) == launch.local_memory_bytes
+        measured = kernel.get_work_group_info(info.LOCAL_MEM_SIZE, DEVICE)
+        # the table pads each array to 64 bytes, as ptxas may: an upper bound
+        assert measured <= launch.local_memory_bytes < measured + 256
         assert launch.local_memory_bytes <= limits.local_memory_bytes
         assert all(g % loc == 0 for g, loc in zip(launch.global_size, launch.local_size))
 
