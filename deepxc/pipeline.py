@@ -288,7 +288,7 @@ def place_layers(graph: Graph, target: Target, place: str, log: Log = print) -> 
     """`--place` on `graph`: a processor per layer, the layers the GPU cannot take moved
     back to the CPU (and said)."""
     processors = [p.name for p in target.processors]
-    placement = parse_place(place, graph, processors)
+    placement = parse_place(place, graph, processors, f"target {target.name}")
     if "gpu" in placement.values() and target.gpu is None:
         raise PlacementError(f"--place {place}: target {target.name} has no GPU")
     placement = settle_placement(graph, placement, log)

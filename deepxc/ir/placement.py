@@ -27,7 +27,9 @@ class Partition:
     layers: list[str]  # IR node names, in the model's order
 
 
-def parse_place(text: str, graph: Graph, processors: list[str]) -> dict[str, str]:
+def parse_place(
+    text: str, graph: Graph, processors: list[str], target: str = "this target"
+) -> dict[str, str]:
     """`--place`: a processor for the whole model ("gpu") or LAYER=PROC pairs separated
     by commas, a bare PROC first setting the default of the layers not named
     ("gpu,fc=cpu"). Unnamed layers stay on "cpu"."""
@@ -39,7 +41,7 @@ def parse_place(text: str, graph: Graph, processors: list[str]) -> dict[str, str
         name, _, processor = item.rpartition("=")
         if processor not in processors:
             raise PlacementError(
-                f"--place {item}: no processor '{processor}' on this target "
+                f"--place {item}: no processor '{processor}' on {target} "
                 f"(it has {', '.join(processors)})"
             )
         if not name:

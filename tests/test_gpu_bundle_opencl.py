@@ -1,0 +1,221 @@
+"""Bundles with GPU partitions on an OpenCL device (pocl here, `host-opencl`): the
+generated runtime opens OpenCL with dlopen, builds the embedded kernels, and runs them
+between the CPU's; every output is checked against onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from models import make_model, tensor
+from onnx import helper
+from support import assert_close, quiet, random_inputs, reference_outputs
+from zoo import realistic_model
+
+from deepxc.pipeline import build_model
+from deepxc.runner import run_bundle
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+OPENCL_LIBRARY = "libOpenCL.so.1"
+
+
+def _has_opencl_device() -> bool:
+    try:
+        import pyopencl as cl
+
+        return any(p.get_devices() for p in cl.get_platforms())
+    except Exception:  # no ICD loader, no platform
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not _has_opencl_device(),
+    reason="no OpenCL device: install pocl-opencl-icd and ocl-icd-opencl-dev (.ci/run does)",
+)
+
+
+def load(name: str) -> onnx.ModelProto:
+    path = EXAMPLES / name / "model.onnx"
+    return onnx.load(path) if path.exists() else realistic_model(name)
+
+
+def build_and_check(model: onnx.ModelProto, bundle: Path, place: str, target="host-opencl"):
+    messages = []
+    build_model(model, target, str(bundle), log=messages.append, place=place)
+    inputs = random_inputs(model)
+    outputs, _ = run_bundle(str(bundle), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    return json.loads((bundle / "manifest.json").read_text()), messages
+
+
+LIGHT = ["squeezenet", "shufflenet", "inception_v1", "inception_v2", "densenet121"]
+HEAVY = ["bvlc_alexnet", "zfnet512", "resnet50", "vgg19"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tiny_cnn", "digits", "speakers", *LIGHT]
+    + [pytest.param(name, marks=pytest.mark.slow) for name in HEAVY],
+)
+def test_whole_model_on_the_gpu_matches_onnxruntime(name, tmp_path):
+    manifest, _ = build_and_check(load(name), tmp_path / "b", "gpu")
+    calls = manifest["kernel_calls"]
+    assert any(call["kernel"].startswith("dx_gpu_partition") for call in calls)
+    assert sorted(tmp_path.joinpath("b").glob("kernels_gpu_p*.cl"))
+
+
+def layer_names(model: onnx.ModelProto) -> list[str]:
+    from deepxc.pipeline import frontend
+
+    return [node.name for node in frontend(model, log=quiet).nodes()]
+
+
+def test_alternating_layers_match_onnxruntime(tmp_path):
+    """Every other layer on the GPU: six partitions each way, stitched in order."""
+    model = load("digits")
+    names = layer_names(model)
+    place = ",".join(f"{name}={'gpu' if i % 2 else 'cpu'}" for i, name in enumerate(names))
+    manifest, messages = build_and_check(model, tmp_path / "b", place)
+    kinds = [
+        "gpu" if c["kernel"].startswith("dx_gpu_partition") else "cpu"
+        for c in manifest["kernel_calls"]
+    ]
+    assert kinds.count("gpu") == len(names) // 2
+    assert any(f"({len(names)} partitions)" in m for m in messages)
+
+
+def residual_model(seed: int = 0) -> onnx.ModelProto:
+    """x -> conv1 -> relu1 -> [conv2 -> relu2 -> conv3] + relu1 -> relu3 -> pool -> fc"""
+    rng = np.random.default_rng(seed)
+
+    def weight(name, shape):
+        scale = np.sqrt(2.0 / np.prod(shape[1:]))
+        return onnx.numpy_helper.from_array(
+            (rng.standard_normal(shape) * scale).astype(np.float32), name
+        )
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("Conv", ["r2", "w3", "b3"], ["c3"], name="conv3", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c3", "r1"], ["s"], name="add"),
+        helper.make_node("Relu", ["s"], ["r3"], name="relu3"),
+        helper.make_node("GlobalAveragePool", ["r3"], ["p"], name="pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1),
+    ]
+    inits = [
+        weight("w1", (16, 3, 3, 3)),
+        weight("w2", (16, 16, 3, 3)),
+        weight("w3", (16, 16, 3, 3)),
+        weight("wf", (10, 16)),
+    ] + [
+        onnx.numpy_helper.from_array(rng.standard_normal(n).astype(np.float32) * 0.1, name)
+        for name, n in [("b1", 16), ("b2", 16), ("b3", 16), ("bf", 10)]
+    ]
+    return make_model(nodes, [tensor("x", [1, 3, 12, 12])], [tensor("y", [1, 10])], inits)
+
+
+@pytest.mark.parametrize(
+    "place",
+    [
+        "conv2=gpu,relu2=gpu",  # the residual branch's middle on the GPU, the skip on the CPU
+        "relu2=gpu,conv3=gpu,add=gpu",  # the join on the GPU, its skip input from the CPU
+        "gpu,relu2=cpu",  # the GPU around one CPU layer inside the block
+    ],
+)
+def test_a_gpu_partition_inside_a_residual_block_matches(place, tmp_path):
+    build_and_check(residual_model(), tmp_path / "b", place)
+
+
+def test_a_layer_name_the_model_lacks_is_a_one_line_error(tmp_path):
+    from deepxc.errors import DeepxcError
+
+    with pytest.raises(DeepxcError, match=r"--place conv9=gpu: the model has no layer 'conv9'"):
+        build_model(
+            residual_model(), "host-opencl", str(tmp_path / "b"), log=quiet, place="conv9=gpu"
+        )
+    with pytest.raises(DeepxcError, match=r"no processor 'dsp'"):
+        build_model(residual_model(), "host-opencl", str(tmp_path / "b"), log=quiet, place="dsp")
+    with pytest.raises(
+        DeepxcError, match=r"--place gpu: no processor 'gpu' on target host \(it has cpu\)"
+    ):
+        build_model(residual_model(), "host", str(tmp_path / "b"), log=quiet, place="gpu")
+
+
+@pytest.fixture(scope="module")
+def counting_opencl(tmp_path_factory) -> Path:
+    """tests/c/opencl_counter.c built as a shared library."""
+    source = Path(__file__).parent / "c" / "opencl_counter.c"
+    library = tmp_path_factory.mktemp("shim") / "libopencl_counter.so"
+    subprocess.run(
+        [
+            "cc",
+            "-O1",
+            "-shared",
+            "-fPIC",
+            "-Wall",
+            "-Werror",
+            str(source),
+            "-o",
+            str(library),
+            "-ldl",
+        ],
+        check=True,
+    )
+    return library
+
+
+def driver_counts(bundle: Path, library: Path, runs: int, tmp_path: Path) -> dict[str, int]:
+    """The driver calls of the bundle's test driver running `runs` examples."""
+    counts = tmp_path / f"counts{runs}.txt"
+    stacked = tmp_path / f"inputs{runs}.npy"
+    np.save(stacked, np.random.default_rng(0).standard_normal((runs, 1, 1, 16, 16), np.float32))
+    env = dict(os.environ, DEEPX_OPENCL_LIBRARY=str(library), OPENCL_COUNTS=str(counts))
+    command = [str(bundle / "model"), "-w", str(bundle / "weights.bin"), "-i", str(stacked)]
+    result = subprocess.run(
+        [*command, "--examples", str(runs), "-o", str(tmp_path / f"out{runs}.npy")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return {k: int(v) for k, v in (line.split() for line in counts.read_text().splitlines())}
+
+
+def test_no_driver_allocation_per_inference(counting_opencl, tmp_path):
+    """Through a counting stand-in for libOpenCL: the driver objects a bundle makes (one
+    buffer per device tensor, one kernel per launch, one program per partition) are made in
+    deepx_init whatever the number of runs, all released by deepx_deinit; a run only
+    enqueues (launches x runs)."""
+    model = load("digits")
+    bundle = tmp_path / "b"
+    build_model(model, "host-opencl", str(bundle), log=quiet, place="gpu,fc1=cpu")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    header = (bundle / "model.h").read_text()
+    buffers = int(header.split("DEEPX_GPU_BUFFERS ")[1].split()[0])
+    one, five = (driver_counts(bundle, counting_opencl, n, tmp_path) for n in (1, 5))
+    made = ["clCreateBuffer", "clCreateKernel", "clCreateProgramWithSource", "clCreateContext"]
+    assert {k: one[k] for k in made} == {k: five[k] for k in made}
+    assert one["clCreateBuffer"] == buffers
+    assert one["clSetKernelArg"] == five["clSetKernelArg"]
+    partitions = sum(c["kernel"].startswith("dx_gpu_partition") for c in manifest["kernel_calls"])
+    assert one["clCreateProgramWithSource"] == partitions == 2
+    launches_per_run = (five["clEnqueueNDRangeKernel"] - one["clEnqueueNDRangeKernel"]) // 4
+    assert launches_per_run == one["clCreateKernel"] > 0
+    for made_name, freed in [
+        ("clCreateBuffer", "clReleaseMemObject"),
+        ("clCreateKernel", "clReleaseKernel"),
+        ("clCreateProgramWithSource", "clReleaseProgram"),
+        ("clCreateContext", "clReleaseContext"),
+        ("clCreateCommandQueue", "clReleaseCommandQueue"),
+    ]:
+        assert five[made_name] == five[freed], made_name
