@@ -5,6 +5,7 @@ between the CPU's; every output is checked against onnxruntime."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 from pathlib import Path
@@ -219,3 +220,39 @@ def test_no_driver_allocation_per_inference(counting_opencl, tmp_path):
         ("clCreateCommandQueue", "clReleaseCommandQueue"),
     ]:
         assert five[made_name] == five[freed], made_name
+
+
+@pytest.mark.parametrize("name", ["digits", "squeezenet", "shufflenet"])
+def test_snapdragon_bundle_kernels_build_under_the_adreno_limits(name, tmp_path):
+    """The snapdragon-400 GPU bundle cross-compiles; its OpenCL source, as the bundle
+    keeps it, builds on pocl as OpenCL C 1.1 and each kernel fits the Adreno 305's
+    work-group and local memory limits as pocl measures them; under qemu-arm (no OpenCL
+    there) the driver says there is no GPU, cleanly."""
+    import pyopencl as cl
+
+    from deepxc.targets import load_target
+
+    gpu = load_target("snapdragon-400").gpu
+    bundle = tmp_path / "b"
+    build_model(load(name), "snapdragon-400", str(bundle), log=quiet, place="gpu")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["runner"][:3] == ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf"]
+    device = next(d for p in cl.get_platforms() for d in p.get_devices())
+    context = cl.Context([device])
+    sources = sorted(bundle.glob("kernels_gpu_p*.cl"))
+    assert sources
+    for path in sources:
+        source = path.read_text()
+        assert not re.search(r"\bdouble\b|\blong\b", source)
+        program = cl.Program(context, source).build(options=["-cl-std=CL1.1"])
+        for kernel in program.all_kernels():
+            info = cl.kernel_work_group_info
+            assert kernel.get_work_group_info(info.LOCAL_MEM_SIZE, device) <= gpu.local_memory_bytes
+    result = subprocess.run(
+        [*manifest["runner"], str(bundle / "model"), "-w", str(bundle / "weights.bin")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "no GPU" in result.stderr and "Segmentation" not in result.stderr
