@@ -5,8 +5,8 @@ between the CPU's; every output is checked against onnxruntime."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 from pathlib import Path
 
