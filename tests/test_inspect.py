@@ -98,6 +98,25 @@ def test_json_counts_macs_and_shares_from_the_onnx_shapes(tmp_path, capsys):
     assert report["totals"]["params"] == params
 
 
+def test_json_layers_carry_their_shapes_for_placement_scripts(tmp_path, capsys):
+    """Each layer: the shapes of the activations it reads and of its output, as onnx's
+    shape inference gives them; the names are those --place takes."""
+    model = conv_gemm_model()
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+    }
+    onnx.save(model, tmp_path / "m.onnx")
+    report = _inspect_json(capsys, tmp_path / "m.onnx")
+    layers = {layer["name"]: layer for layer in report["layers"]}
+    initializers = {t.name for t in model.graph.initializer}
+    for node in model.graph.node:
+        reads = [shapes[t] for t in node.input if t and t not in initializers]
+        assert layers[node.name]["input_shapes"] == reads, node.name
+        assert layers[node.name]["output_shape"] == shapes[node.output[0]], node.name
+
+
 def test_table_has_a_share_column_and_the_io(tmp_path, capsys):
     model = conv_gemm_model()
     onnx.save(model, tmp_path / "m.onnx")

@@ -36,6 +36,12 @@ def model_summary(graph: Graph) -> dict:
                 "name": node.name,
                 "op": node.op,
                 "output_shape": shape,
+                # the activations it reads (not its weights), for scripts placing layers
+                "input_shapes": [
+                    list(graph.spec(t).shape)
+                    for t in node.inputs
+                    if t and t in graph.tensors and not graph.is_constant(t)
+                ],
                 "params": layer_params(graph, node),
                 "macs": layer_macs(graph, node),
             }

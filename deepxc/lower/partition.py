@@ -35,7 +35,10 @@ def lower_partition(
     `built` (shared by the levels' calls) lets a level call the earlier levels' kernels
     where its own would be the same code, instead of compiling them again.
     `symbol_prefix` starts every kernel symbol (a bundle's --name), so that bundles built
-    under different names link into one program."""
+    under different names link into one program. `offloaded`: the partitions on other
+    processors that `graph` calls (`deepxc.ir.placement.collapse`), by the function its
+    calls name (`GpuPartition`)."""
+    offloaded = offloaded or {}
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
