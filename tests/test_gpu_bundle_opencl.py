@@ -212,6 +212,12 @@ def test_no_driver_allocation_per_inference(counting_opencl, tmp_path):
     assert one["clCreateProgramWithSource"] == partitions == 2
     launches_per_run = (five["clEnqueueNDRangeKernel"] - one["clEnqueueNDRangeKernel"]) // 4
     assert launches_per_run == one["clCreateKernel"] > 0
+    # the partitions' inputs and outputs wrap the arena: handed over by unmapping and
+    # mapping (no copy on a device sharing the CPU's memory), never copied by the runtime
+    assert five["clEnqueueWriteBuffer"] == five["clEnqueueReadBuffer"] == 0
+    borders = 4  # partition 0: input, output; partition 1: input, output
+    assert five["clEnqueueUnmapMemObject"] - one["clEnqueueUnmapMemObject"] == 4 * borders
+    assert five["clEnqueueMapBuffer"] == five["clEnqueueUnmapMemObject"]
     for made_name, freed in [
         ("clCreateBuffer", "clReleaseMemObject"),
         ("clCreateKernel", "clReleaseKernel"),

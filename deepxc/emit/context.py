@@ -164,7 +164,7 @@ def build_context(
         layers=[LayerRow(row["name"], row["op"], row["macs"]) for row in summaries[0]["layers"]],
         total_macs=summaries[0]["totals"]["macs"],
         profile_slots=first,
-        gpu=gpu_context(levels, weight_offsets),
+        gpu=gpu_context(levels, plans, weight_offsets),
     )
 
 

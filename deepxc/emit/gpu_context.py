@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepxc.artifacts import GpuPartition, LoweredPartition
+from deepxc.emit.memory_plan import MemoryPlan
 
 
 @dataclass
@@ -14,6 +15,10 @@ class GpuBufferContext:
     name: str
     nbytes: int  # allocated (at least 4: no device takes an empty buffer)
     weight_offset: int | None  # where its contents lie in the blob: uploaded at init
+    # where the CPU side of a partition's input or output lies in the arena (the level's
+    # layout): OpenCL wraps that memory itself (CL_MEM_USE_HOST_PTR), no copy where the
+    # device shares it; None for device-only buffers
+    arena_offset: int | None = None
 
 
 @dataclass
@@ -60,8 +65,9 @@ def gpu_partitions(levels: list[LoweredPartition]) -> dict[str, GpuPartition]:
 
 
 def gpu_context(
-    levels: list[LoweredPartition], weight_offsets: dict[str, int]
+    levels: list[LoweredPartition], plans: list[MemoryPlan], weight_offsets: dict[str, int]
 ) -> GpuContext | None:
+    """`plans`: each level's arena layout, where the partitions' inputs and outputs lie."""
     parts = gpu_partitions(levels)
     if not parts:
         return None
@@ -73,7 +79,13 @@ def gpu_context(
     partitions = []
     launch_index = 0
     extension = "ptx" if api == "cuda" else "cl"
+    boundary = {}  # partition symbol -> arena offset of each call argument (None: not there)
+    for level, plan in zip(levels, plans):
+        for call in level.calls:
+            if call.kernel in level.offloaded:
+                boundary[call.kernel] = [plan.offsets.get(arg) for arg in call.args]
     for index, (symbol, part) in enumerate(parts.items()):
+        at = dict(zip(part.inputs + part.outputs, boundary.get(symbol, [])))
         numbers = {}
         for name, buffer in part.buffers.items():
             numbers[name] = len(buffers)
@@ -83,6 +95,7 @@ def gpu_context(
                     name,
                     max(buffer.spec.nbytes, 4),
                     weight_offsets[name] if name in part.weights else None,
+                    at.get(name),
                 )
             )
         launches = []

@@ -15,11 +15,12 @@ typedef uint64_t bitfield;
 
 enum { CREATE_BUFFER, CREATE_KERNEL, CREATE_PROGRAM, CREATE_CONTEXT, CREATE_QUEUE,
        RELEASE_MEM, RELEASE_KERNEL, RELEASE_PROGRAM, RELEASE_CONTEXT, RELEASE_QUEUE,
-       SET_ARG, ENQUEUE_KERNEL, COUNTERS };
+       SET_ARG, ENQUEUE_KERNEL, WRITE, READ, MAP, UNMAP, COUNTERS };
 static const char *const names[COUNTERS] = {
     "clCreateBuffer", "clCreateKernel", "clCreateProgramWithSource", "clCreateContext",
     "clCreateCommandQueue", "clReleaseMemObject", "clReleaseKernel", "clReleaseProgram",
-    "clReleaseContext", "clReleaseCommandQueue", "clSetKernelArg", "clEnqueueNDRangeKernel"};
+    "clReleaseContext", "clReleaseCommandQueue", "clSetKernelArg", "clEnqueueNDRangeKernel", "clEnqueueWriteBuffer",
+    "clEnqueueReadBuffer", "clEnqueueMapBuffer", "clEnqueueUnmapMemObject"};
 static long counts[COUNTERS];
 
 static void *real(const char *name) {
@@ -57,16 +58,22 @@ COUNTED(CREATE_KERNEL, handle, clCreateKernel, (handle p, const char *n, cl_int 
 COUNTED(CREATE_BUFFER, handle, clCreateBuffer, (handle c, bitfield f, size_t s, void *h, cl_int *e),
         (c, f, s, h, e))
 COUNTED(SET_ARG, cl_int, clSetKernelArg, (handle k, cl_uint i, size_t s, const void *v), (k, i, s, v))
-FORWARD(cl_int, clEnqueueWriteBuffer,
+COUNTED(WRITE, cl_int, clEnqueueWriteBuffer,
         (handle q, handle b, cl_uint k, size_t o, size_t s, const void *p, cl_uint n, const void *w, void *e),
         (q, b, k, o, s, p, n, w, e))
-FORWARD(cl_int, clEnqueueReadBuffer,
+COUNTED(READ, cl_int, clEnqueueReadBuffer,
         (handle q, handle b, cl_uint k, size_t o, size_t s, void *p, cl_uint n, const void *w, void *e),
         (q, b, k, o, s, p, n, w, e))
 COUNTED(ENQUEUE_KERNEL, cl_int, clEnqueueNDRangeKernel,
         (handle q, handle k, cl_uint d, const size_t *o, const size_t *g, const size_t *l, cl_uint n,
          const void *w, void *e),
         (q, k, d, o, g, l, n, w, e))
+COUNTED(MAP, void *, clEnqueueMapBuffer,
+        (handle q, handle b, cl_uint k, bitfield m, size_t o, size_t s, cl_uint n, const void *w, void *e,
+         cl_int *r),
+        (q, b, k, m, o, s, n, w, e, r))
+COUNTED(UNMAP, cl_int, clEnqueueUnmapMemObject, (handle q, handle b, void *p, cl_uint n, const void *w, void *e),
+        (q, b, p, n, w, e))
 FORWARD(cl_int, clFinish, (handle q), (q))
 COUNTED(RELEASE_MEM, cl_int, clReleaseMemObject, (handle m), (m))
 COUNTED(RELEASE_KERNEL, cl_int, clReleaseKernel, (handle k), (k))
