@@ -262,3 +262,47 @@ def test_snapdragon_bundle_kernels_build_under_the_adreno_limits(name, tmp_path)
     )
     assert result.returncode == 1
     assert "no GPU" in result.stderr and "Segmentation" not in result.stderr
+
+
+def test_rlc_levels_each_run_their_own_gpu_partitions(tmp_path):
+    """A bundle of three runtime compression levels with the model on the GPU but fc2:
+    each level has its own partitions (a factored layer goes where the layer went), and
+    each level matches onnxruntime on the low-rank model it computes."""
+    import tempfile
+
+    from test_levels import RANKS, conv_mlp, level_graphs, low_rank_model
+
+    from deepxc.emit.bundle import prepare_output_dir, write_bundle
+    from deepxc.ir.placement import carry_placement, parse_place
+    from deepxc.ir.stats import model_summary
+    from deepxc.lower.placed import lower_placed
+    from deepxc.targets import load_target
+
+    model = conv_mlp()
+    graphs = level_graphs(model, RANKS)
+    target = load_target("host-opencl").dynamically_linked()
+    placement = parse_place("gpu,fc2=cpu", graphs[0], ["cpu", "gpu"])
+    prepare_output_dir(str(tmp_path / "b"))
+    levels = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for index, graph in enumerate(graphs):
+            placed = carry_placement(graph, placement, "gpu")
+            assert all(p == "cpu" for n, p in placed.items() if n.startswith("fc2"))
+            levels.append(
+                lower_placed(
+                    graph,
+                    target,
+                    placed,
+                    workdir,
+                    log=quiet,
+                    level=index,
+                    first_partition=sum(len(level.offloaded) for level in levels),
+                )
+            )
+        summaries = [model_summary(graph) for graph in graphs]
+        write_bundle(str(tmp_path / "b"), levels, target, "conv_mlp", graphs[0].outputs, summaries)
+    inputs = random_inputs(model)
+    for level, ranks in enumerate(RANKS):
+        got, _ = run_bundle(str(tmp_path / "b"), inputs, level=level)
+        assert_close(got, reference_outputs(low_rank_model(model, ranks), inputs))
+    assert len({symbol for level in levels for symbol in level.offloaded}) == len(RANKS)
