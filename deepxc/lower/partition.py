@@ -36,6 +36,7 @@ def lower_partition(
     where its own would be the same code, instead of compiling them again.
     `symbol_prefix` starts every kernel symbol (a bundle's --name), so that bundles built
     under different names link into one program."""
+    offloaded = offloaded or {}
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
