@@ -20,11 +20,10 @@ import subprocess
 
 import numpy as np
 import pytest
-from gpu_models import MODELS, graph, model_proto
+from gpu_models import MODELS, PTXAS_ARCH, directive, graph, model_proto
 from support import assert_close, quiet, random_inputs, reference_outputs
 
 from deepxc.errors import RunError
-from deepxc.lower.cuda_tools import PTXAS, WHEEL, find_cuda_file
 from deepxc.lower.gpu import lower_gpu
 from deepxc.pipeline import build_model
 from deepxc.runner import read_manifest, run_bundle
@@ -32,7 +31,6 @@ from deepxc.targets import load_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = "examples/tiny_cnn/model.onnx"
-PTXAS_ARCH = "sm_35"  # the oldest arch CUDA 11.8's ptxas takes; sm_32 PTX assembles for it
 ARM_SYSROOT = "/usr/arm-linux-gnueabihf"
 FAKE_CUDA = os.path.join(ROOT, "tests", "c", "fake_cuda.c")
 COMPILERS = {"tegra-k1": "arm-linux-gnueabihf-gcc", "host-cuda": "cc"}
@@ -46,14 +44,6 @@ def build(model: str, target: str, out_dir, place: str = "gpu") -> str:
 def needs_qemu(target: str) -> None:
     if target == "tegra-k1" and shutil.which("qemu-arm") is None:
         pytest.skip("qemu-arm not found (Debian package qemu-user)")
-
-
-@pytest.fixture(scope="module")
-def ptxas() -> str:
-    path = find_cuda_file(PTXAS)
-    if path is None:
-        pytest.skip(f"ptxas not found: pip install {WHEEL} (the test extra)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +66,6 @@ def fake_cuda(tmp_path_factory) -> dict[str, str]:
     return built
 
 
-def directive(ptx: str, name: str) -> str:
-    return re.search(rf"^\.{name}\s+(\S+)", ptx, re.M).group(1)
-
-
 def launch_table_kernels(bundle: str) -> set[str]:
     """The kernel names in the generated runtime's launch table."""
     with open(os.path.join(bundle, "model.c")) as file:
@@ -87,6 +73,15 @@ def launch_table_kernels(bundle: str) -> set[str]:
     table = source[source.index("dx_gpu_launch_table[") :]
     table = table[: table.index("};")]
     return set(re.findall(r'"(\w+)"', table))
+
+
+def assemble_32(ptxas: str, path: str) -> None:
+    result = subprocess.run(
+        [ptxas, f"-arch={PTXAS_ARCH}", "-m32", path, "-o", os.devnull],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"{path}: {result.stderr}"
 
 
 def elf_class_and_machine(path: str) -> tuple[int, int]:
@@ -114,12 +109,7 @@ def test_k1_bundle_cross_compiles_with_ptx_the_driver_loads(model, tmp_path, ptx
         assert (major, minor) <= (4, 1)
         assert directive(ptx, "address_size") == "32"
         entries |= set(re.findall(r"\.entry\s+([\w$]+)\s*\(", ptx))
-        result = subprocess.run(
-            [ptxas, f"-arch={PTXAS_ARCH}", "-m32", path, "-o", os.devnull],
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
+        assemble_32(ptxas, path)
     assert entries == launch_table_kernels(bundle)
 
 
@@ -276,9 +266,4 @@ def test_k1_partition_in_the_middle(tmp_path, ptxas):
     assert re.search(rf"int status = {symbol}\(", source)
     assert elf_class_and_machine(os.path.join(bundle, "model")) == (1, 40)
     [ptx] = glob.glob(os.path.join(bundle, "kernels_gpu_p*.ptx"))
-    result = subprocess.run(
-        [ptxas, f"-arch={PTXAS_ARCH}", "-m32", ptx, "-o", os.devnull],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    assemble_32(ptxas, ptx)
