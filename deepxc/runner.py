@@ -251,7 +251,8 @@ def _execute(
         returncode, stdout, messages = _communicate(command, tmp, progress)
         if returncode != 0:
             messages = messages or stdout.strip().splitlines() or ["no message"]
-            raise RunError(f"{bundle}: model exited with {returncode}: {messages[-1]}")
+            message = messages[-1].removeprefix("error: ")  # RunError is printed as one
+            raise RunError(f"{bundle}: model exited with {returncode}: {message}")
         runs = [{name: np.load(p) for name, p in zip(names, paths)} for paths in out_paths]
     return runs, stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 
 import onnx
 from support import quiet
@@ -26,6 +27,7 @@ MODELS = [
     "densenet121",
 ]
 K1 = load_target("tegra-k1")
+PTXAS_ARCH = "sm_35"  # the oldest arch CUDA 11.8's ptxas takes; sm_32 PTX assembles for it
 
 
 def model_proto(model: str) -> onnx.ModelProto:
@@ -44,3 +46,8 @@ def lowered(model: str, address_bits: int):
     """The model's PTX partition for the K1's GPU with `address_bits` pointers."""
     gpu = dataclasses.replace(K1.gpu, address_bits=address_bits)
     return lower_gpu(graph(model), K1, gpu=gpu, log=quiet)
+
+
+def directive(ptx: str, name: str) -> str:
+    """The value of a PTX module directive (.target, .version, .address_size)."""
+    return re.search(rf"^\.{name}\s+(\S+)", ptx, re.M).group(1)

@@ -14,27 +14,12 @@ import re
 import subprocess
 
 import pytest
-from gpu_models import K1, MODELS, graph, lowered
+from gpu_models import K1, MODELS, PTXAS_ARCH, directive, graph, lowered
 from support import quiet
 
 from deepxc.errors import LoweringError, TargetError
-from deepxc.lower.cuda_tools import PTXAS, WHEEL, find_cuda_file
 from deepxc.lower.gpu import lower_gpu
 from deepxc.targets import load_target
-
-PTXAS_ARCH = "sm_35"  # the oldest arch CUDA 11.8's ptxas takes
-
-
-@pytest.fixture(scope="module")
-def ptxas() -> str:
-    path = find_cuda_file(PTXAS)
-    if path is None:
-        pytest.skip(f"ptxas not found: pip install {WHEEL} (the test extra)")
-    return path
-
-
-def directive(ptx: str, name: str) -> str:
-    return re.search(rf"^\.{name}\s+(\S+)", ptx, re.M).group(1)
 
 
 def entries(ptx: str) -> dict[str, list[str]]:
