@@ -230,34 +230,16 @@ def build_model(
     ):
         partitions = []
         for index, level_graph in enumerate(graphs):
+            common = {"log": log, "level": index, "built": built, "symbol_prefix": names.kernels}
             if placement is None:
-                partitions.append(
-                    lower_partition(
-                        level_graph,
-                        target,
-                        workdir,
-                        threads,
-                        log=log,
-                        level=index,
-                        built=built,
-                        symbol_prefix=names.kernels,
-                    )
+                lowered = lower_partition(level_graph, target, workdir, threads, **common)
+            else:
+                placed = carry_placement(level_graph, placement, default_processor(place))
+                first = sum(len(p.offloaded) for p in partitions)
+                lowered = lower_placed(
+                    level_graph, target, placed, workdir, threads, first_partition=first, **common
                 )
-                continue
-            partitions.append(
-                lower_placed(
-                    level_graph,
-                    target,
-                    carry_placement(level_graph, placement, default_processor(place)),
-                    workdir,
-                    threads,
-                    log=log,
-                    level=index,
-                    built=built,
-                    symbol_prefix=names.kernels,
-                    first_partition=sum(len(p.offloaded) for p in partitions),
-                )
-            )
+            partitions.append(lowered)
         log(f"emit: bundle in {out_dir}")
         manifest = write_bundle(
             staging,
