@@ -35,7 +35,9 @@ def lower_partition(
     `built` (shared by the levels' calls) lets a level call the earlier levels' kernels
     where its own would be the same code, instead of compiling them again.
     `symbol_prefix` starts every kernel symbol (a bundle's --name), so that bundles built
-    under different names link into one program."""
+    under different names link into one program. `offloaded` maps the functions that run
+    GPU partitions (`DevicePartition` layers of `graph`) to them."""
+    offloaded = offloaded or {}
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
