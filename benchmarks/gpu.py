@@ -2,7 +2,7 @@
 on the CPU, both checked against onnxruntime.
 
     python benchmarks/gpu.py [--models tiny_cnn digits squeezenet ...] [--repeat N]
-                             [--gpu opencl|cuda]
+                             [--gpu opencl|cuda] [--threads T]
 
 Each model is built twice: for `host` (the CPU bundle) and with `--place gpu` for
 `host-opencl` (default) or `host-cuda` (`--gpu cuda`). Both bundles run on the same
@@ -10,9 +10,11 @@ seeded random input; each row gives their largest difference from onnxruntime re
 to the output's scale (max |deepxc - onnxruntime| / max |onnxruntime|, over all
 outputs), the median latency of N runs after a warm-up (the bundle's own --bench: a GPU
 run copies the inputs to the device, launches every kernel and reads the outputs back),
-and the ratio GPU/CPU. With `--gpu cuda` a last column times onnxruntime's CUDA provider
-(TF32 off, so both do float32 arithmetic) on the same input, and gives deepxc's GPU
-bundle against it; without onnxruntime-gpu installed the column is left out, saying so.
+and the ratio GPU/CPU. The CPU kernels of both bundles run on T threads (default: the
+build machine's cores; on a busy machine a spinning thread pool suffers most). With
+`--gpu cuda` a last column times onnxruntime's CUDA provider (TF32 off, so both do
+float32 arithmetic) on the same input, and gives deepxc's GPU bundle against it; without
+onnxruntime-gpu installed the column is left out, saying so.
 
 pocl (Debian's pocl-opencl-icd) runs OpenCL on the CPU itself: its figures are a sanity
 check of the GPU runtime (it runs, it matches, what a launch costs), not a GPU speed.
@@ -67,13 +69,13 @@ def relative_error(outputs: dict, expected: dict) -> float:
     return max(errors, default=0.0)
 
 
-def run_built(model, target: str, place, inputs, expected, repeat: int, work: str):
+def run_built(model, target: str, place, inputs, expected, args, work: str):
     """(relative error, median ms) of `model` built for `target`; or the one-line error
     that stopped the build or the run."""
     bundle = os.path.join(work, target)
     try:
-        build_model(model, target, bundle, log=quiet, place=place)
-        outputs, median = run_bundle(bundle, inputs, bench=repeat)
+        build_model(model, target, bundle, log=quiet, place=place, threads=args.threads)
+        outputs, median = run_bundle(bundle, inputs, bench=args.repeat)
     except DeepxcError as error:
         return str(error)
     return relative_error(outputs, expected), median
@@ -150,14 +152,16 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--gpu", choices=sorted(GPU_TARGETS), default="opencl")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
     args = parser.parse_args()
     ort.set_default_logger_severity(3)  # the zoo's initializers listed as inputs: a warning each
     gpu_target = GPU_TARGETS[args.gpu]
     device = device_line(args.gpu)
     if device is None:
         sys.exit(NO_DEVICE[args.gpu])
-    cpu = load_target("host").processors[0]
-    print(f"CPU: {cpu_model() or 'unknown'}, {cpu.cores} threads for the CPU bundle")
+    threads = args.threads or load_target("host").cpu_cores
+    plural = "s" if threads > 1 else ""
+    print(f"CPU: {cpu_model() or 'unknown'}, {threads} thread{plural} for the CPU kernels")
     print(device)
     with_ort = args.gpu == "cuda" and has_onnxruntime_cuda()
     if args.gpu == "cuda" and not with_ort:
@@ -168,16 +172,16 @@ def main() -> None:
     )
     print(header + (f" {'ort-gpu ms':>10} {'gpu/ort-gpu':>11}" if with_ort else ""), flush=True)
     for name in args.models:
-        print(model_row(name, gpu_target, args.repeat, with_ort), flush=True)
+        print(model_row(name, gpu_target, args, with_ort), flush=True)
 
 
-def model_row(name: str, gpu_target: str, repeat: int, with_ort: bool) -> str:
+def model_row(name: str, gpu_target: str, args, with_ort: bool) -> str:
     model = load(name)
     inputs = random_inputs(model)
     expected = reference_outputs(model, inputs)
     with tempfile.TemporaryDirectory(prefix="deepxc-gpu-bench-") as work:
-        cpu_row = run_built(model, "host", None, inputs, expected, repeat, work)
-        gpu_row = run_built(model, gpu_target, "gpu", inputs, expected, repeat, work)
+        cpu_row = run_built(model, "host", None, inputs, expected, args, work)
+        gpu_row = run_built(model, gpu_target, "gpu", inputs, expected, args, work)
     failed = [row for row in (cpu_row, gpu_row) if isinstance(row, str)]
     if failed:
         return f"{name:<12} {failed[0]}"
@@ -187,7 +191,7 @@ def model_row(name: str, gpu_target: str, repeat: int, with_ort: bool) -> str:
         f"{gpu_ms / cpu_ms:>8.2f}"
     )
     if with_ort:
-        ort_ms = onnxruntime_cuda_ms(model, inputs, repeat)
+        ort_ms = onnxruntime_cuda_ms(model, inputs, args.repeat)
         line += f" {ort_ms:>10.3f} {gpu_ms / ort_ms:>11.2f}"
     return line
 
