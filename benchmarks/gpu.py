@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnx
@@ -37,6 +35,7 @@ import onnxruntime as ort
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from latency import median_ms  # noqa: E402
 from support import quiet, random_inputs, reference_outputs  # noqa: E402
 from zoo import realistic_model  # noqa: E402
 
@@ -96,16 +95,6 @@ def onnxruntime_cuda_ms(model: onnx.ModelProto, inputs, repeat: int) -> float:
         providers=[("CUDAExecutionProvider", {"use_tf32": 0})],
     )
     return median_ms(lambda: session.run(None, inputs), repeat)
-
-
-def median_ms(run, repeat: int) -> float:
-    run()  # warm-up: the provider's first run allocates and picks its algorithms
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def device_line(api: str) -> str | None:
