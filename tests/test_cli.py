@@ -12,6 +12,7 @@ from onnx import helper, numpy_helper
 from support import reference_outputs
 
 from deepxc.cli.main import main
+from deepxc.targets import load_target
 
 
 def conv_gemm_model() -> onnx.ModelProto:
@@ -76,8 +77,26 @@ def test_inspect_counts_params_and_macs(tmp_path, capsys):
 
 def test_targets_lists_every_target_file(capsys):
     assert main(["targets"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["aarch64", "host", "host-opencl", "snapdragon-400", "tegra-k1"]
+    listing = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    names = [line.split()[0] for line in listing if not line[0].isspace()]
+    assert names == ["aarch64", "host", "host-cuda", "host-opencl", "snapdragon-400", "tegra-k1"]
+
+
+def test_targets_lists_each_processor_and_its_code(capsys):
+    assert main(["targets"]) == 0
+    listing = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    processors = {  # each target's line, then its processors' line
+        target.split()[0]: line.split("processors: ")[1]
+        for target, line in zip(listing[::2], listing[1::2])
+    }
+    tegra = "cpu (4 cores, 2.3 GHz), gpu (CUDA sm_32, PTX 4.1, 192 cores, 0.852 GHz)"
+    assert processors["tegra-k1"] == tegra
+    assert processors["snapdragon-400"] == "cpu (4 cores, 1.2 GHz), gpu (OpenCL 1.1, 0.45 GHz)"
+    assert processors["aarch64"] == "cpu (4 cores, 1.5 GHz)"
+    cores = load_target("host").cpu_cores
+    assert processors["host"] == f"cpu ({cores} cores)"
+    assert processors["host-opencl"] == f"cpu ({cores} cores), gpu (OpenCL 1.1)"
+    assert processors["host-cuda"] == f"cpu ({cores} cores), gpu (CUDA sm_32, PTX 4.1)"
 
 
 @pytest.mark.parametrize("command", ["build", "run", "inspect", "targets"])

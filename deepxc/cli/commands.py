@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from deepxc.errors import TargetError
+
+if TYPE_CHECKING:
+    from deepxc.targets import Gpu, Target
 
 
 def build_command(args, log) -> int:
@@ -49,5 +54,35 @@ def targets_command() -> int:
     from deepxc.targets import known_targets, load_target
 
     for name in known_targets():
-        print(f"{name:16} {load_target(name).description}")
+        target = load_target(name)
+        print(f"{name:16} {target.description}")
+        print(f"{'':16} processors: {processors_line(target)}")
+    print(
+        "\nLayers run on the cpu; `deepxc build --place gpu` (or LAYER=gpu,...) puts them on "
+        "the gpu:\nOpenCL C through libOpenCL, or PTX through the CUDA driver (libcuda), "
+        "opened at deepx_init."
+    )
     return 0
+
+
+def processors_line(target: Target) -> str:
+    """Each processor of `target` with what its layers are compiled to: "cpu (4 cores,
+    2.3 GHz), gpu (CUDA sm_32, PTX 4.1, 192 cores, 0.852 GHz)"."""
+    described = []
+    for processor in target.processors:
+        if processor.kind == "gpu" and target.gpu is not None:
+            facts = [_gpu_code(target.gpu)]
+            if processor.cores > 1:  # 1: unknown, or one shader unit
+                facts.append(f"{processor.cores} cores")
+        else:
+            facts = [f"{processor.cores} cores"]
+        if processor.clock_ghz:
+            facts.append(f"{processor.clock_ghz:g} GHz")
+        described.append(f"{processor.name} ({', '.join(facts)})")
+    return ", ".join(described)
+
+
+def _gpu_code(gpu: Gpu) -> str:
+    if gpu.api == "cuda":
+        return f"CUDA {gpu.arch}, PTX {gpu.ptx_isa}"
+    return f"OpenCL {gpu.opencl_c}"

@@ -46,6 +46,7 @@ TARGETS = """\
 examples:
   deepxc targets
   deepxc build examples/tiny_cnn/model.onnx --target snapdragon-400 -o watch/
+  deepxc build examples/tiny_cnn/model.onnx --target host-opencl --place gpu -o gpu/
   cp deepxc/targets/host.toml board.toml   # edit it: flags, cores, toolchain
   deepxc build examples/tiny_cnn/model.onnx --target board.toml -o board/
 """

@@ -205,9 +205,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "targets",
-        help="list the known targets",
-        description="List the targets deepxc knows by name. `--target FILE.toml` takes a\n"
-        "target file instead: a copy of one of these, edited (deepxc/targets/NAME.toml).",
+        help="list the known targets and their processors",
+        description="List the targets deepxc knows by name, each with its processors (the\n"
+        "names `build --place` takes) and what their layers are compiled to. `--target\n"
+        "FILE.toml` takes a target file instead: a copy of one of these, edited\n"
+        "(deepxc/targets/NAME.toml).",
         epilog=help_examples.TARGETS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
