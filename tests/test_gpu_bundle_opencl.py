@@ -87,6 +87,9 @@ def test_alternating_layers_match_onnxruntime(tmp_path):
         for c in manifest["kernel_calls"]
     ]
     assert kinds.count("gpu") == len(names) // 2
+    records = [p for p in manifest["partitions"] if p["processor"] == "gpu"]
+    assert [r["layers"] for r in records] == [[n] for n in names[1::2]]
+    assert all((tmp_path / "b" / r["source"]).is_file() for r in records)
     assert any(f"({len(names)} partitions)" in m for m in messages)
 
 

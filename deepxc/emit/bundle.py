@@ -231,7 +231,8 @@ def write_bundle(
         "weights_embedded": embed_weights,
         "profile": profile,
         "partitions": [
-            {"processor": base.processor, "kernels": sum(len(p.kernels) for p in levels)}
+            {"processor": base.processor, "kernels": sum(len(p.kernels) for p in levels)},
+            *_gpu_records(levels, ctx),
         ],
         "totals": summary["totals"],
         "layers": summary["layers"],
@@ -248,6 +249,28 @@ def write_bundle(
     }
     Path(directory, "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _gpu_records(levels: list[LoweredPartition], ctx: BundleContext) -> list[dict]:
+    """Each GPU partition: the level and layers it computes, its kernels' API and source
+    file, its launches and the device memory it has from init on."""
+    records = []
+    files = {part.symbol: part.file for part in ctx.gpu.partitions} if ctx.gpu else {}
+    for level in levels:
+        for symbol, part in level.offloaded.items():
+            records.append(
+                {
+                    "processor": "gpu",
+                    "api": part.api,
+                    "function": symbol,
+                    "level": level.level,
+                    "layers": part.layers,
+                    "source": files[symbol],
+                    "launches": len(part.launches),
+                    "device_bytes": sum(b.spec.nbytes for b in part.buffers.values()),
+                }
+            )
+    return records
 
 
 def _make_outputs(spec: BuildSpec) -> list[str]:
