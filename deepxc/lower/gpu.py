@@ -27,6 +27,16 @@ from deepxc.schedules.gpu import schedule_gpu_kernel
 from deepxc.targets import Gpu, Target
 
 
+class NothingToRun(LoweringError):
+    """A partition that computes nothing on the GPU: its layers only rename or pass tensors
+    (Identity, a Reshape of an input) or fold away; it belongs with its neighbours."""
+
+    def __init__(self, layers: list[str], reason: str):
+        super().__init__(f"GPU partition of {', '.join(layers)}: {reason}")
+        self.layers = layers
+        self.reason = reason
+
+
 def opencl_target(gpu: Gpu) -> tvm.target.Target:
     """TVM's OpenCL target held to the GPU's limits: dlight's Fallback rule reads the
     work-group size from it (the other rules have fixed configurations, checked after)."""
@@ -64,6 +74,12 @@ def lower_gpu(
     module, layer_groups = run_passes(program.module, program.layer_names)
     lister = CallLister(program.inputs, program.weights, program.named_constants)
     outputs = lister.run(module["main"], layer_groups)
+    passed = [name for name in outputs if lister.buffers[name].kind != "activation"]
+    if not lister.calls or passed:
+        raise NothingToRun(
+            [node.name for node in graph.nodes()],
+            "no kernel to run" if not lister.calls else f"it passes '{passed[0]}' through",
+        )
     if gpu.api == "cuda":
         from deepxc.lower.nvptx import emit_ptx, lower_to_device, nvptx_target
 

@@ -11,18 +11,19 @@ from deepxc.artifacts import GpuPartition, LoweredPartition
 from deepxc.errors import LoweringError
 from deepxc.ir import Graph
 from deepxc.ir.placement import Partition, collapse, partitions
-from deepxc.lower.gpu import lower_gpu
+from deepxc.lower.gpu import NothingToRun, lower_gpu
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.relax_ops.partition import partition_symbol
 from deepxc.targets import Target
 
 
 def gpu_refusal(graph: Graph, layer: str) -> str | None:
-    """Why the GPU path cannot take `layer`, or None: its kernels compute in 32-bit
-    floats (an embedded-profile OpenCL device may have no 64-bit integers)."""
+    """Why the GPU path cannot take `layer`, or None: its kernels compute on 32-bit
+    floats (an embedded-profile OpenCL device may have no 64-bit integers). Constant
+    inputs of other types (pads, axes, indices) are read at build time."""
     node = graph.node(layer)
     for tensor in [*node.inputs, *node.outputs]:
-        if tensor and graph.spec(tensor).dtype != "float32":
+        if tensor and not graph.is_constant(tensor) and graph.spec(tensor).dtype != "float32":
             return f"tensor '{tensor}' is {graph.spec(tensor).dtype}, the GPU path takes float32"
     return None
 
@@ -57,18 +58,16 @@ def lower_placed(
     """`graph` lowered with its layers on the processors `placement` names."""
     if target.gpu is None and any(p == "gpu" for p in placement.values()):
         raise LoweringError(f"target {target.name} has no GPU ([gpu] in its target file)")
-    runs: list[Partition] = partitions(graph, placement)
-    host_graph, subgraphs = collapse(graph, runs, first=first_partition)
-    offloaded: dict[str, GpuPartition] = {}
-    for node in host_graph.nodes():
-        if node.op != "DevicePartition":
-            continue
-        index = node.attrs["index"]
-        sub = subgraphs[index - first_partition]
-        log(f"lower: GPU partition {index}: {len(sub.dag)} layers")
-        part = lower_gpu(sub, target, prefix=f"p{index}_", log=log)
-        part.layers = list(node.attrs["layers"])
-        offloaded[partition_symbol(node)] = _prefixed(part, f"p{index}.")
+    placement = dict(placement)
+    while True:  # until every GPU partition has kernels to run
+        try:
+            host_graph, offloaded = _lower_gpu_partitions(
+                graph, target, placement, first_partition, log
+            )
+            break
+        except NothingToRun as empty:
+            placement.update(dict.fromkeys(empty.layers, "cpu"))
+            log(f"place: {', '.join(empty.layers)} stay on the CPU ({empty.reason} on the GPU)")
     return lower_partition(
         host_graph,
         target,
@@ -80,6 +79,25 @@ def lower_placed(
         symbol_prefix=symbol_prefix,
         offloaded=offloaded,
     )
+
+
+def _lower_gpu_partitions(
+    graph: Graph, target: Target, placement: dict[str, str], first: int, log
+) -> tuple[Graph, dict[str, GpuPartition]]:
+    """The host's graph with a call per GPU partition, and those partitions lowered."""
+    runs: list[Partition] = partitions(graph, placement)
+    host_graph, subgraphs = collapse(graph, runs, first=first)
+    offloaded: dict[str, GpuPartition] = {}
+    for node in host_graph.nodes():
+        if node.op != "DevicePartition":
+            continue
+        index = node.attrs["index"]
+        sub = subgraphs[index - first]
+        log(f"lower: GPU partition {index}: {len(sub.dag)} layers")
+        part = lower_gpu(sub, target, prefix=f"p{index}_", log=log)
+        part.layers = list(node.attrs["layers"])
+        offloaded[partition_symbol(node)] = _prefixed(part, f"p{index}.")
+    return host_graph, offloaded
 
 
 def _prefixed(part: GpuPartition, prefix: str) -> GpuPartition:

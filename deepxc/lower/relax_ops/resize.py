@@ -47,7 +47,10 @@ def _weighted_taps(ctx: EmitContext, name: str, y: relax.Expr, axis: int, axis_t
     terms = []
     for k, (index, weight) in enumerate(axis_taps):
         # the indices are in range; "clip" keeps TVM from warning that "fast" is unchecked
-        term = relax.op.take(y, ctx.weight(f"{name}_index{k}", index), axis, mode="clip")
+        # 32-bit indices: every dimension is under 2**31 (ingest checks), and an embedded
+        # GPU may have no 64-bit integers
+        indices = index.astype(np.int32)
+        term = relax.op.take(y, ctx.weight(f"{name}_index{k}", indices), axis, mode="clip")
         if weight is not None:
             term = relax.op.multiply(
                 term, ctx.weight(f"{name}_weight{k}", weight.reshape(broadcast))

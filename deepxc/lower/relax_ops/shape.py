@@ -87,5 +87,8 @@ def gather(ctx: EmitContext, node: Node) -> list[relax.Expr | None]:
             f"node '{node.name}' (Gather): an index is out of range for axis {axis} of size {size}"
         )
     indices = np.where(indices < 0, indices + size, indices)
-    taken = relax.op.take(ctx.value(node.inputs[0]), relax.const(indices.reshape(-1)), axis)
+    # 32-bit indices: every dimension is under 2**31 (ingest checks), and an embedded GPU
+    # may have no 64-bit integers
+    flat = indices.reshape(-1).astype(np.int32)
+    taken = relax.op.take(ctx.value(node.inputs[0]), relax.const(flat), axis)
     return [relax.op.reshape(taken, list(ctx.spec(node.outputs[0]).shape))]
