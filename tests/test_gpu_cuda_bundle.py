@@ -91,7 +91,13 @@ def elf_class_and_machine(path: str) -> tuple[int, int]:
     return header[4], int.from_bytes(header[18:20], "little")
 
 
-@pytest.mark.parametrize("model", MODELS)
+# the rest of the light zoo: big weights (vgg19's blob is 550 MB), so slow
+HEAVY = ["bvlc_alexnet", "zfnet512", "resnet50", "vgg19"]
+
+
+@pytest.mark.parametrize(
+    "model", MODELS + [pytest.param(name, marks=pytest.mark.slow) for name in HEAVY]
+)
 def test_k1_bundle_cross_compiles_with_ptx_the_driver_loads(model, tmp_path, ptxas):
     """Every model all on the K1's GPU: an armhf (32-bit ARM) program whose PTX is sm_32,
     PTX ISA at most 4.1 (the K1's CUDA 6.5), 32-bit addresses, every launched kernel an
