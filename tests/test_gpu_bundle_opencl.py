@@ -309,3 +309,34 @@ def test_rlc_levels_each_run_their_own_gpu_partitions(tmp_path):
         got, _ = run_bundle(str(tmp_path / "b"), inputs, level=level)
         assert_close(got, reference_outputs(low_rank_model(model, ranks), inputs))
     assert len({symbol for level in levels for symbol in level.offloaded}) == len(RANKS)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 300])
+def test_short_reductions_with_an_epilogue_match(channels, tmp_path):
+    """A global mean then Relu and a residual add, one work-item per output: with fewer
+    outputs than a work-group (1, 3) the epilogue ran in every work-item, most of which
+    had no sum (the output came out 0); 300 is more than one group and not a multiple."""
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["m"], name="mean"),
+        helper.make_node("Relu", ["m"], ["r"], name="relu"),
+        helper.make_node("Add", ["r", "b"], ["y"], name="add"),
+    ]
+    bias = onnx.numpy_helper.from_array(
+        np.random.default_rng(1).standard_normal((1, channels, 1, 1)).astype(np.float32), "b"
+    )
+    model = make_model(
+        nodes, [tensor("x", [1, channels, 3, 3])], [tensor("y", [1, channels, 1, 1])], [bias]
+    )
+    build_and_check(model, tmp_path / "b", "gpu")
+
+
+def test_softmax_sums_are_not_its_output(tmp_path):
+    """LogSoftmax's kernels hand the maximum and the sum to the last one in buffers of their
+    own; the sum's buffer has the output's name (`compute`): the launch table tells them
+    apart by the buffer, not the name (the output was read as the sum: NaN)."""
+    model = make_model(
+        [helper.make_node("LogSoftmax", ["x"], ["y"], name="logsoftmax", axis=1)],
+        [tensor("x", [2, 5])],
+        [tensor("y", [2, 5])],
+    )
+    build_and_check(model, tmp_path / "b", "gpu")

@@ -34,8 +34,10 @@ _tir_build = sys.modules["tvm.tirx.build"]
 @dataclass
 class KernelLaunch:
     kernel: str
-    params: list[str]  # buffer names of the PrimFunc, in the kernel's parameter order
-    scratch: dict[str, TensorSpec]  # those of them that are the PrimFunc's own buffers
+    # the buffers it takes, in the kernel's parameter order: the PrimFunc's parameters by
+    # name, and buffers the PrimFunc allocates by a key of their own (`name#k`: in `scratch`)
+    params: list[str]
+    scratch: dict[str, TensorSpec]
     global_size: tuple[int, int, int]
     local_size: tuple[int, int, int]
     local_memory_bytes: int
@@ -65,55 +67,64 @@ def read_launches(
         name = str(host_func.attrs["global_symbol"]).removeprefix("__tvm_ffi_")
         if name not in names:
             continue
-        launches[name] = [_launch(call, kernels, module[name]) for call in _kernel_calls(host_func)]
+        params, allocated, calls = _host_buffers(host_func)
+        launches[name] = [_launch(call, kernels, params, allocated) for call in calls]
     return launches
 
 
-def _kernel_calls(func: tirx.PrimFunc) -> list[tvm.ir.Call]:
-    calls = []
+def _host_buffers(func: tirx.PrimFunc):
+    """The host function's buffers: those declared for its parameters (by name: the
+    PrimFunc's parameters have distinct names), those it allocates (in order), and its
+    kernel launches. A launch passes each buffer's data pointer; matching the buffer
+    itself, not its name, tells a parameter from an allocation of the same name (a
+    softmax's output `compute` and its sums, also `compute`)."""
+    params, allocated, calls = [], [], []
 
     def visit(node):
-        if isinstance(node, tvm.ir.Call) and getattr(node.op, "name", "") == "tirx.call_ffi_kernel":
+        kind = type(node).__name__
+        if kind == "DeclBuffer":
+            params.append(node.buffer)
+        elif kind == "AllocBuffer":
+            allocated.append(node.buffer)
+        elif (
+            isinstance(node, tvm.ir.Call) and getattr(node.op, "name", "") == "tirx.call_ffi_kernel"
+        ):
             calls.append(node)
 
     tvm_ffi.structural_walk(func.body, visit, order="pre")
-    return calls
+    return params, allocated, calls
 
 
-def _launch(call: tvm.ir.Call, kernels: dict, func: tirx.PrimFunc) -> KernelLaunch:
+def _launch(call: tvm.ir.Call, kernels: dict, params: list, allocated: list) -> KernelLaunch:
     name = str(call.args[0].value)
     kernel = kernels[name]
-    params = [p.name.removesuffix("_ptr") for p in kernel.params]
-    own = {p.name for p in func.params}
-    scratch = _global_buffers(func, [p for p in params if p not in own])
+    names, scratch = [], {}
+    for pointer in call.args[1 : 1 + len(kernel.params)]:
+        if getattr(getattr(pointer, "op", None), "name", "") != "tirx.buffer_data":
+            raise ValueError(f"kernel {name}: argument {pointer} is not a buffer's data")
+        buffer = pointer.args[0]
+        index = next((i for i, b in enumerate(allocated) if b.same_as(buffer)), None)
+        if index is not None:  # the host function's own: a scratch buffer, made unique
+            key = f"{buffer.name}#{index}"
+            scratch[key] = TensorSpec(tuple(int(d) for d in buffer.shape), str(buffer.dtype))
+            names.append(key)
+        elif any(b.same_as(buffer) for b in params):
+            names.append(buffer.name)
+        else:
+            raise ValueError(f"kernel {name}: buffer {buffer.name} is neither argument nor scratch")
     tags = [str(tag) for tag in call.attrs.launch_params]
     extents = dict(zip(tags, (int(e) for e in call.args[len(call.args) - len(tags) :])))
     local = tuple(extents.get(f"threadIdx.{a}", 1) for a in AXES)
     groups = tuple(extents.get(f"blockIdx.{a}", 1) for a in AXES)
     return KernelLaunch(
         kernel=name,
-        params=params,
+        params=names,
         scratch=scratch,
         global_size=tuple(g * t for g, t in zip(groups, local)),
         local_size=local,
         local_memory_bytes=_local_bytes(kernel),
         dynamic_local_bytes=extents.get(DYNAMIC_SHARED, 0),
     )
-
-
-def _global_buffers(func: tirx.PrimFunc, names: list[str]) -> dict[str, TensorSpec]:
-    """The shapes of the buffers `names` that `func` allocates in global memory."""
-    found = {}
-
-    def visit(node):
-        if isinstance(node, tirx.Buffer) and node.name in names and node.scope() == "global":
-            found[node.name] = TensorSpec(tuple(int(d) for d in node.shape), str(node.dtype))
-
-    tvm_ffi.structural_walk(func, visit, order="pre")
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ValueError(f"kernel parameters {missing} are neither arguments nor buffers")
-    return found
 
 
 def _local_bytes(kernel: tirx.PrimFunc) -> int:

@@ -62,10 +62,15 @@ def _reduction_then_epilogue(func: tirx.PrimFunc, target: tvm.target.Target) -> 
     kinds = infos[0].dom_kind()
     spatial = [loop for loop, kind in zip(loops, kinds) if kind == "S"]
     reduce = [loop for loop, kind in zip(loops, kinds) if kind == "R"]
-    if len(spatial) + len(reduce) != len(loops):
-        raise s_tir.ScheduleError("loops neither spatial nor reduction")
+    if len(spatial) + len(reduce) != len(loops) or not reduce or not spatial:
+        raise s_tir.ScheduleError("no spatial and reduction loops to split")
     sch.reorder(*spatial, *reduce)
-    groups, items = sch.split(sch.fuse(*spatial), factors=[None, max_threads_per_block(target)])
+    # no more work-items than outputs: an epilogue whose outputs do not depend on the
+    # work-item (one output) would otherwise be run unguarded by every work-item of the
+    # group, most of which never computed the sum (a mean to 1x1 came out 0)
+    outputs = math.prod(int(sch.get(loop).extent) for loop in spatial)
+    threads = min(max_threads_per_block(target), outputs)
+    groups, items = sch.split(sch.fuse(*spatial), factors=[None, threads])
     sch.bind(groups, "blockIdx.x")
     sch.bind(items, "threadIdx.x")
     for epilogue in infos[1:]:
