@@ -340,3 +340,15 @@ def test_softmax_sums_are_not_its_output(tmp_path):
         [tensor("y", [2, 5])],
     )
     build_and_check(model, tmp_path / "b", "gpu")
+
+
+def test_split_outputs_go_to_their_own_buffers(tmp_path):
+    """Split's three outputs share one name in TVM's lowered code (`T_split`): each
+    launch writes the output of its parameter position (all went to the first)."""
+    model = make_model(
+        [helper.make_node("Split", ["x"], ["a", "b", "c"], name="split", axis=1, num_outputs=3)],
+        [tensor("x", [1, 6, 4])],
+        [tensor(name, [1, 2, 4]) for name in "abc"],
+        opset=18,
+    )
+    build_and_check(model, tmp_path / "b", "gpu")

@@ -110,9 +110,11 @@ def lower_gpu(
     launches = []
     for call in lister.calls:
         kernel = prefix + call.kernel
-        by_param = dict(zip((p.name for p in funcs[call.kernel].params), call.args))
         for launch in kernel_launches[kernel]:
-            args = [by_param.get(param, f"{kernel}.{param}") for param in launch.params]
+            args = [
+                call.args[param] if isinstance(param, int) else f"{kernel}.{param}"
+                for param in launch.params
+            ]
             launches.append(
                 GpuLaunch(
                     kernel=launch.kernel,

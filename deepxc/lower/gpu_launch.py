@@ -35,8 +35,8 @@ _tir_build = sys.modules["tvm.tirx.build"]
 class KernelLaunch:
     kernel: str
     # the buffers it takes, in the kernel's parameter order: the PrimFunc's parameters by
-    # name, and buffers the PrimFunc allocates by a key of their own (`name#k`: in `scratch`)
-    params: list[str]
+    # index, and buffers the PrimFunc allocates by a key of their own (`name#k`, in `scratch`)
+    params: list[int | str]
     scratch: dict[str, TensorSpec]
     global_size: tuple[int, int, int]
     local_size: tuple[int, int, int]
@@ -67,58 +67,109 @@ def read_launches(
         name = str(host_func.attrs["global_symbol"]).removeprefix("__tvm_ffi_")
         if name not in names:
             continue
-        params, allocated, calls = _host_buffers(host_func)
-        launches[name] = [_launch(call, kernels, params, allocated) for call in calls]
+        buffers = _HostBuffers(host_func)
+        launches[name] = [_launch(call, kernels, buffers) for call in buffers.calls]
     return launches
 
 
-def _host_buffers(func: tirx.PrimFunc):
-    """The host function's buffers: those declared for its parameters (by name: the
-    PrimFunc's parameters have distinct names), those it allocates (in order), and its
-    kernel launches. A launch passes each buffer's data pointer; matching the buffer
-    itself, not its name, tells a parameter from an allocation of the same name (a
-    softmax's output `compute` and its sums, also `compute`)."""
-    params, allocated, calls = [], [], []
+class _HostBuffers:
+    """What a lowered host function passes its kernels. Each launch passes buffers' data
+    pointers; a buffer is told by the object, not by its name (the three outputs of a
+    Split are all `T_split`; a softmax's sums are `compute` like its output):
+
+    - a parameter's buffer is declared over the pointer the function reads from its
+      arguments (`tvm_struct_get(args, i, ...)`: parameter i), or over another such
+      buffer's data (a view);
+    - a buffer the function allocates itself is a scratch buffer between its kernels."""
+
+    def __init__(self, func: tirx.PrimFunc):
+        self.declared: list[tuple] = []  # (buffer, the data expression it is declared over)
+        self.allocated: list = []
+        self.calls: list[tvm.ir.Call] = []
+        self.bound: dict = {}  # a Var -> the value bound to it
+
+        def visit(node):
+            kind = type(node).__name__
+            if kind == "DeclBuffer":
+                self.declared.append((node.buffer, node.data))
+            elif kind == "AllocBuffer":
+                self.allocated.append(node.buffer)
+            elif kind == "Bind":
+                self.bound[node.var] = node.value
+            elif isinstance(node, tvm.ir.Call) and _op(node) == "tirx.call_ffi_kernel":
+                self.calls.append(node)
+
+        tvm_ffi.structural_walk(func.body, visit, order="pre")
+
+    def allocation(self, buffer) -> int | None:
+        return next((i for i, b in enumerate(self.allocated) if b.same_as(buffer)), None)
+
+    def parameter(self, buffer, depth: int = 0) -> int | None:
+        """The index of the function parameter whose memory `buffer` is, if it is one."""
+        for declared, data in self.declared:
+            if not declared.same_as(buffer) or depth > 8:
+                continue
+            if _op(data) == "tirx.buffer_data":  # a view of another buffer
+                return self.parameter(data.args[0], depth + 1)
+            handle = _struct_get_source(data)
+            if handle is not None and handle in self.bound:
+                return _argument_index(self.bound[handle])
+        return None
+
+
+def _op(node) -> str:
+    return getattr(getattr(node, "op", None), "name", "")
+
+
+def _struct_get_source(expr):
+    """The handle `h` of the first `tvm_struct_get(h, ...)` in `expr`."""
+    found = []
 
     def visit(node):
-        kind = type(node).__name__
-        if kind == "DeclBuffer":
-            params.append(node.buffer)
-        elif kind == "AllocBuffer":
-            allocated.append(node.buffer)
-        elif (
-            isinstance(node, tvm.ir.Call) and getattr(node.op, "name", "") == "tirx.call_ffi_kernel"
-        ):
-            calls.append(node)
+        if not found and isinstance(node, tvm.ir.Call) and _op(node) == "tirx.tvm_struct_get":
+            found.append(node.args[0])
 
-    tvm_ffi.structural_walk(func.body, visit, order="pre")
-    return params, allocated, calls
+    tvm_ffi.structural_walk(expr, visit, order="pre")
+    return found[0] if found else None
 
 
-def _launch(call: tvm.ir.Call, kernels: dict, params: list, allocated: list) -> KernelLaunch:
+def _argument_index(expr) -> int | None:
+    """i of the `tvm_struct_get(args, i, ...)` in `expr`: which argument it reads."""
+    found = []
+
+    def visit(node):
+        if not found and isinstance(node, tvm.ir.Call) and _op(node) == "tirx.tvm_struct_get":
+            found.append(int(node.args[1]))
+
+    tvm_ffi.structural_walk(expr, visit, order="pre")
+    return found[0] if found else None
+
+
+def _launch(call: tvm.ir.Call, kernels: dict, buffers: _HostBuffers) -> KernelLaunch:
     name = str(call.args[0].value)
     kernel = kernels[name]
-    names, scratch = [], {}
+    params, scratch = [], {}
     for pointer in call.args[1 : 1 + len(kernel.params)]:
-        if getattr(getattr(pointer, "op", None), "name", "") != "tirx.buffer_data":
+        if _op(pointer) != "tirx.buffer_data":
             raise ValueError(f"kernel {name}: argument {pointer} is not a buffer's data")
         buffer = pointer.args[0]
-        index = next((i for i, b in enumerate(allocated) if b.same_as(buffer)), None)
+        index = buffers.allocation(buffer)
         if index is not None:  # the host function's own: a scratch buffer, made unique
             key = f"{buffer.name}#{index}"
             scratch[key] = TensorSpec(tuple(int(d) for d in buffer.shape), str(buffer.dtype))
-            names.append(key)
-        elif any(b.same_as(buffer) for b in params):
-            names.append(buffer.name)
-        else:
+            params.append(key)
+            continue
+        parameter = buffers.parameter(buffer)
+        if parameter is None:
             raise ValueError(f"kernel {name}: buffer {buffer.name} is neither argument nor scratch")
+        params.append(parameter)
     tags = [str(tag) for tag in call.attrs.launch_params]
     extents = dict(zip(tags, (int(e) for e in call.args[len(call.args) - len(tags) :])))
     local = tuple(extents.get(f"threadIdx.{a}", 1) for a in AXES)
     groups = tuple(extents.get(f"blockIdx.{a}", 1) for a in AXES)
     return KernelLaunch(
         kernel=name,
-        params=names,
+        params=params,
         scratch=scratch,
         global_size=tuple(g * t for g, t in zip(groups, local)),
         local_size=local,
