@@ -228,21 +228,25 @@ def has_libcuda() -> bool:
     return True
 
 
-def test_host_cuda_matches_onnxruntime(bundles, monkeypatch):
-    """On a machine with NVIDIA's driver and a GPU: the K1's PTX, JIT-compiled by the
-    driver, computes what onnxruntime does."""
+@pytest.mark.parametrize(
+    "model", MODELS + [pytest.param(name, marks=pytest.mark.slow) for name in HEAVY]
+)
+def test_host_cuda_matches_onnxruntime(model, tmp_path, monkeypatch):
+    """On a machine with NVIDIA's driver and a GPU: every zoo model all on the GPU, the
+    K1's PTX (64-bit) JIT-compiled by the driver, computes what onnxruntime does."""
     if not has_libcuda():
         pytest.skip("no libcuda.so.1 here (NVIDIA's driver is not installed)")
     monkeypatch.delenv("DEEPX_CUDA_LIBRARY", raising=False)
-    model = model_proto(TINY)
-    inputs = random_inputs(model)
+    proto = model_proto(model)
+    inputs = random_inputs(proto)
+    bundle = build(model, "host-cuda", tmp_path / "b")
     try:
-        outputs, _ = run_bundle(bundles["host-cuda"], inputs)
+        outputs, _ = run_bundle(bundle, inputs)
     except RunError as error:
         if "DEEPX_ENOGPU" in str(error):
             pytest.skip(f"libcuda.so.1 but no GPU: {error}")
         raise
-    assert_close(outputs, reference_outputs(model, inputs))
+    assert_close(outputs, reference_outputs(proto, inputs))
 
 
 def test_host_cuda_bundle_is_native_and_dynamically_linked(bundles):
