@@ -224,6 +224,7 @@ def write_bundle(
             "workspace_bytes": max(plan.workspace_bytes for plan in plans),
             "weights_bytes": len(blob),
             "weights_header_bytes": HEADER_BYTES,
+            "gpu_arena_bytes": ctx.gpu.arena_bytes if ctx.gpu else 0,
         },
         "weights_checksum": f"{checksum:016x}",
         "compiled": not emit_only,
@@ -256,6 +257,14 @@ def _gpu_records(levels: list[LoweredPartition], ctx: BundleContext) -> list[dic
     file, its launches and the device memory it has from init on."""
     records = []
     files = {part.symbol: part.file for part in ctx.gpu.partitions} if ctx.gpu else {}
+    own: dict[str, list[str]] = {}
+    for part in ctx.gpu.partitions if ctx.gpu else []:
+        names = {b.index: b.name for b in ctx.gpu.buffers if b.device_offset is None}
+        own[part.symbol] = [
+            names[i]
+            for i in {*(i for i, _ in part.inputs + part.outputs), *_partition_buffers(part)}
+            if i in names
+        ]
     for level in levels:
         for symbol, part in level.offloaded.items():
             records.append(
@@ -267,10 +276,18 @@ def _gpu_records(levels: list[LoweredPartition], ctx: BundleContext) -> list[dic
                     "layers": part.layers,
                     "source": files[symbol],
                     "launches": len(part.launches),
-                    "device_bytes": sum(b.spec.nbytes for b in part.buffers.values()),
+                    # its own device buffers: weights, inputs and outputs (the
+                    # tensors between its kernels lie in the shared device arena)
+                    "device_bytes": sum(
+                        part.buffers[name].spec.nbytes for name in own.get(symbol, [])
+                    ),
                 }
             )
     return records
+
+
+def _partition_buffers(part) -> set[int]:
+    return {index for launch in part.launches for index in launch.args}
 
 
 def _make_outputs(spec: BuildSpec) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepxc.artifacts import GpuPartition, LoweredPartition
-from deepxc.emit.memory_plan import MemoryPlan
+from deepxc.emit.memory_plan import MemoryPlan, place_buffers
 
 
 @dataclass
@@ -19,6 +19,9 @@ class GpuBufferContext:
     # layout): OpenCL wraps that memory itself (CL_MEM_USE_HOST_PTR), no copy where the
     # device shares it; None for device-only buffers
     arena_offset: int | None = None
+    # a tensor between a partition's kernels: where it lies in the device arena (one
+    # allocation, shared by the partitions, which run one at a time); None: its own
+    device_offset: int | None = None
 
 
 @dataclass
@@ -53,6 +56,11 @@ class GpuContext:
     partitions: list[GpuPartitionContext]
     buffers: list[GpuBufferContext]
     launches: int  # in all partitions
+    arena_bytes: int = 0  # the device arena: the largest partition's planned tensors
+
+    @property
+    def arena_align(self) -> int:
+        return DEVICE_ALIGN
 
     @property
     def max_args(self) -> int:
@@ -84,8 +92,11 @@ def gpu_context(
         for call in level.calls:
             if call.kernel in level.offloaded:
                 boundary[call.kernel] = [plan.offsets.get(arg) for arg in call.args]
+    arena_bytes = 0
     for index, (symbol, part) in enumerate(parts.items()):
         at = dict(zip(part.inputs + part.outputs, boundary.get(symbol, [])))
+        device_offsets, planned = plan_device_arena(part)
+        arena_bytes = max(arena_bytes, planned)
         numbers = {}
         for name, buffer in part.buffers.items():
             numbers[name] = len(buffers)
@@ -96,6 +107,7 @@ def gpu_context(
                     max(buffer.spec.nbytes, 4),
                     weight_offsets[name] if name in part.weights else None,
                     at.get(name),
+                    device_offsets.get(name),
                 )
             )
         launches = []
@@ -128,7 +140,30 @@ def gpu_context(
         )
     versions = {part.opencl_c for part in parts.values()}
     options = f"-cl-std=CL{versions.pop()}" if api == "opencl" and len(versions) == 1 else ""
-    return GpuContext(api, options, partitions, buffers, launch_index)
+    return GpuContext(api, options, partitions, buffers, launch_index, arena_bytes)
+
+
+# Offsets in the device arena are multiples of this: OpenCL places a sub-buffer only at a
+# multiple of the device's CL_DEVICE_MEM_BASE_ADDR_ALIGN (128 to 4096 bytes on the devices
+# we know of; the runtime checks), and CUDA's allocations are 256-byte aligned.
+DEVICE_ALIGN = 4096
+
+
+def plan_device_arena(part: GpuPartition) -> tuple[dict[str, int], int]:
+    """Offsets in the device arena of the partition's tensors between its kernels (its
+    intermediates and the scratch buffers inside a kernel call), from their lifetimes
+    over its launches; and the bytes they span."""
+    border = set(part.inputs) | set(part.outputs)
+    lifetimes: dict[str, tuple[int, int]] = {}
+    for step, launch in enumerate(part.launches):
+        for arg in launch.args:
+            buffer = part.buffers[arg.buffer]
+            if arg.buffer in border or buffer.kind not in ("activation", "scratch"):
+                continue
+            first, last = lifetimes.get(arg.buffer, (step, step))
+            lifetimes[arg.buffer] = (min(first, step), max(last, step))
+    sizes = {name: part.buffers[name].spec.nbytes for name in lifetimes}
+    return place_buffers(lifetimes, sizes, DEVICE_ALIGN)
 
 
 def c_string_lines(text: str) -> str:

@@ -31,14 +31,19 @@ class MemoryPlan:
     sizes: dict[str, int] = field(default_factory=dict)  # arena buffer name -> bytes
 
 
-def plan_memory(partition: LoweredPartition) -> MemoryPlan:
-    lifetimes = _lifetimes(partition)
+def place_buffers(
+    lifetimes: dict[str, tuple[int, int]], sizes: dict[str, int], alignment: int = ALIGN
+) -> tuple[dict[str, int], int]:
+    """Offsets for buffers of the given sizes and lifetimes (first, last step), greedy by
+    size, each at a multiple of `alignment`; and the bytes they span."""
+
+    def up(value: int) -> int:
+        return (value + alignment - 1) // alignment * alignment
+
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
     offsets: dict[str, int] = {}
-    sizes = {name: partition.buffers[name].spec.nbytes for name in lifetimes}
-    order = sorted(lifetimes, key=lambda n: (-partition.buffers[n].spec.nbytes, n))
-    for name in order:
-        size = align(partition.buffers[name].spec.nbytes)
+    for name in sorted(lifetimes, key=lambda n: (-sizes[n], n)):
+        size = up(sizes[name])
         first, last = lifetimes[name]
         clashes = sorted(
             (start, end) for start, end, born, dies in placed if born <= last and first <= dies
@@ -47,10 +52,16 @@ def plan_memory(partition: LoweredPartition) -> MemoryPlan:
         for start, end in clashes:
             if offset + size <= start:
                 break
-            offset = max(offset, align(end))
+            offset = max(offset, up(end))
         placed.append((offset, offset + size, first, last))
         offsets[name] = offset
-    planned = max((end for _, end, _, _ in placed), default=0)
+    return offsets, max((end for _, end, _, _ in placed), default=0)
+
+
+def plan_memory(partition: LoweredPartition) -> MemoryPlan:
+    lifetimes = _lifetimes(partition)
+    sizes = {name: partition.buffers[name].spec.nbytes for name in lifetimes}
+    offsets, planned = place_buffers(lifetimes, sizes)
     workspace = align(partition.workspace_bytes) * partition.threads  # a stack per thread
     total = align(planned) + workspace
     return MemoryPlan(offsets, align(planned), workspace, total, lifetimes, sizes)

@@ -15,12 +15,12 @@ typedef uint64_t bitfield;
 
 enum { CREATE_BUFFER, CREATE_KERNEL, CREATE_PROGRAM, CREATE_CONTEXT, CREATE_QUEUE,
        RELEASE_MEM, RELEASE_KERNEL, RELEASE_PROGRAM, RELEASE_CONTEXT, RELEASE_QUEUE,
-       SET_ARG, ENQUEUE_KERNEL, WRITE, READ, MAP, UNMAP, COUNTERS };
+       SET_ARG, ENQUEUE_KERNEL, WRITE, READ, MAP, UNMAP, CREATE_SUB_BUFFER, COUNTERS };
 static const char *const names[COUNTERS] = {
     "clCreateBuffer", "clCreateKernel", "clCreateProgramWithSource", "clCreateContext",
     "clCreateCommandQueue", "clReleaseMemObject", "clReleaseKernel", "clReleaseProgram",
     "clReleaseContext", "clReleaseCommandQueue", "clSetKernelArg", "clEnqueueNDRangeKernel", "clEnqueueWriteBuffer",
-    "clEnqueueReadBuffer", "clEnqueueMapBuffer", "clEnqueueUnmapMemObject"};
+    "clEnqueueReadBuffer", "clEnqueueMapBuffer", "clEnqueueUnmapMemObject", "clCreateSubBuffer"};
 static long counts[COUNTERS];
 
 static void *real(const char *name) {
@@ -57,6 +57,9 @@ FORWARD(cl_int, clBuildProgram, (handle p, cl_uint n, const handle *d, const cha
 COUNTED(CREATE_KERNEL, handle, clCreateKernel, (handle p, const char *n, cl_int *e), (p, n, e))
 COUNTED(CREATE_BUFFER, handle, clCreateBuffer, (handle c, bitfield f, size_t s, void *h, cl_int *e),
         (c, f, s, h, e))
+FORWARD(cl_int, clGetDeviceInfo, (handle d, cl_uint p, size_t s, void *v, size_t *r), (d, p, s, v, r))
+COUNTED(CREATE_SUB_BUFFER, handle, clCreateSubBuffer, (handle b, bitfield f, cl_uint t, const void *i, cl_int *e),
+        (b, f, t, i, e))
 COUNTED(SET_ARG, cl_int, clSetKernelArg, (handle k, cl_uint i, size_t s, const void *v), (k, i, s, v))
 COUNTED(WRITE, cl_int, clEnqueueWriteBuffer,
         (handle q, handle b, cl_uint k, size_t o, size_t s, const void *p, cl_uint n, const void *w, void *e),
