@@ -72,6 +72,33 @@ def test_tegra_k1_bundle_cross_compiles_with_a_toolchain_file(tmp_path):
     assert_close(got, reference_outputs(model, {model.graph.input[0].name: x}))
 
 
+def test_gpu_bundle_builds_with_cmake_and_runs_on_opencl(tmp_path):
+    """A bundle with a GPU partition (host-opencl, pocl) built by its CMakeLists: it links
+    the dlopen library, and its driver matches onnxruntime."""
+    pytest.importorskip("pyopencl")
+    bundle = tmp_path / "gpu"
+    model = onnx.load(TINY_CNN)
+    build_model(model, "host-opencl", str(bundle), log=quiet, place="gpu", emit_only=True)
+    assert "${CMAKE_DL_LIBS}" in (bundle / "CMakeLists.txt").read_text()
+    build = tmp_path / "build"
+    _run(["cmake", "-S", bundle, "-B", build])
+    _run(["cmake", "--build", build])
+    x = np.random.default_rng(12).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    program = [build / "model_main", "-w", bundle / "weights.bin"]
+    result = subprocess.run(
+        [str(p) for p in [*program, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if "ENOGPU" in result.stderr:
+        pytest.skip(f"no OpenCL device: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    got = {model.graph.output[0].name: np.load(tmp_path / "y.npy")}
+    assert_close(got, reference_outputs(model, {model.graph.input[0].name: x}))
+
+
 @pytest.fixture(scope="module")
 def two_bundles(tmp_path_factory):
     """examples/firmware/two_models.py's bundles (--name cnn, 2 threads; --name spk) and
