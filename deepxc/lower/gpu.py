@@ -58,12 +58,14 @@ def lower_gpu(
     gpu: Gpu | None = None,
     prefix: str = "",
     log=print,
+    emit_as: str | None = None,
 ) -> GpuPartition:
     """The kernels and launches computing `graph` on `gpu` (default: the target's [gpu]);
     only the `layers` named (IR node names: a partition) if given, their inputs and
     outputs the tensors that cross the partition's border (see `partition_graph`).
     `prefix` starts every kernel name, so several partitions' kernels can share a
-    program."""
+    program. `emit_as` ("opencl") prints kernels scheduled for a CUDA GPU as OpenCL C
+    instead of PTX: the very schedules and launches, runnable where no CUDA device is."""
     gpu = gpu or target.gpu
     if gpu is None:
         raise TargetError(f"target {target.name} has no [gpu] section: no GPU to lower for")
@@ -80,20 +82,25 @@ def lower_gpu(
             [node.name for node in graph.nodes()],
             "no kernel to run" if not lister.calls else f"it passes '{passed[0]}' through",
         )
+    api = emit_as or gpu.api
     if gpu.api == "cuda":
         from deepxc.lower.nvptx import emit_ptx, lower_to_device, nvptx_target
 
-        tvm_target, lower = nvptx_target(gpu), lower_to_device
+        schedule_target = nvptx_target(gpu)
+    else:
+        schedule_target = opencl_target(gpu)
+    if api == "cuda":
+        tvm_target, lower = schedule_target, lower_to_device
     else:
         tvm_target, lower = opencl_target(gpu), lower_device
     funcs, rules = {}, {}
     for name in dict.fromkeys(call.kernel for call in lister.calls):
-        func, rules[name] = schedule_gpu_kernel(module[name], tvm_target)
+        func, rules[name] = schedule_gpu_kernel(module[name], schedule_target)
         funcs[name] = func.with_attr("global_symbol", prefix + name)
     scheduled = tvm.IRModule({prefix + name: func for name, func in funcs.items()})
     host, device, device_target = lower(scheduled, tvm_target)
     kernel_launches = read_launches(scheduled, host, device)
-    if gpu.api == "cuda":
+    if api == "cuda":
         source = emit_ptx(device, device_target, gpu)
     else:
         from deepxc.lower.opencl_codegen import opencl_source
@@ -128,7 +135,7 @@ def lower_gpu(
                 )
             )
     partition = GpuPartition(
-        api=gpu.api,
+        api=api,
         source=source,
         launches=launches,
         buffers=buffers,
@@ -136,7 +143,7 @@ def lower_gpu(
         outputs=outputs,
         output_tensors=list(program.outputs),
         weights=weights,
-        opencl_c=gpu.opencl_c if gpu.api == "opencl" else "",
+        opencl_c=gpu.opencl_c if api == "opencl" else "",
         arch=gpu.arch,
         address_bits=gpu.address_bits,
         layers=[node.name for node in graph.nodes()],
