@@ -193,10 +193,9 @@ def write_bundle(
         check_tools(spec)
         rename_symbols(directory, spec, names.backend_renames())
     Path(directory, "weights.bin").write_bytes(blob)
-    for part, gpu_part in zip(
-        ctx.gpu.partitions if ctx.gpu else [], gpu_partitions(levels).values()
-    ):
-        Path(directory, part.file).write_text(gpu_part.source)
+    sources = {symbol: part.source for symbol, part in gpu_partitions(levels).items()}
+    for part in ctx.gpu.partitions if ctx.gpu else []:
+        Path(directory, part.file).write_text(sources[part.symbol])
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
     if not emit_only:
@@ -254,40 +253,22 @@ def write_bundle(
 
 def _gpu_records(levels: list[LoweredPartition], ctx: BundleContext) -> list[dict]:
     """Each GPU partition: the level and layers it computes, its kernels' API and source
-    file, its launches and the device memory it has from init on."""
-    records = []
-    files = {part.symbol: part.file for part in ctx.gpu.partitions} if ctx.gpu else {}
-    own: dict[str, list[str]] = {}
-    for part in ctx.gpu.partitions if ctx.gpu else []:
-        names = {b.index: b.name for b in ctx.gpu.buffers if b.device_offset is None}
-        own[part.symbol] = [
-            names[i]
-            for i in {*(i for i, _ in part.inputs + part.outputs), *_partition_buffers(part)}
-            if i in names
-        ]
-    for level in levels:
-        for symbol, part in level.offloaded.items():
-            records.append(
-                {
-                    "processor": "gpu",
-                    "api": part.api,
-                    "function": symbol,
-                    "level": level.level,
-                    "layers": part.layers,
-                    "source": files[symbol],
-                    "launches": len(part.launches),
-                    # its own device buffers: weights, inputs and outputs (the
-                    # tensors between its kernels lie in the shared device arena)
-                    "device_bytes": sum(
-                        part.buffers[name].spec.nbytes for name in own.get(symbol, [])
-                    ),
-                }
-            )
-    return records
-
-
-def _partition_buffers(part) -> set[int]:
-    return {index for launch in part.launches for index in launch.args}
+    file, its launches and the device memory of its own buffers (weights, inputs,
+    outputs; the tensors between its kernels lie in the device arena)."""
+    parts = gpu_partitions(levels)
+    return [
+        {
+            "processor": "gpu",
+            "api": ctx.gpu.api,
+            "function": part.symbol,
+            "level": part.level,
+            "layers": parts[part.symbol].layers,
+            "source": part.file,
+            "launches": len(part.launches),
+            "device_bytes": part.device_bytes,
+        }
+        for part in (ctx.gpu.partitions if ctx.gpu else [])
+    ]
 
 
 def _make_outputs(spec: BuildSpec) -> list[str]:

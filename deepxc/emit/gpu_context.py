@@ -47,6 +47,10 @@ class GpuPartitionContext:
     outputs: list[tuple[int, int]]
     launches: list[GpuLaunchContext]
     layers: str
+    level: int  # the runtime compression level whose schedule calls it
+    # device memory of its own buffers (weights, inputs, outputs); the tensors between its
+    # kernels lie in the shared device arena
+    device_bytes: int
 
 
 @dataclass
@@ -72,6 +76,10 @@ def gpu_partitions(levels: list[LoweredPartition]) -> dict[str, GpuPartition]:
     return {symbol: part for level in levels for symbol, part in level.offloaded.items()}
 
 
+def _levels_of(levels: list[LoweredPartition]) -> dict[str, int]:
+    return {symbol: level.level for level in levels for symbol in level.offloaded}
+
+
 def gpu_context(
     levels: list[LoweredPartition], plans: list[MemoryPlan], weight_offsets: dict[str, int]
 ) -> GpuContext | None:
@@ -93,11 +101,13 @@ def gpu_context(
             if call.kernel in level.offloaded:
                 boundary[call.kernel] = [plan.offsets.get(arg) for arg in call.args]
     arena_bytes = 0
+    level_of = _levels_of(levels)
     for index, (symbol, part) in enumerate(parts.items()):
         at = dict(zip(part.inputs + part.outputs, boundary.get(symbol, [])))
         device_offsets, planned = plan_device_arena(part)
         arena_bytes = max(arena_bytes, planned)
         numbers = {}
+        first_buffer = len(buffers)
         for name, buffer in part.buffers.items():
             numbers[name] = len(buffers)
             buffers.append(
@@ -136,6 +146,10 @@ def gpu_context(
                 outputs=[(numbers[n], part.buffers[n].spec.nbytes) for n in part.outputs],
                 launches=launches,
                 layers=_c_comment(", ".join(part.layers)),
+                level=level_of[symbol],
+                device_bytes=sum(
+                    b.nbytes for b in buffers[first_buffer:] if b.device_offset is None
+                ),
             )
         )
     versions = {part.opencl_c for part in parts.values()}

@@ -151,7 +151,7 @@ def lower_gpu(
     problems = limit_problems(partition, gpu)
     if problems:
         raise LoweringError(f"GPU kernels for {target.name}: {'; '.join(problems)}")
-    log(f"lower: {len(launches)} GPU kernel launches ({gpu.api}) for {target.name}")
+    log(f"lower: {len(launches)} GPU kernel launches ({api}) for {target.name}")
     return partition
 
 

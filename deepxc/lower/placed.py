@@ -8,9 +8,8 @@ from __future__ import annotations
 import dataclasses
 
 from deepxc.artifacts import GpuPartition, LoweredPartition
-from deepxc.errors import LoweringError
 from deepxc.ir import Graph
-from deepxc.ir.placement import Partition, collapse, partitions
+from deepxc.ir.placement import PARTITION_OP, Partition, collapse, partitions
 from deepxc.lower.gpu import NothingToRun, lower_gpu
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.relax_ops.partition import partition_symbol
@@ -56,8 +55,6 @@ def lower_placed(
     first_partition: int = 0,
 ) -> LoweredPartition:
     """`graph` lowered with its layers on the processors `placement` names."""
-    if target.gpu is None and any(p == "gpu" for p in placement.values()):
-        raise LoweringError(f"target {target.name} has no GPU ([gpu] in its target file)")
     placement = dict(placement)
     while True:  # until every GPU partition has kernels to run
         try:
@@ -89,13 +86,12 @@ def _lower_gpu_partitions(
     host_graph, subgraphs = collapse(graph, runs, first=first)
     offloaded: dict[str, GpuPartition] = {}
     for node in host_graph.nodes():
-        if node.op != "DevicePartition":
+        if node.op != PARTITION_OP:
             continue
         index = node.attrs["index"]
         sub = subgraphs[index - first]
         log(f"lower: GPU partition {index}: {len(sub.dag)} layers")
         part = lower_gpu(sub, target, prefix=f"p{index}_", log=log)
-        part.layers = list(node.attrs["layers"])
         offloaded[partition_symbol(node)] = _prefixed(part, f"p{index}.")
     return host_graph, offloaded
 

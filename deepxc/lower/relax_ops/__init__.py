@@ -4,6 +4,7 @@ An emitter receives the EmitContext and the node, and returns one Relax expressi
 node output (None for an omitted optional output).
 """
 
+from deepxc.ir.placement import PARTITION_OP
 from deepxc.lower.relax_ops import conv, dense, elementwise, normalization, pool, shape
 from deepxc.lower.relax_ops import reduce as reduction
 from deepxc.lower.relax_ops.conv_transpose import conv_transpose
@@ -12,7 +13,7 @@ from deepxc.lower.relax_ops.resize import resize
 from deepxc.lower.relax_ops.slice import slice_
 
 EMITTERS = {
-    "DevicePartition": device_partition,
+    PARTITION_OP: device_partition,
     "Conv": conv.conv,
     "Gemm": dense.gemm,
     "MatMul": dense.matmul,
