@@ -111,9 +111,11 @@ class _HostBuffers:
                 continue
             if _op(data) == "tirx.buffer_data":  # a view of another buffer
                 return self.parameter(data.args[0], depth + 1)
-            handle = _struct_get_source(data)
-            if handle is not None and handle in self.bound:
-                return _argument_index(self.bound[handle])
+            # data = ...tvm_struct_get(handle, 0, ...), handle = ...tvm_struct_get(args, i, ...)
+            pointer = _first_struct_get(data)
+            if pointer is not None and pointer.args[0] in self.bound:
+                argument = _first_struct_get(self.bound[pointer.args[0]])
+                return int(argument.args[1]) if argument is not None else None
         return None
 
 
@@ -121,25 +123,13 @@ def _op(node) -> str:
     return getattr(getattr(node, "op", None), "name", "")
 
 
-def _struct_get_source(expr):
-    """The handle `h` of the first `tvm_struct_get(h, ...)` in `expr`."""
+def _first_struct_get(expr) -> tvm.ir.Call | None:
+    """The first `tvm_struct_get(handle, index, field, ...)` in `expr`, if any."""
     found = []
 
     def visit(node):
         if not found and isinstance(node, tvm.ir.Call) and _op(node) == "tirx.tvm_struct_get":
-            found.append(node.args[0])
-
-    tvm_ffi.structural_walk(expr, visit, order="pre")
-    return found[0] if found else None
-
-
-def _argument_index(expr) -> int | None:
-    """i of the `tvm_struct_get(args, i, ...)` in `expr`: which argument it reads."""
-    found = []
-
-    def visit(node):
-        if not found and isinstance(node, tvm.ir.Call) and _op(node) == "tirx.tvm_struct_get":
-            found.append(int(node.args[1]))
+            found.append(node)
 
     tvm_ffi.structural_walk(expr, visit, order="pre")
     return found[0] if found else None
