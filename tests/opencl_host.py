@@ -1,4 +1,4 @@
-"""Runs an GpuPartition's launch table with pyopencl, as the generated runtime will:
+"""Runs a GpuPartition's launch table with pyopencl, as the generated runtime will:
 build the source once, upload weights and inputs, enqueue every launch with its work
 sizes, read the outputs. pocl (Debian's pocl-opencl-icd) is the device here."""
 
