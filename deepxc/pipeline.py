@@ -9,6 +9,12 @@ from collections.abc import Callable
 
 import onnx
 
+from deepxc.dad.apply_plan import apply_plan
+from deepxc.dad.costs import load_costs
+from deepxc.dad.network import network_profile
+from deepxc.dad.plan_file import graph_fingerprint, plan_dict, read_plan
+from deepxc.dad.planner import DecompositionPlan, PlanRequest, plan_graph
+from deepxc.dad.problem import PlanError
 from deepxc.emit.bundle import prepare_output_dir, staged_bundle_dir, write_bundle
 from deepxc.emit.symbols import bundle_names
 from deepxc.emit.toolchain import build_spec, check_tools
@@ -16,6 +22,7 @@ from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model, load_onnx
 from deepxc.ir import Graph, verify
 from deepxc.ir.dump import dump_graph
+from deepxc.ir.order import in_order
 from deepxc.ir.placement import (
     PlacementError,
     carry_placement,
@@ -129,6 +136,8 @@ def build(
     emit_only: bool = False,
     command_line: list[str] | None = None,
     place: str | None = None,
+    plan: str | None = None,
+    plan_request: PlanRequest | None = None,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
     `target_name` is a known target's name or a target file's path; `command_line` (the
@@ -153,6 +162,8 @@ def build(
         api_name,
         emit_only,
         place=place,
+        plan=plan,
+        plan_request=plan_request,
         origin=ModelOrigin(
             model_path, file_sha256(model_path), command_line, "deepxc.pipeline.build"
         ),
@@ -175,6 +186,8 @@ def build_model(
     emit_only: bool = False,
     origin: ModelOrigin | None = None,
     place: str | None = None,
+    plan: str | None = None,
+    plan_request: PlanRequest | None = None,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count (at most MAX_THREADS);
@@ -185,7 +198,11 @@ def build_model(
     `deepx_`). `emit_only` writes the bundle's sources and build files without running the
     C toolchain. `origin` says where the model came from (default: this call, on the
     serialized model). `place` puts layers on the target's processors (`--place`: "gpu",
-    or "LAYER=gpu,LAYER=cpu,..."; default: all on the CPU)."""
+    or "LAYER=gpu,LAYER=cpu,..."; default: all on the CPU). `plan` places them by a
+    decomposition plan instead: "auto" plans each level now (`plan_request` says how),
+    else it names a plan file (`deepxc plan -o`), made for this model."""
+    if place and plan:
+        raise PlanError("--place and --plan both place the layers: give one of them")
     if isinstance(target, str):
         target = load_target(target)
     names = bundle_names(api_name)
@@ -200,6 +217,7 @@ def build_model(
         "input_shapes": input_shapes or None,
         "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
         "place": place or None,
+        "plan": plan or None,
     }
     threads = threads or min(target.cpu_cores, MAX_THREADS)
     if not emit_only:  # a missing compiler fails before any work
@@ -208,14 +226,15 @@ def build_model(
     prepare_output_dir(out_dir)
     graph = frontend(model, input_shapes, log)
     placement = place_layers(graph, target, place, log) if place else None
-    if placement and "gpu" in placement.values():
-        target = target.dynamically_linked()
     summary = model_summary(graph)
     totals = summary["totals"]
     log(f"ir: {len(graph.dag)} layers, {totals['macs']:,} MACs, {totals['params']:,} parameters")
-    graphs, plan = (
-        compress(graph, budgets, calibration, target, log) if budgets else ([graph], None)
+    graphs, rlc = compress(graph, budgets, calibration, target, log) if budgets else ([graph], None)
+    placed, decompositions = _placed_levels(
+        graph, graphs, target, place, placement, plan, plan_request or PlanRequest(), log
     )
+    if any(p and "gpu" in p.values() for _, p in placed):
+        target = target.dynamically_linked()
     provenance = build_provenance(
         origin or ModelOrigin.in_memory(model.SerializeToString(), "deepxc.pipeline.build_model"),
         options,
@@ -229,15 +248,20 @@ def build_model(
         staged_bundle_dir(out_dir) as staging,  # replaces out_dir once the bundle is complete
     ):
         partitions = []
-        for index, level_graph in enumerate(graphs):
+        for index, (level_graph, level_placement) in enumerate(placed):
             common = {"log": log, "level": index, "built": built, "symbol_prefix": names.kernels}
-            if placement is None:
+            if level_placement is None:
                 lowered = lower_partition(level_graph, target, workdir, threads, **common)
             else:
-                placed = carry_placement(level_graph, placement, default_processor(place))
                 first = sum(len(p.offloaded) for p in partitions)
                 lowered = lower_placed(
-                    level_graph, target, placed, workdir, threads, first_partition=first, **common
+                    level_graph,
+                    target,
+                    level_placement,
+                    workdir,
+                    threads,
+                    first_partition=first,
+                    **common,
                 )
             partitions.append(lowered)
         log(f"emit: bundle in {out_dir}")
@@ -250,7 +274,7 @@ def build_model(
             [model_summary(level_graph) for level_graph in graphs],
             embed_weights,
             profile,
-            rlc_level_info(plan) if plan else None,
+            _level_info(rlc, decompositions, len(graphs)),
             names,
             emit_only,
             provenance,
@@ -264,6 +288,127 @@ def build_model(
     if emit_only:
         log(f"emitted without compiling: build it with `make -C {out_dir}` (or its CMakeLists)")
     return manifest
+
+
+def plan(
+    model_path: str,
+    target_name: str,
+    goal,
+    network: str | None = None,
+    costs: str | None = None,
+    slices: int = 2,
+    time_limit_s: float = 20.0,
+    input_shapes=None,
+    log: Log = print,
+):
+    """`deepxc plan`: the decomposition plan of an ONNX file on a target."""
+    target = load_target(target_name)
+    log(f"ingest: {model_path}")
+    graph = frontend(load_onnx(model_path), input_shapes, log)
+    return plan_graph_for(
+        graph, target, PlanRequest(goal, network, costs, slices, time_limit_s), log
+    )
+
+
+def plan_graph_for(graph: Graph, target: Target, request: PlanRequest, log: Log = print):
+    """The plan of `graph` on `target` the request asks for (`deepxc.dad`)."""
+    costs = load_costs(target, request.costs)
+    network = network_profile(request.network) if request.network else None
+    return plan_graph(
+        graph,
+        costs,
+        request.goal,
+        graph_fingerprint(graph),
+        network=network,
+        slices=request.slices,
+        time_limit_s=request.time_limit_s,
+        log=log,
+    )
+
+
+def planned_layers(
+    graph: Graph,
+    target: Target,
+    plan: str | DecompositionPlan,
+    request: PlanRequest,
+    log: Log = print,
+):
+    """`build --plan`: the plan ("auto": made now; else a plan file's path) applied to
+    `graph`: the graph with its slices, each layer's processor, and the layers in the
+    plan's order; and the plan."""
+    if isinstance(plan, DecompositionPlan):
+        decomposition = plan
+    elif plan == "auto":
+        decomposition = plan_graph_for(graph, target, request, log)
+    else:
+        decomposition = read_plan(plan, graph, [p.name for p in target.processors], target.name)
+    if "remote" in decomposition.processors():
+        raise PlanError(
+            "the plan puts blocks on the remote processor, which bundles cannot hold yet "
+            "(plan without --network)"
+        )
+    sliced, placement, order = apply_plan(graph, decomposition)
+    if "gpu" in placement.values() and target.gpu is None:
+        raise PlanError(f"the plan puts blocks on a GPU, and target {target.name} has none")
+    placement = settle_placement(sliced, placement, log)
+    log(
+        f"plan: {len(decomposition.blocks)} blocks, predicted "
+        f"{decomposition.latency_s * 1e3:.3f} ms ({decomposition.method}), on "
+        + ", ".join(decomposition.processors())
+    )
+    return in_order(sliced, order), placement, decomposition
+
+
+def _level_info(rlc, plans: dict, count: int) -> list[dict] | None:
+    """Each level's entries of manifest.json beyond its kernels: its RLC report, and
+    the decomposition plan it was built by (predicted times, to hold against a profile)."""
+    if not rlc and not plans:
+        return None
+    info = rlc_level_info(rlc) if rlc else [{} for _ in range(count)]
+    for index, decomposition in plans.items():
+        info[index]["plan"] = plan_dict(decomposition)
+    return info
+
+
+def _placed_levels(
+    graph: Graph,
+    graphs: list[Graph],
+    target: Target,
+    place: str | None,
+    placement: dict[str, str] | None,
+    plan: str | None,
+    request: PlanRequest,
+    log: Log,
+) -> tuple[list[tuple[Graph, dict[str, str] | None]], dict[int, DecompositionPlan]]:
+    """Each level's graph as it is lowered (a plan may slice layers and order them) with
+    its layers' processors (None: all on the CPU); and the plans made or read. `--place`
+    carries to every level; `--plan auto` plans every level; a plan file (made for the
+    model) applies to a level of the model's own graph and carries to compressed levels,
+    a sliced layer following its first slice."""
+    if place:
+        default = default_processor(place)
+        return [(g, carry_placement(g, placement, default)) for g in graphs], {}
+    if not plan:
+        return [(g, None) for g in graphs], {}
+    processors = [p.name for p in target.processors]
+    saved = None if plan == "auto" else read_plan(plan, graph, processors, target.name)
+    fingerprint = graph_fingerprint(graph)
+    placed, plans = [], {}
+    for index, level_graph in enumerate(graphs):
+        if saved is None or graph_fingerprint(level_graph) == fingerprint:
+            ordered, level_placement, decomposition = planned_layers(
+                level_graph, target, saved or "auto", request, log
+            )
+            placed.append((ordered, level_placement))
+            plans[index] = decomposition
+        else:
+            whole = saved.placement()
+            for parts in saved.sliced().values():
+                first = min(parts, key=lambda p: p.slice_index)
+                whole.update(dict.fromkeys(first.layers, first.processor))
+            carried = carry_placement(level_graph, whole, "cpu")
+            placed.append((level_graph, settle_placement(level_graph, carried, log)))
+    return placed, plans
 
 
 def place_layers(graph: Graph, target: Target, place: str, log: Log = print) -> dict[str, str]:

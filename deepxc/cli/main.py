@@ -1,4 +1,4 @@
-"""`deepxc build | run | inspect | report | targets`: argument parsing and one-line errors."""
+"""`deepxc COMMAND`: argument parsing, and one-line errors for every command."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli import help_examples
+from deepxc.cli.plan import add_plan_arguments, add_plan_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.cli.run import RUN_EPILOG, level_argument
@@ -86,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
         "lists them); `gpu,fc1=cpu` sets a default and exceptions. Default: all on the CPU",
     )
     build.add_argument(
+        "--plan",
+        metavar="auto|plan.json",
+        help="place the layers by a decomposition plan: `auto` plans now (the flags of "
+        "the 'decomposition plan' group below; with RLC levels, each level is planned), or "
+        "a plan file `deepxc plan -o` wrote for this model. Not with --place",
+    )
+    build.add_argument(
         "--emit-only",
         action="store_true",
         help="write the bundle's sources, kernel objects, weights and build files without "
@@ -106,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         help="pin the shape of an input with symbolic dimensions (repeatable)",
     )
     add_rlc_arguments(build)
+    add_plan_arguments(build)
     add_build_report_flag(build)
 
     run = sub.add_parser(
@@ -202,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     add_rlc_arguments(inspect)
 
     add_report_parser(sub)
+    add_plan_parser(sub)
 
     sub.add_parser(
         "targets",
@@ -250,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.inspect import inspect_command
 
             return inspect_command(args, _progress)
+        if args.command == "plan":
+            from deepxc.cli.plan import plan_command
+
+            return plan_command(args, _progress)
         if args.command == "report":
             from deepxc.cli.report import report_command
 

@@ -1,0 +1,375 @@
+"""Plan a model: its unit blocks (the heaviest sliced where slices may pay), the problem
+the cost model makes of them, the solver's plan, and the baselines a user holds it
+against (everything on the CPU, everything the GPU takes on the GPU, and the best single
+cut of the model between two processors, as Neurosurgeon plans device and server)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from deepxc.dad.blocks import block_edges, slice_blocks, unit_blocks
+from deepxc.dad.build_problem import problem_of
+from deepxc.dad.problem import Goal, Plan, PlanError, Problem
+from deepxc.dad.schedule import evaluate
+from deepxc.dad.solve import solve
+from deepxc.dad.unit_block import UnitBlock
+from deepxc.ir.graph import Graph
+from deepxc.ir.placement import gpu_refusal
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a user asks of a plan: the goal and its limits, the network to a remote
+    server (None: no remote), a costs file (None: the default), slices per heavy layer,
+    and the integer program's time limit."""
+
+    goal: Goal = Goal()
+    network: str | None = None
+    costs: str | None = None
+    slices: int = 2
+    time_limit_s: float = 20.0
+
+
+@dataclass
+class PlannedBlock:
+    """A block of the plan: its layers, where and when it runs; a slice also says which
+    output channels [lo, hi) of its layer group it computes, and which part it is."""
+
+    name: str
+    layers: list[str]
+    kind: str
+    processor: str
+    start_s: float
+    finish_s: float
+    macs: int
+    slice_of: str = ""
+    slice_index: int = 0
+    slices: int = 1
+    channels: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Baseline:
+    latency_s: float
+    energy_j: float
+    detail: str  # what it is ("all on cpu", "cut after conv3: cpu | remote")
+
+
+@dataclass
+class DecompositionPlan:
+    model: str
+    fingerprint: str
+    target: str
+    network: str | None
+    goal: Goal
+    blocks: list[PlannedBlock]
+    latency_s: float
+    energy_j: float
+    memory_bytes: dict[str, float]
+    method: str
+    optimal: bool
+    bound: float | None
+    solve_s: float
+    costs_source: str
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+
+    def gap(self) -> float | None:
+        value = self.latency_s if self.goal.objective == "latency" else self.energy_j
+        if self.bound is None or self.bound <= 0:
+            return None
+        return max(0.0, value - self.bound) / self.bound
+
+    def placement(self) -> dict[str, str]:
+        """Processor of every layer not sliced."""
+        return {
+            layer: block.processor
+            for block in self.blocks
+            if not block.slice_of
+            for layer in block.layers
+        }
+
+    def sliced(self) -> dict[str, list[PlannedBlock]]:
+        """Per sliced layer group (named by its first block's group), its slices."""
+        groups: dict[str, list[PlannedBlock]] = {}
+        for block in self.blocks:
+            if block.slice_of:
+                groups.setdefault(block.slice_of, []).append(block)
+        return groups
+
+    def processors(self) -> list[str]:
+        return sorted({block.processor for block in self.blocks})
+
+
+def plan_graph(
+    graph: Graph,
+    costs,
+    goal: Goal,
+    fingerprint: str,
+    network=None,
+    slices: int = 2,
+    max_sliced: int = 6,
+    time_limit_s: float = 20.0,
+    log=print,
+) -> DecompositionPlan:
+    """The best plan the solvers find for `graph` on the processors of `costs` (a
+    `CostModel`), and the baselines. `slices`: the parts a heavy layer's output channels
+    may be cut into (1: none); at most `max_sliced` layers (the heaviest) are offered."""
+    blocks = unit_blocks(graph)
+    refused = _refused(graph, blocks)
+    whole = _problem(graph, blocks, costs, network, refused)
+    candidates = _slice_candidates(whole, blocks, slices, max_sliced)
+    offered = _with_slices(blocks, candidates, slices)
+    problem = _problem(graph, offered, costs, network, refused) if candidates else whole
+    log(
+        f"plan: {len(blocks)} blocks ({len(candidates)} layers offered in {slices} slices), "
+        f"{len(problem.processors)} processors ({', '.join(p.name for p in problem.processors)})"
+    )
+    started = time.monotonic()
+    found = solve(problem, goal, time_limit_s=time_limit_s)
+    solve_s = time.monotonic() - started
+    final_blocks, assignment = _merge_slices(offered, found)
+    final = _problem(graph, final_blocks, costs, network, refused) if candidates else problem
+    order = sorted(
+        (b.name for b in final.blocks),
+        key=lambda name: (_start_of(name, found, final_blocks), _position(final, name)),
+    )
+    plan = evaluate(final, {**_io_assignment(final), **assignment}, _topological(final, order))
+    bound = found.bound
+    return DecompositionPlan(
+        model=graph.name,
+        fingerprint=fingerprint,
+        target=costs.target_name,
+        network=getattr(network, "name", None),
+        goal=goal,
+        blocks=_planned(final_blocks, plan),
+        latency_s=plan.latency_s,
+        energy_j=plan.energy_j,
+        memory_bytes=plan.memory_bytes,
+        method=found.method,
+        optimal=found.optimal and not candidates,
+        bound=bound,
+        solve_s=solve_s,
+        costs_source=costs.source,
+        baselines=baselines(whole, blocks),
+    )
+
+
+def _problem(graph: Graph, blocks: list[UnitBlock], costs, network, refused) -> Problem:
+    edges = block_edges(graph, blocks)
+    return problem_of(
+        blocks,
+        edges,
+        _readers(blocks, graph.inputs),
+        _writers(blocks, graph.outputs),
+        costs,
+        network=network,
+        refused={
+            b.name: refused[b.slice_of or b.name] for b in blocks if b.slice_of or b.name in refused
+        },
+    )
+
+
+def _readers(blocks: list[UnitBlock], tensors: list[str]) -> dict[str, list[str]]:
+    return {t: [b.name for b in blocks if t in b.inputs] for t in tensors}
+
+
+def _writers(blocks: list[UnitBlock], tensors: list[str]) -> dict[str, list[str]]:
+    return {t: [b.name for b in blocks if t in b.outputs] for t in tensors}
+
+
+def _refused(graph: Graph, blocks: list[UnitBlock]) -> dict[str, set[str]]:
+    """Per block, the processors that cannot run it (the GPU: a layer not on float32)."""
+    refused = {}
+    for block in blocks:
+        if any(gpu_refusal(graph, layer) for layer in block.layers):
+            refused[block.name] = {"gpu"}
+    return refused
+
+
+def _slice_candidates(
+    problem: Problem, blocks: list[UnitBlock], slices: int, max_sliced: int
+) -> list[str]:
+    """The heaviest sliceable blocks that at least two serial groups can run: only there
+    can slices run at the same time."""
+    if slices < 2:
+        return []
+    groups = {p.name: p.serial_group for p in problem.processors}
+    able = []
+    for block in blocks:
+        runnable = problem.block(block.name).time_s
+        if block.sliceable and block.channels >= 2 * slices:
+            if len({groups[p] for p in runnable}) >= 2:
+                able.append(block)
+    able.sort(key=lambda b: -b.macs)
+    return [b.name for b in able[:max_sliced]]
+
+
+def _with_slices(blocks: list[UnitBlock], candidates: list[str], slices: int) -> list[UnitBlock]:
+    offered = []
+    for block in blocks:
+        offered.extend(slice_blocks(block, slices) if block.name in candidates else [block])
+    return offered
+
+
+def _merge_slices(offered: list[UnitBlock], found: Plan) -> tuple[list[UnitBlock], dict[str, str]]:
+    """The blocks as they will be built: neighbouring slices of one layer group on one
+    processor become one slice, and a group whose slices all went to one processor is
+    whole again. With each block's processor."""
+    final: list[UnitBlock] = []
+    assignment: dict[str, str] = {}
+    groups: dict[str, list[UnitBlock]] = {}
+    for block in offered:
+        if block.slice_of:
+            groups.setdefault(block.slice_of, []).append(block)
+            if len(groups[block.slice_of]) < block.slices:
+                continue
+            pieces = _runs(groups[block.slice_of], found.processor)
+            if len(pieces) == 1:
+                merged = _join(pieces[0][1], whole=True)
+                final.append(merged)
+                assignment[merged.name] = pieces[0][0]
+                continue
+            for index, (processor, run) in enumerate(pieces):
+                merged = dataclasses.replace(
+                    _join(run, whole=False), slice_index=index, slices=len(pieces)
+                )
+                merged.name = f"{merged.slice_of}@{index}of{len(pieces)}"
+                final.append(merged)
+                assignment[merged.name] = processor
+        else:
+            final.append(block)
+            assignment[block.name] = found.processor[block.name]
+    return final, assignment
+
+
+def _runs(parts: list[UnitBlock], processor: dict[str, str]) -> list[tuple[str, list[UnitBlock]]]:
+    runs: list[tuple[str, list[UnitBlock]]] = []
+    for part in sorted(parts, key=lambda p: p.channel_range):
+        where = processor[part.name]
+        if runs and runs[-1][0] == where:
+            runs[-1][1].append(part)
+        else:
+            runs.append((where, [part]))
+    return runs
+
+
+def _join(parts: list[UnitBlock], whole: bool) -> UnitBlock:
+    """One block of neighbouring slices: their work and outputs added up."""
+    first = parts[0]
+    joined = dataclasses.replace(
+        first,
+        macs=sum(p.macs for p in parts),
+        bytes_out=sum(p.bytes_out for p in parts),
+        weight_bytes=sum(p.weight_bytes for p in parts),
+        channel_range=(first.channel_range[0], parts[-1].channel_range[1]),
+    )
+    if whole:
+        joined = dataclasses.replace(
+            joined,
+            name=first.slice_of,
+            slice_of="",
+            slice_index=0,
+            slices=1,
+            channel_range=(0, 0),
+        )
+    return joined
+
+
+def _start_of(name: str, found: Plan, blocks: list[UnitBlock]) -> float:
+    """When the solver started `name` (a merged slice: its first part)."""
+    if name in found.start_s:
+        return found.start_s[name]
+    block = next((b for b in blocks if b.name == name), None)
+    group = block.slice_of if block and block.slice_of else name
+    starts = [s for n, s in found.start_s.items() if n.startswith(f"{group}@") or n == group]
+    return min(starts) if starts else 0.0
+
+
+def _position(problem: Problem, name: str) -> int:
+    return next(i for i, b in enumerate(problem.blocks) if b.name == name)
+
+
+def _io_assignment(problem: Problem) -> dict[str, str]:
+    return {b.name: next(iter(b.time_s)) for b in problem.blocks if b.kind == "io"}
+
+
+def _topological(problem: Problem, preferred: list[str]) -> list[str]:
+    """`preferred` made a topological order of the problem's edges, kept where it is one."""
+    import networkx as nx
+
+    dag = nx.DiGraph()
+    dag.add_nodes_from(b.name for b in problem.blocks)
+    dag.add_edges_from((e.src, e.dst) for e in problem.edges)
+    rank = {name: i for i, name in enumerate(preferred)}
+    return list(nx.lexicographical_topological_sort(dag, key=lambda n: rank.get(n, -1)))
+
+
+def _planned(blocks: list[UnitBlock], plan: Plan) -> list[PlannedBlock]:
+    planned = [
+        PlannedBlock(
+            name=b.name,
+            layers=list(b.layers),
+            kind=b.kind,
+            processor=plan.processor[b.name],
+            start_s=plan.start_s[b.name],
+            finish_s=plan.finish_s[b.name],
+            macs=b.macs,
+            slice_of=b.slice_of,
+            slice_index=b.slice_index,
+            slices=b.slices,
+            channels=tuple(b.channel_range),
+        )
+        for b in blocks
+    ]
+    return sorted(planned, key=lambda b: (b.start_s, b.finish_s))
+
+
+def baselines(problem: Problem, blocks: list[UnitBlock]) -> dict[str, Baseline]:
+    """All on the CPU; all the GPU takes on the GPU (when there is one); the best single
+    cut of the model's order between two processors (a prefix on one, the rest on the
+    other: Neurosurgeon's device/server split when a remote processor is given)."""
+    names = [p.name for p in problem.processors]
+    result = {"all_cpu": _single(problem, "cpu")}
+    if "gpu" in names:
+        result["all_gpu"] = _single(problem, "gpu")
+    result["best_split"] = _best_split(problem, names)
+    return result
+
+
+def _single(problem: Problem, processor: str) -> Baseline:
+    assignment = {
+        b.name: processor if processor in b.time_s else next(iter(b.time_s)) for b in problem.blocks
+    }
+    plan = evaluate(problem, assignment)
+    moved = sum(1 for b in problem.blocks if b.kind != "io" and processor not in b.time_s)
+    detail = f"all on {processor}" + (f" ({moved} blocks it cannot run on cpu)" if moved else "")
+    return Baseline(plan.latency_s, plan.energy_j, detail)
+
+
+def _best_split(problem: Problem, names: list[str]) -> Baseline:
+    compute = [b for b in problem.blocks if b.kind != "io"]
+    best: Baseline | None = None
+    for first in names:
+        for second in names:
+            for cut in range(len(compute) + 1):
+                if first == second and cut:
+                    continue
+                assignment = _io_assignment(problem)
+                for i, block in enumerate(compute):
+                    wanted = first if i < cut else second
+                    assignment[block.name] = (
+                        wanted if wanted in block.time_s else next(iter(block.time_s))
+                    )
+                plan = evaluate(problem, assignment)
+                if best is None or plan.latency_s < best.latency_s:
+                    where = (
+                        f"all on {first}"
+                        if first == second or cut in (0, len(compute))
+                        else f"{first} up to {compute[cut - 1].name}, then {second}"
+                    )
+                    best = Baseline(plan.latency_s, plan.energy_j, where)
+    if best is None:
+        raise PlanError("the model has no blocks to plan")
+    return best
