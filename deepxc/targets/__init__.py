@@ -25,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TARGETS_DIR = Path(os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parent))
+NETWORKS_FILE = "networks.toml"  # beside the targets, and not one (deepxc.dad.network)
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Target:
 
 def known_targets() -> list[str]:
     """The target names in TARGETS_DIR; none at all is a broken install, said loudly."""
-    names = sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))
+    names = sorted(path.stem for path in TARGETS_DIR.glob("*.toml") if path.name != NETWORKS_FILE)
     if not names:
         where = "DEEPXC_TARGETS_DIR" if "DEEPXC_TARGETS_DIR" in os.environ else "the package"
         raise TargetError(
@@ -142,7 +143,7 @@ def load_target(name: str) -> Target:
             raise TargetError(f"target file {name}: no such file")
     else:
         path = TARGETS_DIR / f"{name}.toml"
-        if not path.is_file():
+        if not path.is_file() or path.name == NETWORKS_FILE:
             raise TargetError(
                 f"unknown target '{name}': known targets are {', '.join(known_targets())} "
                 "(or give a path to a target file, FILE.toml)"
