@@ -2,6 +2,8 @@
 costs files, the network links and the planning problem built from unit blocks."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -395,3 +397,14 @@ def test_blocks_with_a_non_float32_tensor_are_refused_the_gpu():
         block("cast", layers=["cast"]),
     ]
     assert gpu_refused(graph, blocks) == {"cast": {"gpu"}}
+
+
+def test_planning_imports_no_lowering():
+    """The cost model and the problem builder stay off TVM and the lowering stages."""
+    code = (
+        "import sys, deepxc.dad.build_problem\n"
+        "print([m for m in sys.modules if m.split('.')[0] == 'tvm'"
+        " or m.startswith(('deepxc.lower', 'deepxc.emit', 'deepxc.pipeline'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
