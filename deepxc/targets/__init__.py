@@ -187,6 +187,8 @@ def _processor(section: dict) -> Processor:
         processor.cores = native_cores()
     if not isinstance(processor.cores, int) or processor.cores < 1:
         raise ValueError(f"processor {processor.name}: cores = {processor.cores!r}")
+    if not isinstance(processor.group, str):
+        raise CostTableError(f"[processors {processor.name}] group = {processor.group!r}: a name")
     where = f"processors {processor.name}"
     processor.memory_mb = check_number(processor.memory_mb, f"[{where}] memory_mb")
     processor.cost = check_costs(processor.cost, f"{where}.cost")
