@@ -116,3 +116,14 @@ def collapse(
         )
     collapsed.drop_unused_constants()
     return collapsed, subgraphs
+
+
+def gpu_refusal(graph: Graph, layer: str) -> str | None:
+    """Why the GPU path cannot take `layer`, or None: its kernels compute on 32-bit
+    floats (an embedded-profile OpenCL device may have no 64-bit integers). Constant
+    inputs of other types (pads, axes, indices) are read at build time."""
+    node = graph.node(layer)
+    for tensor in [*node.inputs, *node.outputs]:
+        if tensor and not graph.is_constant(tensor) and graph.spec(tensor).dtype != "float32":
+            return f"tensor '{tensor}' is {graph.spec(tensor).dtype}, the GPU path takes float32"
+    return None

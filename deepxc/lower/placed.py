@@ -9,22 +9,11 @@ import dataclasses
 
 from deepxc.artifacts import GpuPartition, LoweredPartition
 from deepxc.ir import Graph
-from deepxc.ir.placement import PARTITION_OP, Partition, collapse, partitions
+from deepxc.ir.placement import PARTITION_OP, Partition, collapse, gpu_refusal, partitions
 from deepxc.lower.gpu import NothingToRun, lower_gpu
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.relax_ops.partition import partition_symbol
 from deepxc.targets import Target
-
-
-def gpu_refusal(graph: Graph, layer: str) -> str | None:
-    """Why the GPU path cannot take `layer`, or None: its kernels compute on 32-bit
-    floats (an embedded-profile OpenCL device may have no 64-bit integers). Constant
-    inputs of other types (pads, axes, indices) are read at build time."""
-    node = graph.node(layer)
-    for tensor in [*node.inputs, *node.outputs]:
-        if tensor and not graph.is_constant(tensor) and graph.spec(tensor).dtype != "float32":
-            return f"tensor '{tensor}' is {graph.spec(tensor).dtype}, the GPU path takes float32"
-    return None
 
 
 def settle_placement(graph: Graph, placement: dict[str, str], log=print) -> dict[str, str]:

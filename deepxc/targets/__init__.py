@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepxc.errors import TargetError
+from deepxc.targets.cost_tables import (
+    ENERGY_FIELDS,
+    CostTableError,
+    check_costs,
+    check_link,
+    check_number,
+    check_table,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,14 +25,25 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TARGETS_DIR = Path(os.environ.get("DEEPXC_TARGETS_DIR", Path(__file__).resolve().parent))
+NETWORKS_FILE = "networks.toml"  # beside the targets, and not one (deepxc.dad.network)
 
 
 @dataclass
 class Processor:
+    """A [[processors]] entry. The cost model's constants (`deepxc.targets.cost_tables`):
+    `cost` per kernel class {gmacs_per_s, gbytes_per_s, launch_us}, `energy` {nj_per_mac,
+    nj_per_byte, idle_mw}. `group`: processors sharing hardware (an OpenCL device running
+    on the CPU's own cores is in group "cpu"). `memory_mb`: what blocks placed on it may
+    hold, in MiB (0: no limit of its own)."""
+
     name: str
     kind: str
     cores: int
     clock_ghz: float
+    group: str = ""
+    memory_mb: float = 0.0
+    cost: dict = field(default_factory=dict)
+    energy: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ class Target:
     libs: list[str]
     runner: list[str]
     processors: list[Processor]
-    cost: dict = field(default_factory=dict)
+    links: list[dict] = field(default_factory=list)  # [[links]], checked by check_link
     core: Core = Core(4, 16)
     debian_package: str = ""  # the Debian package holding the toolchain, for error messages
     file: str = ""  # the target file a path named; "" for a known target
@@ -101,7 +120,7 @@ class Target:
 
 def known_targets() -> list[str]:
     """The target names in TARGETS_DIR; none at all is a broken install, said loudly."""
-    names = sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))
+    names = sorted(path.stem for path in TARGETS_DIR.glob("*.toml") if path.name != NETWORKS_FILE)
     if not names:
         where = "DEEPXC_TARGETS_DIR" if "DEEPXC_TARGETS_DIR" in os.environ else "the package"
         raise TargetError(
@@ -124,7 +143,7 @@ def load_target(name: str) -> Target:
             raise TargetError(f"target file {name}: no such file")
     else:
         path = TARGETS_DIR / f"{name}.toml"
-        if not path.is_file():
+        if not path.is_file() or path.name == NETWORKS_FILE:
             raise TargetError(
                 f"unknown target '{name}': known targets are {', '.join(known_targets())} "
                 "(or give a path to a target file, FILE.toml)"
@@ -132,6 +151,7 @@ def load_target(name: str) -> Target:
     try:
         data = tomllib.loads(path.read_text())
         toolchain = data["toolchain"]
+        processors = [_processor(p) for p in data.get("processors", [])]
         return Target(
             name=data["name"],
             description=data["description"],
@@ -141,14 +161,19 @@ def load_target(name: str) -> Target:
             ldflags=list(toolchain.get("ldflags", [])),
             libs=list(toolchain.get("libs", [])),
             runner=list(toolchain.get("runner", [])),
-            processors=[_processor(p) for p in data.get("processors", [])],
-            cost=dict(data.get("cost", {})),
+            processors=processors,
+            links=[
+                check_link(link, [p.name for p in processors], f"links #{i + 1}")
+                for i, link in enumerate(data.get("links", []))
+            ],
             core=_core(data.get("vector", {}), data.get("cache", {})),
             debian_package=str(toolchain.get("debian_package", "")),
             file=str(path.resolve()) if is_target_file(name) else "",
             gpu=_gpu(data["gpu"]) if "gpu" in data else None,
             dynamic=dict(toolchain.get("dynamic", {})),
         )
+    except CostTableError as exc:
+        raise TargetError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{path}: broken target file ({type(exc).__name__}: {exc})") from None
     except OSError as exc:
@@ -162,6 +187,12 @@ def _processor(section: dict) -> Processor:
         processor.cores = native_cores()
     if not isinstance(processor.cores, int) or processor.cores < 1:
         raise ValueError(f"processor {processor.name}: cores = {processor.cores!r}")
+    if not isinstance(processor.group, str):
+        raise CostTableError(f"[processors {processor.name}] group = {processor.group!r}: a name")
+    where = f"processors {processor.name}"
+    processor.memory_mb = check_number(processor.memory_mb, f"[{where}] memory_mb")
+    processor.cost = check_costs(processor.cost, f"{where}.cost")
+    processor.energy = check_table(processor.energy, ENERGY_FIELDS, f"{where}.energy")
     return processor
 
 
