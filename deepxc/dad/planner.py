@@ -140,7 +140,7 @@ def plan_graph(
     return DecompositionPlan(
         model=graph.name,
         fingerprint=fingerprint,
-        target=costs.target_name,
+        target=costs.target.name,
         network=getattr(network, "name", None),
         goal=goal,
         blocks=_planned(final_blocks, plan),
@@ -165,6 +165,7 @@ def _problem(graph: Graph, blocks: list[UnitBlock], costs, network, refused) -> 
         _writers(blocks, graph.outputs),
         costs,
         network=network,
+        tensor_bytes={t: graph.spec(t).nbytes for t in [*graph.inputs, *graph.outputs]},
         refused={
             b.name: refused[b.slice_of or b.name] for b in blocks if b.slice_of or b.name in refused
         },
