@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from deepxc.artifacts import LoweredPartition
+from deepxc.artifacts import KernelCall, LoweredPartition
 from deepxc.emit.context import BundleContext, build_context
 from deepxc.emit.gpu_context import gpu_partitions
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory, plan_record
@@ -302,7 +302,18 @@ def _interface(partition: LoweredPartition) -> tuple:
 
 
 def _kernel_calls(partition: LoweredPartition) -> list[dict]:
-    return [{"kernel": c.kernel, "layers": c.layers, "args": c.args} for c in partition.calls]
+    """The calls in order; `step` tells a CPU kernel ("kernel") from the start of a
+    partition on another processor ("launch") and the wait for it ("wait")."""
+    return [
+        {"kernel": c.kernel, "layers": c.layers, "args": c.args, "step": _step(c)}
+        for c in partition.calls
+    ]
+
+
+def _step(call: KernelCall) -> str:
+    if call.processor == "cpu":
+        return "kernel"
+    return "wait" if call.wait else "launch"
 
 
 def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, info: dict) -> dict:

@@ -40,6 +40,7 @@ class CallContext:
     comment: str
     profile_slot: int  # where the profiling build sums this call's time
     processor: str = "cpu"  # else a partition the runtime runs on that processor
+    wait: bool = False  # the wait for that partition, which the call naming it starts
 
 
 @dataclass
@@ -189,16 +190,19 @@ def level_context(
         return f"{buffer}{list(spec.shape)}"
 
     calls = []
-    for slot, call in enumerate(partition.calls, start=profile_first):
+    for step, call in enumerate(partition.calls):
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
+        if call.processor != "cpu":
+            comment = f"{_overlap_note(partition, step)}. {comment}"
         calls.append(
             CallContext(
                 call.kernel,
                 [address(a) for a in call.args],
                 _c_comment(comment),
-                slot,
+                profile_first + step,
                 call.processor,
+                call.wait,
             )
         )
 
@@ -219,6 +223,37 @@ def level_context(
         weight_bytes=read_bytes(partition.weights, partition.weight_reads),
         description="",
         profile_first=profile_first,
+    )
+
+
+def _overlap_note(partition: LoweredPartition, step: int) -> str:
+    """Why the partition call or wait at `step` of the call list is where it is: a call
+    starts the partition and names the step that waits for it; the wait says which call
+    reads the partition's outputs (or that the run ends)."""
+    calls = partition.calls
+    call = calls[step]
+    if not call.wait:
+        wait = next(
+            i
+            for i in range(step + 1, len(calls))
+            if calls[i].wait and calls[i].kernel == call.kernel
+        )
+        return (
+            f"Starts the partition on the {call.processor} and returns; the calls up to "
+            f"the wait at call {wait} run meanwhile"
+        )
+    made = set(call.args[len(call.args) - len(partition.offloaded[call.kernel].outputs) :])
+    after = next((later for later in calls[step + 1 :] if not later.wait), None)
+    if after is not None and made & set(after.args):
+        reader = ", ".join(after.layers) or after.kernel
+        tensors = ", ".join(sorted(made & set(after.args)))
+        return (
+            f"Wait for the partition on the {call.processor}: {reader} reads its output "
+            f"{tensors} next; until here its buffers stay out of the arena plan's reuse"
+        )
+    return (
+        f"Wait for the partition on the {call.processor} before the run returns; until "
+        "here its buffers stay out of the arena plan's reuse"
     )
 
 

@@ -98,7 +98,7 @@ def gpu_context(
     boundary = {}  # partition symbol -> arena offset of each call argument (None: not there)
     for level, plan in zip(levels, plans):
         for call in level.calls:
-            if call.kernel in level.offloaded:
+            if call.kernel in level.offloaded and not call.wait:
                 boundary[call.kernel] = [plan.offsets.get(arg) for arg in call.args]
     arena_bytes = 0
     level_of = _levels_of(levels)

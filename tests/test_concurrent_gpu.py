@@ -1,0 +1,155 @@
+"""GPU partitions that run while the CPU works: a partition's call starts it and a wait
+follows right before the first call that reads its outputs. Two independent branches,
+one per processor, in the plan's order (the GPU's first): the CPU's branch runs between
+the GPU's launch and its wait, the arena keeps the two apart, and the outputs match
+onnxruntime (pocl here, `host-opencl`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from models import make_model, tensor
+from onnx import helper
+from support import assert_close, quiet, random_inputs, reference_outputs
+
+from deepxc.emit.bundle import prepare_output_dir, write_bundle
+from deepxc.ir.order import in_order
+from deepxc.ir.placement import parse_place
+from deepxc.ir.stats import model_summary
+from deepxc.lower.placed import lower_placed
+from deepxc.pipeline import frontend
+from deepxc.runner import run_bundle
+from deepxc.targets import load_target
+
+pytest.importorskip("pyopencl")
+from opencl_host import opencl_device  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    opencl_device() is None,
+    reason="no OpenCL device: install pocl-opencl-icd and ocl-icd-opencl-dev (.ci/run does)",
+)
+
+BRANCH_A = ["a_conv1", "a_relu1", "a_conv2", "a_relu2"]
+BRANCH_B = ["b_conv1", "b_relu1", "b_conv2", "b_relu2"]
+
+
+def two_branches(
+    channels: int = 4, size: int = 16, in_channels: int = 16, seed: int = 0
+) -> onnx.ModelProto:
+    """x -> [conv, relu, conv, relu] twice, side by side -> add. The ONNX file lists
+    branch B first, so only a reordering puts A's layers before B's. The input is the
+    largest tensor: the arena plan places it first, and a tensor made after its last
+    reader on the CPU lands on it unless the plan knows the GPU still reads it."""
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    for branch in "ba":
+        previous = "x"
+        for step in (1, 2):
+            inputs = in_channels if step == 1 else channels
+            weight = rng.standard_normal((channels, inputs, 3, 3)) * np.sqrt(2 / (inputs * 9))
+            inits.append(
+                onnx.numpy_helper.from_array(weight.astype(np.float32), f"{branch}_w{step}")
+            )
+            nodes += [
+                helper.make_node(
+                    "Conv",
+                    [previous, f"{branch}_w{step}"],
+                    [f"{branch}_c{step}"],
+                    name=f"{branch}_conv{step}",
+                    pads=[1, 1, 1, 1],
+                ),
+                helper.make_node(
+                    "Relu",
+                    [f"{branch}_c{step}"],
+                    [f"{branch}_r{step}"],
+                    name=f"{branch}_relu{step}",
+                ),
+            ]
+            previous = f"{branch}_r{step}"
+    nodes.append(helper.make_node("Add", ["a_r2", "b_r2"], ["y"], name="join"))
+    return make_model(
+        nodes,
+        [tensor("x", [1, in_channels, size, size])],
+        [tensor("y", [1, channels, size, size])],
+        inits,
+    )
+
+
+def build_in_order(model, order: list[str] | None, place: str, bundle: Path) -> dict:
+    """The bundle of `model` with its layers in `order` (None: as the model lists them)
+    and placed by `place`; its manifest."""
+    target = load_target("host-opencl").dynamically_linked()
+    graph = frontend(model, log=quiet)
+    if order is not None:
+        graph = in_order(graph, order)
+    placement = parse_place(place, graph, ["cpu", "gpu"])
+    prepare_output_dir(str(bundle))
+    with tempfile.TemporaryDirectory() as workdir:
+        lowered = lower_placed(graph, target, placement, workdir, log=quiet)
+        return write_bundle(
+            str(bundle), [lowered], target, "two_branches", graph.outputs, [model_summary(graph)]
+        )
+
+
+A_ON_GPU = ",".join(f"{name}=gpu" for name in BRANCH_A)
+
+
+def test_the_cpu_branch_runs_between_the_gpu_launch_and_its_wait(tmp_path):
+    model = two_branches()
+    manifest = build_in_order(model, [*BRANCH_A, *BRANCH_B, "join"], A_ON_GPU, tmp_path / "b")
+    inputs = random_inputs(model)
+    outputs, _ = run_bundle(str(tmp_path / "b"), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    calls = manifest["kernel_calls"]
+    steps = [call["step"] for call in calls]
+    assert steps.count("launch") == steps.count("wait") == 1
+    launch, wait = steps.index("launch"), steps.index("wait")
+    between = [layer for call in calls[launch + 1 : wait] for layer in call["layers"]]
+    assert set(BRANCH_B) <= set(between), between
+    assert calls[wait + 1]["layers"] == ["join"] and wait + 2 == len(calls)
+    # model.c calls them in that order: the launch, B's kernels, the wait, the join
+    source = (tmp_path / "b" / "model.c").read_text()
+    run = source[source.index("static int dx_run_level0(") :]
+    symbol = calls[launch]["kernel"]
+    at_launch = run.index(f"int status = {symbol}(")
+    at_wait = run.index("int status = dx_gpu_wait(ctx);")
+    b_comments = [m.start() for m in re.finditer(r"/\* b_conv\d", run)]
+    assert b_comments and all(at_launch < at < at_wait for at in b_comments)
+    assert run.index("/* join") > at_wait
+    # the arena keeps A's inputs and outputs apart from every buffer B's kernels use
+    plan = {b["tensor"]: b for b in manifest["levels"][0]["arena_plan"]["buffers"]}
+    a_buffers = set(calls[launch]["args"]) & set(plan)
+    b_buffers = {arg for call in calls[launch + 1 : wait] for arg in call["args"]}
+    b_buffers = (b_buffers & set(plan)) - a_buffers
+    assert b_buffers
+    for a in a_buffers:
+        for b in b_buffers:
+            lo = max(plan[a]["offset"], plan[b]["offset"])
+            hi = min(plan[a]["offset"] + plan[a]["bytes"], plan[b]["offset"] + plan[b]["bytes"])
+            assert lo >= hi, f"{a} and {b} share arena bytes"
+
+
+def test_without_the_plan_order_the_gpu_branch_runs_after_the_cpu_branch(tmp_path):
+    """The model's own order (B first) gives cpu[B], gpu[A], cpu[join]: nothing between
+    the launch and the wait, which in_order's plan order changes."""
+    model = two_branches()
+    manifest = build_in_order(model, None, A_ON_GPU, tmp_path / "b")
+    steps = [call["step"] for call in manifest["kernel_calls"]]
+    assert steps.index("wait") == steps.index("launch") + 1
+
+
+def test_in_order_rejects_an_order_that_is_not_topological():
+    graph = frontend(two_branches(), log=quiet)
+    with pytest.raises(ValueError, match="'join' comes before"):
+        in_order(graph, ["join", *BRANCH_A, *BRANCH_B])
+    with pytest.raises(ValueError, match="is missing"):
+        in_order(graph, [*BRANCH_A, *BRANCH_B])
+    ordered = in_order(graph, [*BRANCH_A, *BRANCH_B, "join"])
+    assert [node.name for node in ordered.nodes()] == [*BRANCH_A, *BRANCH_B, "join"]
+    assert json.dumps(sorted(ordered.dag.edges)) == json.dumps(sorted(graph.dag.edges))
