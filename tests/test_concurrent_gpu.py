@@ -17,6 +17,7 @@ import pytest
 from models import make_model, tensor
 from onnx import helper
 from support import assert_close, quiet, random_inputs, reference_outputs
+from test_gpu_cuda_bundle import fake_cuda  # noqa: F401  (the stand-in libcuda, built)
 
 from deepxc.emit.bundle import prepare_output_dir, write_bundle
 from deepxc.ir.order import in_order
@@ -27,11 +28,17 @@ from deepxc.pipeline import frontend
 from deepxc.runner import run_bundle
 from deepxc.targets import load_target
 
-pytest.importorskip("pyopencl")
-from opencl_host import opencl_device  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    opencl_device() is None,
+def _has_opencl() -> bool:
+    try:
+        from opencl_host import opencl_device
+    except ImportError:  # no pyopencl
+        return False
+    return opencl_device() is not None
+
+
+needs_opencl = pytest.mark.skipif(
+    not _has_opencl(),
     reason="no OpenCL device: install pocl-opencl-icd and ocl-icd-opencl-dev (.ci/run does)",
 )
 
@@ -81,10 +88,12 @@ def two_branches(
     )
 
 
-def build_in_order(model, order: list[str] | None, place: str, bundle: Path) -> dict:
+def build_in_order(
+    model, order: list[str] | None, place: str, bundle: Path, target: str = "host-opencl"
+) -> dict:
     """The bundle of `model` with its layers in `order` (None: as the model lists them)
     and placed by `place`; its manifest."""
-    target = load_target("host-opencl").dynamically_linked()
+    target = load_target(target).dynamically_linked()
     graph = frontend(model, log=quiet)
     if order is not None:
         graph = in_order(graph, order)
@@ -100,6 +109,7 @@ def build_in_order(model, order: list[str] | None, place: str, bundle: Path) -> 
 A_ON_GPU = ",".join(f"{name}=gpu" for name in BRANCH_A)
 
 
+@needs_opencl
 def test_the_cpu_branch_runs_between_the_gpu_launch_and_its_wait(tmp_path):
     model = two_branches()
     manifest = build_in_order(model, [*BRANCH_A, *BRANCH_B, "join"], A_ON_GPU, tmp_path / "b")
@@ -135,6 +145,7 @@ def test_the_cpu_branch_runs_between_the_gpu_launch_and_its_wait(tmp_path):
             assert lo >= hi, f"{a} and {b} share arena bytes"
 
 
+@needs_opencl
 def test_without_the_plan_order_the_gpu_branch_runs_after_the_cpu_branch(tmp_path):
     """The model's own order (B first) gives cpu[B], gpu[A], cpu[join]: nothing between
     the launch and the wait, which in_order's plan order changes."""
@@ -153,3 +164,44 @@ def test_in_order_rejects_an_order_that_is_not_topological():
     ordered = in_order(graph, [*BRANCH_A, *BRANCH_B, "join"])
     assert [node.name for node in ordered.nodes()] == [*BRANCH_A, *BRANCH_B, "join"]
     assert json.dumps(sorted(ordered.dag.edges)) == json.dumps(sorted(graph.dag.edges))
+
+
+def cuda_run_log(order, bundle: Path, library: str, monkeypatch) -> list[list[str]]:
+    """The stand-in libcuda's log of one run of the two-branch model, A on the GPU."""
+    model = two_branches()
+    build_in_order(model, order, A_ON_GPU, bundle, target="host-cuda")
+    log = bundle.parent / f"{bundle.name}.log"
+    monkeypatch.setenv("DEEPX_CUDA_LIBRARY", library)
+    monkeypatch.setenv("FAKE_CUDA_LOG", str(log))
+    run_bundle(str(bundle), random_inputs(model))
+    return [line.split() for line in log.read_text().splitlines()]
+
+
+def test_cuda_queues_the_partition_and_synchronises_after_the_cpu_branch(
+    fake_cuda, tmp_path, monkeypatch  # noqa: F811  (the fixture imported above)
+):
+    """Through the stand-in libcuda: the arena is registered at init; a run copies A's
+    input in and its output back asynchronously from page-locked memory on the stream, and
+    synchronises once the CPU has written B's tensors into the arena (its hash changed
+    since the copy back was queued); in the model's own order (B first) nothing runs
+    between the two. At exit nothing is left: no stream, no registration."""
+    library = fake_cuda["host-cuda"]
+    lines = cuda_run_log([*BRANCH_A, *BRANCH_B, "join"], tmp_path / "a_first", library, monkeypatch)
+    first_launch = next(i for i, line in enumerate(lines) if line[0] == "launch")
+    assert ["register"] == [line[0] for line in lines[:first_launch] if line[0] == "register"]
+    run = lines[first_launch - 1 :]
+    kinds = [line[0] for line in run]
+    assert kinds[0] == "htod" and run[0][3:] == ["async", "pinned"]
+    copy_back = kinds.index("dtoh")
+    assert set(kinds[1:copy_back]) == {"launch"}
+    assert run[copy_back][3:5] == ["async", "pinned"]
+    assert kinds[copy_back + 1] == "sync"
+    assert run[copy_back + 1][1] != run[copy_back][5], "no CPU work between launch and wait"
+    assert lines[-2:] == [
+        ["live", "streams=0", "registered=0"],
+        ["exit", "allocations=0", "modules=0", "contexts=0"],
+    ]
+    lines = cuda_run_log(None, tmp_path / "b_first", library, monkeypatch)
+    copy_back = next(i for i, line in enumerate(lines) if line[0] == "dtoh")
+    assert lines[copy_back + 1][0] == "sync"
+    assert lines[copy_back + 1][1] == lines[copy_back][5]

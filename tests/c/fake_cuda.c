@@ -5,7 +5,8 @@
  * Device memory is host memory; a module keeps its PTX, and a function knows its .entry's
  * parameter count from it, so a launch checks that every parameter is a live allocation.
  * Each launch, each copy (an asynchronous one says whether its host memory is
- * page-locked), each host registration and each stream synchronisation is logged to
+ * page-locked; a copy back and a synchronisation, a hash of the page-locked memory), each
+ * host registration and each stream synchronisation is logged to
  * $FAKE_CUDA_LOG, in order; at exit, what is still alive. Work queued on a stream is done
  * at once (the order of the log is the order of the calls).
  * FAKE_CUDA_FAIL=NAME:CODE makes the entry point NAME return CODE. */
@@ -185,6 +186,14 @@ CUresult cuLaunchKernel(void *function, unsigned int gx, unsigned int gy, unsign
     return injected("cuLaunchKernel");
 }
 
+/* FNV-1a of the registered host memory: the log shows whether the CPU wrote the arena
+ * between two driver calls (a kernel it ran while the GPU worked). */
+static unsigned long long arena_hash(void) {
+    unsigned long long hash = 14695981039346656037ull;
+    for (size_t i = 0; i < registered.bytes; ++i) hash = (hash ^ (unsigned char)registered.base[i]) * 1099511628211ull;
+    return hash;
+}
+
 static const char *locked(const void *host, size_t bytes) {
     const char *p = host;
     return registered.base && p >= registered.base && p + bytes <= registered.base + registered.bytes ? "pinned"
@@ -201,7 +210,7 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void *source, size_
 CUresult cuMemcpyDtoHAsync_v2(void *destination, CUdeviceptr source, size_t bytes, void *stream) {
     if (find(source, bytes) < 0 || stream != &stream_token) return CUDA_ERROR_INVALID_VALUE;
     memcpy(destination, (const void *)source, bytes);
-    note("dtoh %d %zu async %s", find(source, bytes), bytes, locked(destination, bytes));
+    note("dtoh %d %zu async %s arena=%016llx", find(source, bytes), bytes, locked(destination, bytes), arena_hash());
     return injected("cuMemcpyDtoHAsync_v2");
 }
 
@@ -233,7 +242,7 @@ CUresult cuStreamCreate(void **stream, unsigned int flags) {
 
 CUresult cuStreamSynchronize(void *stream) {
     if (stream != &stream_token || !live_streams) return CUDA_ERROR_INVALID_VALUE;
-    note("sync");
+    note("sync arena=%016llx", arena_hash());
     return injected("cuStreamSynchronize");
 }
 
