@@ -17,7 +17,9 @@ import pytest
 from models import make_model, tensor
 from onnx import helper
 from support import assert_close, quiet, random_inputs, reference_outputs
+from test_gpu_bundle_opencl import build_and_check, layer_names, load, residual_model
 from test_gpu_cuda_bundle import fake_cuda  # noqa: F401  (the stand-in libcuda, built)
+from test_sanitizers import _check_under_asan as check_under_asan
 
 from deepxc.emit.bundle import prepare_output_dir, write_bundle
 from deepxc.ir.order import in_order
@@ -178,7 +180,9 @@ def cuda_run_log(order, bundle: Path, library: str, monkeypatch) -> list[list[st
 
 
 def test_cuda_queues_the_partition_and_synchronises_after_the_cpu_branch(
-    fake_cuda, tmp_path, monkeypatch  # noqa: F811  (the fixture imported above)
+    fake_cuda,  # noqa: F811  (the fixture imported above)
+    tmp_path,
+    monkeypatch,
 ):
     """Through the stand-in libcuda: the arena is registered at init; a run copies A's
     input in and its output back asynchronously from page-locked memory on the stream, and
@@ -205,3 +209,48 @@ def test_cuda_queues_the_partition_and_synchronises_after_the_cpu_branch(
     copy_back = next(i for i, line in enumerate(lines) if line[0] == "dtoh")
     assert lines[copy_back + 1][0] == "sync"
     assert lines[copy_back + 1][1] == lines[copy_back][5]
+
+
+@needs_opencl
+@pytest.mark.parametrize("place", ["alternate", "gpu,relu2=cpu", "conv2=gpu,relu2=gpu"])
+def test_residual_blocks_match_onnxruntime(place, tmp_path):
+    """A residual block with partitions that overlap CPU kernels (every other layer on
+    the GPU; the GPU around one CPU layer; the branch's middle on the GPU)."""
+    model = residual_model()
+    if place == "alternate":
+        place = alternate(model)
+    manifest, _ = build_and_check(model, tmp_path / "b", place)
+    steps = [call["step"] for call in manifest["kernel_calls"]]
+    assert steps.count("launch") == steps.count("wait") > 0
+
+
+@needs_opencl
+def test_squeezenet_with_alternating_placements_matches_onnxruntime(tmp_path):
+    """Every other layer on the GPU: a fire module's two expand convolutions often land on
+    different processors and the one started first on the GPU runs with the other."""
+    model = load("squeezenet")
+    manifest, _ = build_and_check(model, tmp_path / "b", alternate(model))
+    calls = manifest["kernel_calls"]
+    steps = [call["step"] for call in calls]
+    overlapped = [
+        i for i, step in enumerate(steps) if step == "launch" and steps[i + 1] == "kernel"
+    ]
+    assert overlapped, "no CPU kernel runs between a launch and its wait"
+
+
+@needs_opencl
+def test_two_branches_under_asan_and_ubsan(tmp_path):
+    """The runtime and driver under AddressSanitizer and UBSan, pocl loaded by dlopen:
+    the asynchronous maps and the arena the CPU's branch writes meanwhile. Without leak
+    detection: the OpenCL library leaves a few allocations of its own at exit (reported
+    from an unknown module, as it is unloaded by then); the runtime allocates nothing."""
+    model = two_branches()
+    bundle = tmp_path / "b"
+    build_in_order(model, [*BRANCH_A, *BRANCH_B, "join"], A_ON_GPU, bundle)
+    check_under_asan(model, bundle, tmp_path, threads_env="1", detect_leaks=False)
+
+
+def alternate(model) -> str:
+    """`--place` with every other layer (in the model's order) on the GPU."""
+    names = layer_names(model)
+    return ",".join(f"{name}={'gpu' if i % 2 else 'cpu'}" for i, name in enumerate(names))
