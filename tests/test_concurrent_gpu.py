@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from deepxc.ir.placement import parse_place
 from deepxc.ir.stats import model_summary
 from deepxc.lower.placed import lower_placed
 from deepxc.pipeline import frontend
-from deepxc.runner import run_bundle
+from deepxc.runner import profile_times, run_bundle
 from deepxc.targets import load_target
 
 
@@ -91,7 +92,12 @@ def two_branches(
 
 
 def build_in_order(
-    model, order: list[str] | None, place: str, bundle: Path, target: str = "host-opencl"
+    model,
+    order: list[str] | None,
+    place: str,
+    bundle: Path,
+    target: str = "host-opencl",
+    profile: bool = False,
 ) -> dict:
     """The bundle of `model` with its layers in `order` (None: as the model lists them)
     and placed by `place`; its manifest."""
@@ -104,7 +110,13 @@ def build_in_order(
     with tempfile.TemporaryDirectory() as workdir:
         lowered = lower_placed(graph, target, placement, workdir, log=quiet)
         return write_bundle(
-            str(bundle), [lowered], target, "two_branches", graph.outputs, [model_summary(graph)]
+            str(bundle),
+            [lowered],
+            target,
+            "two_branches",
+            graph.outputs,
+            [model_summary(graph)],
+            profile=profile,
         )
 
 
@@ -254,3 +266,33 @@ def alternate(model) -> str:
     """`--place` with every other layer (in the model's order) on the GPU."""
     names = layer_names(model)
     return ",".join(f"{name}={'gpu' if i % 2 else 'cpu'}" for i, name in enumerate(names))
+
+
+@needs_opencl
+def test_a_profiling_build_times_each_gpu_launch(tmp_path):
+    """With --profile a partition waits at the end of its call, and each of its launches
+    is finished and timed on its own, in the profile lines after the calls' that the
+    manifest's gpu_launch_profile names with their layers."""
+    model = two_branches()
+    bundle = tmp_path / "b"
+    manifest = build_in_order(model, [*BRANCH_A, *BRANCH_B, "join"], A_ON_GPU, bundle, profile=True)
+    np.save(tmp_path / "x.npy", random_inputs(model)["x"])
+    command = [
+        str(bundle / "model"),
+        "-w",
+        str(bundle / "weights.bin"),
+        "-i",
+        str(tmp_path / "x.npy"),
+    ]
+    result = subprocess.run(
+        [*command, "--bench", "3", "--profile"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    times = dict(profile_times(result.stdout))
+    calls, launches = manifest["kernel_calls"], manifest["gpu_launch_profile"]
+    assert launches and sorted(times) == list(range(len(calls) + len(launches)))
+    assert [row["slot"] for row in launches] == list(range(len(calls), len(times)))
+    assert {layer for row in launches for layer in row["layers"]} == set(BRANCH_A)
+    assert all(times[row["slot"]] > 0 for row in launches)
+    launch = next(i for i, call in enumerate(calls) if call["step"] == "launch")
+    assert sum(times[row["slot"]] for row in launches) <= times[launch] * 1.01 + 0.01

@@ -68,6 +68,8 @@ class LevelContext:
     weight_bytes: int  # of the blob's payload, what it reads
     description: str  # what the level is: its budget, cost and estimated accuracy
     profile_first: int  # the profile slot of its first call
+    # its calls' slots, then (profiling build) one per launch of its GPU partitions
+    profile_count: int = 0
 
 
 @dataclass
@@ -95,7 +97,7 @@ class BundleContext:
     outputs: list[IOContext]
     layers: list[LayerRow]  # level 0's
     total_macs: int  # level 0's
-    profile_slots: int  # kernel calls of all levels
+    profile_slots: int  # kernel calls of all levels, and their GPU partitions' launches
     embed_weights: bool = False
     profile: bool = False  # time each kernel call (deepx_profile)
     code_bytes: int | None = 0  # measured after compiling, None if not; model.h shows it
@@ -140,10 +142,14 @@ def build_context(
         macs = summary["totals"]["macs"]
         level = level_context(partition, plan, weight_offsets, model_outputs, macs, first)
         level.description = _c_comment(level_description(level, info.get("rlc"), len(levels)))
+        level.profile_count = len(partition.calls) + _launches(partition)
         contexts.append(level)
-        first += len(partition.calls)
+        first += level.profile_count
     kernels = [kernel for partition in levels for kernel in partition.kernels]
     threads = levels[0].threads
+    gpu = gpu_context(levels, plans, weight_offsets)
+    if gpu:
+        _number_launch_slots(gpu, contexts)
     return BundleContext(
         version=__version__,
         model_name=_c_comment(model_name),
@@ -165,8 +171,23 @@ def build_context(
         layers=[LayerRow(row["name"], row["op"], row["macs"]) for row in summaries[0]["layers"]],
         total_macs=summaries[0]["totals"]["macs"],
         profile_slots=first,
-        gpu=gpu_context(levels, plans, weight_offsets),
+        gpu=gpu,
     )
+
+
+def _launches(partition: LoweredPartition) -> int:
+    return sum(len(part.launches) for part in partition.offloaded.values())
+
+
+def _number_launch_slots(gpu: GpuContext, levels: list[LevelContext]) -> None:
+    """Each GPU partition's first profile slot: a profiling build times each of its
+    launches there, after its level's calls."""
+    for level in levels:
+        slot = level.profile_first + len(level.calls)
+        for part in gpu.partitions:
+            if part.level == level.index:
+                part.profile_slot = slot
+                slot += len(part.launches)
 
 
 def level_context(
