@@ -17,7 +17,7 @@ PASSES_BEFORE_FUSION = [
     relax.transform.AnnotateTIROpPattern,
     relax.transform.FoldConstant,
 ]
-PASSES_FUSION = [lambda: separate_partition_readers, relax.transform.FuseOps]
+PASSES_FUSION = [lambda: SEPARATE_PARTITION_READERS, relax.transform.FuseOps]
 PASSES_AFTER_FUSION = [relax.transform.FuseTIR, relax.transform.DeadCodeElimination]
 
 
@@ -112,8 +112,7 @@ def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[s
 OPAQUE = 8  # TVM's OpPatternKind kOpaque: FuseOps fuses the call with nothing
 
 
-@tvm.transform.module_pass(opt_level=0, name="SeparatePartitionReaders")
-def separate_partition_readers(module: tvm.IRModule, _context) -> tvm.IRModule:
+def separate_partition_readers(module: tvm.IRModule, _context=None) -> tvm.IRModule:
     """Keep every kernel that reads a partition's output (another processor's: a
     `call_dps_packed`) out of fusion. The runtime waits for the partition right before
     that kernel; work fused into it (the convolution a residual add would end) could not
@@ -132,6 +131,11 @@ def separate_partition_readers(module: tvm.IRModule, _context) -> tvm.IRModule:
     for function in dict.fromkeys(readers):
         module[function] = module[function].with_attr("op_pattern", OPAQUE)
     return module
+
+
+SEPARATE_PARTITION_READERS = tvm.transform.module_pass(
+    separate_partition_readers, opt_level=0, name="SeparatePartitionReaders"
+)
 
 
 def is_call_dps_packed(expr: relax.Expr) -> bool:
