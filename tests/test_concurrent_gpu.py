@@ -296,3 +296,28 @@ def test_a_profiling_build_times_each_gpu_launch(tmp_path):
     assert all(times[row["slot"]] > 0 for row in launches)
     launch = next(i for i, call in enumerate(calls) if call["step"] == "launch")
     assert sum(times[row["slot"]] for row in launches) <= times[launch] * 1.01 + 0.01
+
+
+def test_each_wait_comes_right_before_the_first_reader_of_its_outputs():
+    """Two partitions on the GPU and CPU kernels around them: p0's output is read by p1
+    (its wait comes before p1's launch, of any processor), p1's by nothing (its wait is
+    last); a CPU kernel reading only the model's input does not wait."""
+    from deepxc.artifacts import KernelCall
+    from deepxc.lower.placed import with_waits
+
+    calls = [
+        KernelCall("p0", ["x", "a"], ["g0"], processor="gpu"),
+        KernelCall("cpu0", ["x", "b"], ["c0"]),
+        KernelCall("p1", ["a", "b", "y"], ["g1"], processor="gpu"),
+        KernelCall("cpu1", ["b", "z"], ["c1"]),
+    ]
+    scheduled = with_waits(calls, {"p0": 1, "p1": 1})
+    assert [(c.kernel, c.wait) for c in scheduled] == [
+        ("p0", False),
+        ("cpu0", False),
+        ("p0", True),
+        ("p1", False),
+        ("cpu1", False),
+        ("p1", True),
+    ]
+    assert scheduled[2].args == ["x", "a"] and scheduled[5].args == ["a", "b", "y"]
