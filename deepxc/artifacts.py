@@ -32,6 +32,9 @@ class KernelCall:
     # "cpu": a kernel of the partition's object; else the processor of a partition the
     # runtime runs there (`kernel` then names the runtime's function for it)
     processor: str = "cpu"
+    # the wait for that partition's work, which the call naming it only starts: it reads
+    # all of the partition's buffers, so that the arena keeps them until then
+    wait: bool = False
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jinja2
 
-from deepxc.artifacts import LoweredPartition
-from deepxc.emit.context import BundleContext, build_context
+from deepxc.artifacts import KernelCall, LoweredPartition
+from deepxc.emit.context import BundleContext, LevelContext, build_context
 from deepxc.emit.gpu_context import gpu_partitions
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory, plan_record
 from deepxc.emit.replace_dir import make_staging_dir, replace_dir, staging_parent
@@ -237,10 +237,14 @@ def write_bundle(
         "totals": summary["totals"],
         "layers": summary["layers"],
         "kernel_calls": _kernel_calls(base),
+        "gpu_launch_profile": _launch_profile(ctx, ctx.levels[0]),
         "levels": [
-            _level_record(partition, plan, level_summary, info)
-            for partition, plan, level_summary, info in zip(
-                levels, plans, summaries, level_info or [{}] * len(levels)
+            {
+                **_level_record(partition, plan, level_summary, info),
+                "gpu_launch_profile": _launch_profile(ctx, level),
+            }
+            for partition, plan, level_summary, info, level in zip(
+                levels, plans, summaries, level_info or [{}] * len(levels), ctx.levels
             )
         ],
         "files": sorted([*os.listdir(directory), "manifest.json"]),
@@ -302,7 +306,38 @@ def _interface(partition: LoweredPartition) -> tuple:
 
 
 def _kernel_calls(partition: LoweredPartition) -> list[dict]:
-    return [{"kernel": c.kernel, "layers": c.layers, "args": c.args} for c in partition.calls]
+    """The calls in order; `step` tells a CPU kernel ("kernel") from the start of a
+    partition on another processor ("launch") and the wait for it ("wait")."""
+    return [
+        {"kernel": c.kernel, "layers": c.layers, "args": c.args, "step": _step(c)}
+        for c in partition.calls
+    ]
+
+
+def _launch_profile(ctx: BundleContext, level: LevelContext) -> list[dict]:
+    """Where a profiling build times each launch of the level's GPU partitions: its line
+    among the level's profile lines (after one per call), its partition, kernel and layers."""
+    rows = []
+    for part in ctx.gpu.partitions if ctx.gpu else []:
+        if part.level != level.index:
+            continue
+        for offset, launch in enumerate(part.launches):
+            slot = part.profile_slot - level.profile_first + offset
+            rows.append(
+                {
+                    "slot": slot,
+                    "partition": part.symbol,
+                    "kernel": launch.kernel,
+                    "layers": launch.layers,
+                }
+            )
+    return rows
+
+
+def _step(call: KernelCall) -> str:
+    if call.processor == "cpu":
+        return "kernel"
+    return "wait" if call.wait else "launch"
 
 
 def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, info: dict) -> dict:

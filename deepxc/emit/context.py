@@ -40,6 +40,7 @@ class CallContext:
     comment: str
     profile_slot: int  # where the profiling build sums this call's time
     processor: str = "cpu"  # else a partition the runtime runs on that processor
+    wait: bool = False  # the wait for that partition, which the call naming it starts
 
 
 @dataclass
@@ -67,6 +68,8 @@ class LevelContext:
     weight_bytes: int  # of the blob's payload, what it reads
     description: str  # what the level is: its budget, cost and estimated accuracy
     profile_first: int  # the profile slot of its first call
+    # its calls' slots, then (profiling build) one per launch of its GPU partitions
+    profile_count: int = 0
 
 
 @dataclass
@@ -94,7 +97,7 @@ class BundleContext:
     outputs: list[IOContext]
     layers: list[LayerRow]  # level 0's
     total_macs: int  # level 0's
-    profile_slots: int  # kernel calls of all levels
+    profile_slots: int  # kernel calls of all levels, and their GPU partitions' launches
     embed_weights: bool = False
     profile: bool = False  # time each kernel call (deepx_profile)
     code_bytes: int | None = 0  # measured after compiling, None if not; model.h shows it
@@ -139,10 +142,14 @@ def build_context(
         macs = summary["totals"]["macs"]
         level = level_context(partition, plan, weight_offsets, model_outputs, macs, first)
         level.description = _c_comment(level_description(level, info.get("rlc"), len(levels)))
+        level.profile_count = len(partition.calls) + _launches(partition)
         contexts.append(level)
-        first += len(partition.calls)
+        first += level.profile_count
     kernels = [kernel for partition in levels for kernel in partition.kernels]
     threads = levels[0].threads
+    gpu = gpu_context(levels, plans, weight_offsets)
+    if gpu:
+        _number_launch_slots(gpu, contexts)
     return BundleContext(
         version=__version__,
         model_name=_c_comment(model_name),
@@ -164,8 +171,23 @@ def build_context(
         layers=[LayerRow(row["name"], row["op"], row["macs"]) for row in summaries[0]["layers"]],
         total_macs=summaries[0]["totals"]["macs"],
         profile_slots=first,
-        gpu=gpu_context(levels, plans, weight_offsets),
+        gpu=gpu,
     )
+
+
+def _launches(partition: LoweredPartition) -> int:
+    return sum(len(part.launches) for part in partition.offloaded.values())
+
+
+def _number_launch_slots(gpu: GpuContext, levels: list[LevelContext]) -> None:
+    """Each GPU partition's first profile slot: a profiling build times each of its
+    launches there, after its level's calls."""
+    for level in levels:
+        slot = level.profile_first + len(level.calls)
+        for part in gpu.partitions:
+            if part.level == level.index:
+                part.profile_slot = slot
+                slot += len(part.launches)
 
 
 def level_context(
@@ -189,16 +211,19 @@ def level_context(
         return f"{buffer}{list(spec.shape)}"
 
     calls = []
-    for slot, call in enumerate(partition.calls, start=profile_first):
+    for step, call in enumerate(partition.calls):
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
+        if call.processor != "cpu":
+            comment = f"{_overlap_note(partition, step)}. {comment}"
         calls.append(
             CallContext(
                 call.kernel,
                 [address(a) for a in call.args],
                 _c_comment(comment),
-                slot,
+                profile_first + step,
                 call.processor,
+                call.wait,
             )
         )
 
@@ -219,6 +244,37 @@ def level_context(
         weight_bytes=read_bytes(partition.weights, partition.weight_reads),
         description="",
         profile_first=profile_first,
+    )
+
+
+def _overlap_note(partition: LoweredPartition, step: int) -> str:
+    """Why the partition call or wait at `step` of the call list is where it is: a call
+    starts the partition and names the step that waits for it; the wait says which call
+    reads the partition's outputs (or that the run ends)."""
+    calls = partition.calls
+    call = calls[step]
+    if not call.wait:
+        wait = next(
+            i
+            for i in range(step + 1, len(calls))
+            if calls[i].wait and calls[i].kernel == call.kernel
+        )
+        return (
+            f"Starts the partition on the {call.processor} and returns; the calls up to "
+            f"the wait at call {wait} run meanwhile"
+        )
+    made = set(call.args[len(call.args) - len(partition.offloaded[call.kernel].outputs) :])
+    after = next((later for later in calls[step + 1 :] if not later.wait), None)
+    if after is not None and made & set(after.args):
+        reader = ", ".join(after.layers) or after.kernel
+        tensors = ", ".join(sorted(made & set(after.args)))
+        return (
+            f"Wait for the partition on the {call.processor}: {reader} reads its output "
+            f"{tensors} next; until here its buffers stay out of the arena plan's reuse"
+        )
+    return (
+        f"Wait for the partition on the {call.processor} before the run returns; until "
+        "here its buffers stay out of the arena plan's reuse"
     )
 
 

@@ -34,6 +34,7 @@ class GpuLaunchContext:
     groups: tuple[int, int, int]
     dynamic_local_bytes: int
     comment: str
+    layers: list[str]  # the IR layers it computes
 
 
 @dataclass
@@ -51,6 +52,7 @@ class GpuPartitionContext:
     # device memory of its own buffers (weights, inputs, outputs); the tensors between its
     # kernels lie in the shared device arena
     device_bytes: int
+    profile_slot: int = 0  # a profiling build times its launches from this slot on
 
 
 @dataclass
@@ -98,7 +100,7 @@ def gpu_context(
     boundary = {}  # partition symbol -> arena offset of each call argument (None: not there)
     for level, plan in zip(levels, plans):
         for call in level.calls:
-            if call.kernel in level.offloaded:
+            if call.kernel in level.offloaded and not call.wait:
                 boundary[call.kernel] = [plan.offsets.get(arg) for arg in call.args]
     arena_bytes = 0
     level_of = _levels_of(levels)
@@ -132,6 +134,7 @@ def gpu_context(
                     launch.groups,
                     launch.dynamic_local_bytes,
                     _c_comment(f"{', '.join(launch.layers)} ({launch.rule})"),
+                    list(launch.layers),
                 )
             )
             launch_index += 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from deepxc.errors import DeepxcError
 from deepxc.ir.graph import Graph, Node
+from deepxc.ir.order import in_order
 from deepxc.ir.partition_graph import partition_graph
 
 PARTITION_OP = "DevicePartition"  # a partition on another processor, in its host's graph
@@ -94,20 +95,24 @@ def collapse(
     """`graph` with every partition not on `host` replaced by one node (op PARTITION_OP,
     attrs: its index and processor, the layers it computes) reading the tensors that cross
     into it and making those that leave it; and each such partition as a graph of its own
-    (`partition_graph`), in order. Partitions are numbered from `first`."""
+    (`partition_graph`), in order. Partitions are numbered from `first`. The collapsed
+    graph keeps the runs' order: each partition's node stands where its layers stood."""
     collapsed = graph.copy()
     subgraphs = []
+    order = []
     for run in runs:
         if run.processor == host:
+            order += run.layers
             continue
         sub = partition_graph(graph, run.layers)
         index = first + len(subgraphs)
         subgraphs.append(sub)
         for name in run.layers:
             collapsed.remove_node(name)
+        order.append(f"{run.processor}_partition{index}")
         collapsed.add_node(
             Node(
-                f"{run.processor}_partition{index}",
+                order[-1],
                 PARTITION_OP,
                 list(sub.inputs),
                 list(sub.outputs),
@@ -115,7 +120,7 @@ def collapse(
             )
         )
     collapsed.drop_unused_constants()
-    return collapsed, subgraphs
+    return in_order(collapsed, order), subgraphs
 
 
 def gpu_refusal(graph: Graph, layer: str) -> str | None:

@@ -1,13 +1,18 @@
 """Lower a model whose layers are placed on several processors: each GPU partition to its
 kernels (`lower_gpu`), and the rest, with one call per GPU partition in its place, to the
 CPU's kernels (`lower_partition`). The CPU's call list is then the bundle's schedule:
-CPU kernels and GPU partitions in the model's order, over buffers in the CPU's arena."""
+CPU kernels and GPU partitions in the model's order, over buffers in the CPU's arena.
+
+A GPU partition's call only starts it; a wait (`KernelCall.wait`) follows right before
+the first later call that reads one of its outputs, or at the end: the CPU's kernels in
+between run while the GPU works. The wait reads all of the partition's buffers, so the
+arena plan keeps them apart from everything made meanwhile."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from deepxc.artifacts import GpuPartition, LoweredPartition
+from deepxc.artifacts import GpuPartition, KernelCall, LoweredPartition
 from deepxc.ir import Graph
 from deepxc.ir.placement import PARTITION_OP, Partition, collapse, gpu_refusal, partitions
 from deepxc.lower.gpu import NothingToRun, lower_gpu
@@ -54,7 +59,7 @@ def lower_placed(
         except NothingToRun as empty:
             placement.update(dict.fromkeys(empty.layers, "cpu"))
             log(f"place: {', '.join(empty.layers)} stay on the CPU ({empty.reason} on the GPU)")
-    return lower_partition(
+    lowered = lower_partition(
         host_graph,
         target,
         workdir,
@@ -65,6 +70,31 @@ def lower_placed(
         symbol_prefix=symbol_prefix,
         offloaded=offloaded,
     )
+    outputs = {symbol: len(part.outputs) for symbol, part in offloaded.items()}
+    return dataclasses.replace(lowered, calls=with_waits(lowered.calls, outputs))
+
+
+def with_waits(calls: list[KernelCall], outputs: dict[str, int]) -> list[KernelCall]:
+    """`calls` with a wait for each call of a partition on another processor, right
+    before the first later call reading one of its outputs (or last). `outputs`: how
+    many of such a call's arguments (the last ones) are the partition's outputs."""
+    scheduled: list[KernelCall] = []
+    pending: list[tuple[KernelCall, set[str]]] = []  # started partitions, their outputs
+    for call in calls:
+        reads = set(call.args)
+        for started, made in list(pending):
+            if made & reads:
+                scheduled.append(_wait(started))
+                pending.remove((started, made))
+        scheduled.append(call)
+        if call.processor != "cpu":
+            pending.append((call, set(call.args[len(call.args) - outputs[call.kernel] :])))
+    scheduled.extend(_wait(started) for started, _ in pending)
+    return scheduled
+
+
+def _wait(call: KernelCall) -> KernelCall:
+    return dataclasses.replace(call, wait=True, args=list(call.args), layers=list(call.layers))
 
 
 def _lower_gpu_partitions(

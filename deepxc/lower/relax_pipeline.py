@@ -17,7 +17,7 @@ PASSES_BEFORE_FUSION = [
     relax.transform.AnnotateTIROpPattern,
     relax.transform.FoldConstant,
 ]
-PASSES_FUSION = [relax.transform.FuseOps]
+PASSES_FUSION = [lambda: SEPARATE_PARTITION_READERS, relax.transform.FuseOps]
 PASSES_AFTER_FUSION = [relax.transform.FuseTIR, relax.transform.DeadCodeElimination]
 
 
@@ -107,6 +107,35 @@ def _fused_layers(module: tvm.IRModule, before: dict[tuple, str]) -> list[list[s
         names[binding.var] = members[-1] if members else binding.var.name
         layers.append(members)
     return layers
+
+
+OPAQUE = 8  # TVM's OpPatternKind kOpaque: FuseOps fuses the call with nothing
+
+
+def separate_partition_readers(module: tvm.IRModule, _context=None) -> tvm.IRModule:
+    """Keep every kernel that reads a partition's output (another processor's: a
+    `call_dps_packed`) out of fusion. The runtime waits for the partition right before
+    that kernel; work fused into it (the convolution a residual add would end) could not
+    run while the partition does. A kernel identical to such a reader elsewhere is left
+    unfused too: Legalize shares one function between them."""
+    made: set = set()  # values a partition makes: its call's, and items of its tuple
+    readers = []
+    for binding in _bindings(module["main"]):
+        value = binding.value
+        if is_call_dps_packed(value) or (
+            isinstance(value, relax.TupleGetItem) and value.tuple_value in made
+        ):
+            made.add(binding.var)
+        elif is_call_tir(value) and any(arg in made for arg in value.args[1].fields):
+            readers.append(value.args[0])
+    for function in dict.fromkeys(readers):
+        module[function] = module[function].with_attr("op_pattern", OPAQUE)
+    return module
+
+
+SEPARATE_PARTITION_READERS = tvm.transform.module_pass(
+    separate_partition_readers, opt_level=0, name="SeparatePartitionReaders"
+)
 
 
 def is_call_dps_packed(expr: relax.Expr) -> bool:

@@ -4,7 +4,11 @@
  *
  * Device memory is host memory; a module keeps its PTX, and a function knows its .entry's
  * parameter count from it, so a launch checks that every parameter is a live allocation.
- * Each launch and each copy is logged to $FAKE_CUDA_LOG; at exit, what is still alive.
+ * Each launch, each copy (an asynchronous one says whether its host memory is
+ * page-locked; a copy back and a synchronisation, a hash of the page-locked memory), each
+ * host registration and each stream synchronisation is logged to
+ * $FAKE_CUDA_LOG, in order; at exit, what is still alive. Work queued on a stream is done
+ * at once (the order of the log is the order of the calls).
  * FAKE_CUDA_FAIL=NAME:CODE makes the entry point NAME return CODE. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -32,8 +36,13 @@ static struct function {
     int params;
 } functions[MAX_FUNCTIONS];
 static int allocated, live_allocations, live_modules, live_contexts, function_count;
-static int context_token;
+static int context_token, stream_token;
 static void *current;
+static int live_streams;
+static struct {
+    char *base;
+    size_t bytes;
+} registered;
 
 static void note(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *format, ...) {
@@ -64,6 +73,7 @@ static int find(CUdeviceptr pointer, size_t bytes) {
 }
 
 __attribute__((destructor)) static void report(void) {
+    note("live streams=%d registered=%zu", live_streams, registered.bytes);
     note("exit allocations=%d modules=%d contexts=%d", live_allocations, live_modules, live_contexts);
 }
 
@@ -88,8 +98,6 @@ CUresult cuCtxSetCurrent(void *context) {
     current = context;
     return injected("cuCtxSetCurrent");
 }
-
-CUresult cuCtxSynchronize(void) { return current ? injected("cuCtxSynchronize") : CUDA_ERROR_INVALID_CONTEXT; }
 
 CUresult cuCtxDestroy_v2(void *context) {
     if (context != &context_token) return CUDA_ERROR_INVALID_CONTEXT;
@@ -170,10 +178,76 @@ CUresult cuLaunchKernel(void *function, unsigned int gx, unsigned int gy, unsign
                         unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params,
                         void **extra) {
     const struct function *f = function;
-    if (!current || stream != NULL || extra != NULL) return CUDA_ERROR_INVALID_VALUE;
+    if (!current || (stream != NULL && stream != &stream_token) || extra != NULL) return CUDA_ERROR_INVALID_VALUE;
     for (int i = 0; i < f->params; ++i) {
         if (find(*(const CUdeviceptr *)params[i], 1) < 0) return CUDA_ERROR_INVALID_VALUE;
     }
     note("launch %s %u %u %u %u %u %u %u %d", f->name, gx, gy, gz, bx, by, bz, shared, f->params);
     return injected("cuLaunchKernel");
+}
+
+/* FNV-1a of the registered host memory: the log shows whether the CPU wrote the arena
+ * between two driver calls (a kernel it ran while the GPU worked). */
+static unsigned long long arena_hash(void) {
+    unsigned long long hash = 14695981039346656037ull;
+    for (size_t i = 0; i < registered.bytes; ++i) hash = (hash ^ (unsigned char)registered.base[i]) * 1099511628211ull;
+    return hash;
+}
+
+static const char *locked(const void *host, size_t bytes) {
+    const char *p = host;
+    return registered.base && p >= registered.base && p + bytes <= registered.base + registered.bytes ? "pinned"
+                                                                                                       : "pageable";
+}
+
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void *source, size_t bytes, void *stream) {
+    if (find(destination, bytes) < 0 || stream != &stream_token) return CUDA_ERROR_INVALID_VALUE;
+    memcpy((void *)destination, source, bytes);
+    note("htod %d %zu async %s", find(destination, bytes), bytes, locked(source, bytes));
+    return injected("cuMemcpyHtoDAsync_v2");
+}
+
+CUresult cuMemcpyDtoHAsync_v2(void *destination, CUdeviceptr source, size_t bytes, void *stream) {
+    if (find(source, bytes) < 0 || stream != &stream_token) return CUDA_ERROR_INVALID_VALUE;
+    memcpy(destination, (const void *)source, bytes);
+    note("dtoh %d %zu async %s arena=%016llx", find(source, bytes), bytes, locked(destination, bytes), arena_hash());
+    return injected("cuMemcpyDtoHAsync_v2");
+}
+
+CUresult cuMemHostRegister(void *pointer, size_t bytes, unsigned int flags) {
+    CUresult status = injected("cuMemHostRegister");
+    if (status) return status;
+    if (!current || registered.base != NULL || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    registered.base = pointer;
+    registered.bytes = bytes;
+    note("register %zu", bytes);
+    return 0;
+}
+
+CUresult cuMemHostUnregister(void *pointer) {
+    if (pointer != registered.base) return CUDA_ERROR_INVALID_VALUE;
+    registered.base = NULL;
+    registered.bytes = 0;
+    return 0;
+}
+
+CUresult cuStreamCreate(void **stream, unsigned int flags) {
+    CUresult status = injected("cuStreamCreate");
+    if (status) return status;
+    if (!current || flags != 0 || live_streams) return CUDA_ERROR_INVALID_VALUE;
+    *stream = &stream_token;
+    live_streams += 1;
+    return 0;
+}
+
+CUresult cuStreamSynchronize(void *stream) {
+    if (stream != &stream_token || !live_streams) return CUDA_ERROR_INVALID_VALUE;
+    note("sync arena=%016llx", arena_hash());
+    return injected("cuStreamSynchronize");
+}
+
+CUresult cuStreamDestroy_v2(void *stream) {
+    if (stream != &stream_token || !live_streams) return CUDA_ERROR_INVALID_VALUE;
+    live_streams -= 1;
+    return 0;
 }

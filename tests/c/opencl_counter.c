@@ -77,6 +77,7 @@ COUNTED(MAP, void *, clEnqueueMapBuffer,
         (q, b, k, m, o, s, n, w, e, r))
 COUNTED(UNMAP, cl_int, clEnqueueUnmapMemObject, (handle q, handle b, void *p, cl_uint n, const void *w, void *e),
         (q, b, p, n, w, e))
+FORWARD(cl_int, clFlush, (handle q), (q))
 FORWARD(cl_int, clFinish, (handle q), (q))
 COUNTED(RELEASE_MEM, cl_int, clReleaseMemObject, (handle m), (m))
 COUNTED(RELEASE_KERNEL, cl_int, clReleaseKernel, (handle k), (k))
