@@ -138,7 +138,8 @@ def slice_output_channels(
         groups.append([f"{node.name}@{index}" for node in nodes])
         pieces.append(names[output])
     concat = f"{nodes[-1].name}@concat"
-    sliced.add_node(Node(concat, "Concat", pieces, [output], {"axis": 1}))
+    opset = {"_opset": nodes[-1].attrs["_opset"]} if "_opset" in nodes[-1].attrs else {}
+    sliced.add_node(Node(concat, "Concat", pieces, [output], {"axis": 1, **opset}))
     sliced.drop_unused_constants()
     return sliced, groups, concat
 
