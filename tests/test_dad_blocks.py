@@ -39,6 +39,8 @@ def ir_of(model: onnx.ModelProto, passes: bool = True):
 
 
 def zoo_or_example(name: str) -> onnx.ModelProto:
+    if name == "patterns":
+        return patterns_model()
     if name in ("tiny_cnn", "digits"):
         return onnx.load(f"examples/{name}/model.onnx")
     return realistic_model(name)
@@ -58,7 +60,7 @@ def call_groups(manifest: dict) -> tuple[list[frozenset], dict[frozenset, int]]:
     return groups, calls
 
 
-@pytest.mark.parametrize("name", ["tiny_cnn", "digits", "squeezenet"])
+@pytest.mark.parametrize("name", ["patterns", "tiny_cnn", "digits", "squeezenet"])
 def test_blocks_are_the_kernels_of_a_build(name, tmp_path):
     model = zoo_or_example(name)
     build_model(model, "host", str(tmp_path / "bundle"), log=quiet)
@@ -73,6 +75,42 @@ def test_blocks_are_the_kernels_of_a_build(name, tmp_path):
     assert set(mine) - {frozenset()} == set(groups)
     for group in groups:
         assert mine[group].kernels == calls[group], mine[group].name
+
+
+def patterns_model() -> onnx.ModelProto:
+    """Layers of every fusion pattern: a conv whose output two elementwise paths read
+    (x * sigmoid(x)), an elementwise layer before a pool (not fused into it) and after
+    one, an injective chain, a Concat of elementwise layers, a Softmax, an Identity
+    beside another reader of its input."""
+    node = helper.make_node
+    nodes = [
+        conv("conv", ["x", "W"], "c"),
+        node("Sigmoid", ["c"], ["s"], name="sigmoid"),
+        node("Mul", ["c", "s"], ["swish"], name="swish"),
+        node("Relu", ["swish"], ["r"], name="relu"),
+        node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        node("Clip", ["p"], ["pc"], name="clip"),
+        node("Reshape", ["pc", "shape"], ["rs"], name="reshape"),
+        node("Transpose", ["rs"], ["tr"], name="transpose", perm=[0, 2, 1, 3]),
+        node("Reshape", ["tr", "back"], ["sh"], name="shuffle"),
+        node("Tanh", ["sh"], ["th"], name="tanh"),
+        node("Sigmoid", ["sh"], ["ng"], name="sig2"),
+        node("Concat", ["th", "ng"], ["cat"], name="concat", axis=1),
+        node("Relu", ["cat"], ["cr"], name="concat_relu"),
+        node("GlobalAveragePool", ["cr"], ["gap"], name="gap"),
+        node("Flatten", ["gap"], ["flat"], name="flatten"),
+        node("Softmax", ["flat"], ["sm"], name="softmax"),
+        node("Identity", ["sm"], ["y"], name="same"),
+        node("Sigmoid", ["sm"], ["y2"], name="last"),
+    ]
+    shapes = [np.array(v, np.int64) for v in ([1, 2, 8, 9], [1, 16, 3, 3])]
+    return make_model(
+        nodes,
+        [tensor("x", [1, 16, 6, 6])],
+        [tensor("y", [1, 32]), tensor("y2", [1, 32])],
+        [const("W", (16, 16, 3, 3))]
+        + [numpy_helper.from_array(v, n) for v, n in zip(shapes, ("shape", "back"))],
+    )
 
 
 def two_input_model(nodes, initializers, shape=(1, 16, 6, 6)) -> onnx.ModelProto:
@@ -122,17 +160,11 @@ def test_elementwise_operand_joins_the_anchor_group():
 
 
 def test_identity_joins_its_producer():
-    model = make_model(
-        [
-            helper.make_node("Relu", ["x"], ["r"], name="relu"),
-            helper.make_node("Identity", ["r"], ["y"], name="same"),
-        ],
-        [tensor("x", [1, 8])],
-        [tensor("y", [1, 8])],
-    )
-    (block,) = unit_blocks(ir_of(model))
-    assert block.layers == ["relu", "same"] and block.kernels == 1
-    assert block.outputs == ["y"] and block.bytes_out == 32
+    """The Identity writing output y makes no kernel (the lowering lists no call for
+    it); the Softmax it copies is also read by another layer, so nothing fuses them."""
+    blocks = {b.name: b for b in unit_blocks(ir_of(patterns_model()))}
+    assert blocks["softmax"].layers == ["softmax", "same"]
+    assert blocks["softmax"].kernels == 1 and blocks["softmax"].outputs == ["sm", "y"]
 
 
 @pytest.mark.parametrize("name", ["tiny_cnn", "squeezenet", "shufflenet"])

@@ -279,10 +279,11 @@ def _fuse(graph: Graph) -> dict[str, str]:
             if dom is None:
                 continue
             own = group_pattern[name]  # its own group's: an anchor's once it took one
-            if phase == 2:  # the producers of a Concat (a Relax tuple) whose group has no anchor
-                into_concat = set(consumers[name]) == {dom} and graph.node(dom).op == "Concat"
+            if phase == 2:  # into a Concat (the Relax tuple it reads) whose group has no anchor
+                into_concat = graph.node(dom).op == "Concat"
                 if own <= INJECTIVE and into_concat and group_pattern[root(dom)] <= INJECTIVE:
-                    commit(name, dom)
+                    if path_ok(name, dom, lambda kind, _sink: kind <= INJECTIVE):
+                        commit(name, dom)
                 continue
             if root(name) == root(dom) or path_pattern[name] >= TUPLE:
                 continue
