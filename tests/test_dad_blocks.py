@@ -17,6 +17,7 @@ from support import quiet
 from zoo import realistic_model
 
 from deepxc.dad.blocks import block_edges, channel_bounds, slice_blocks, unit_blocks
+from deepxc.dad.unit_block import UnitBlock
 from deepxc.ingest.passes import PASSES
 from deepxc.ingest.reader import import_model
 from deepxc.ir.slice_channels import slice_output_channels
@@ -24,10 +25,9 @@ from deepxc.ir.stats import layer_macs, model_summary
 from deepxc.pipeline import build_model
 
 RNG = np.random.default_rng(0)
-# Layers that the lowering computes in no kernel call of their own: an Identity or
-# Dropout left to write a model output is no call at all, and a Split is read through
-# the tuple it makes, inside its consumers' kernels, which the call list does not name
-# it in. Their blocks are those of a neighbour.
+# Layers no kernel call names: an Identity or Dropout left to write a model output is
+# no call at all; a Split's kernel (it makes a tuple) is listed under the layer that
+# reads it, since the lowering names a call after the first named layer it computes.
 NO_CALL_OPS = {"Identity", "Dropout", "Split"}
 
 
@@ -41,6 +41,8 @@ def ir_of(model: onnx.ModelProto, passes: bool = True):
 def zoo_or_example(name: str) -> onnx.ModelProto:
     if name == "patterns":
         return patterns_model()
+    if name == "shape_patterns":
+        return shape_patterns_model()
     if name in ("tiny_cnn", "digits"):
         return onnx.load(f"examples/{name}/model.onnx")
     return realistic_model(name)
@@ -60,7 +62,7 @@ def call_groups(manifest: dict) -> tuple[list[frozenset], dict[frozenset, int]]:
     return groups, calls
 
 
-@pytest.mark.parametrize("name", ["patterns", "tiny_cnn", "digits", "squeezenet"])
+@pytest.mark.parametrize("name", ["patterns", "shape_patterns", "tiny_cnn", "digits", "squeezenet"])
 def test_blocks_are_the_kernels_of_a_build(name, tmp_path):
     model = zoo_or_example(name)
     build_model(model, "host", str(tmp_path / "bundle"), log=quiet)
@@ -73,8 +75,11 @@ def test_blocks_are_the_kernels_of_a_build(name, tmp_path):
     assert {graph.node(layer).op for layer in uncalled} <= NO_CALL_OPS
     mine = {frozenset(b.layers) - uncalled: b for b in blocks}
     assert set(mine) - {frozenset()} == set(groups)
+    assert sum(b.kernels for b in blocks) == len(manifest["kernel_calls"])
+    split_outputs = {t for n in graph.nodes() if n.op == "Split" for t in n.outputs}
     for group in groups:
-        assert mine[group].kernels == calls[group], mine[group].name
+        if not split_outputs & set(mine[group].inputs):
+            assert mine[group].kernels == calls[group], mine[group].name
 
 
 def patterns_model() -> onnx.ModelProto:
@@ -110,6 +115,42 @@ def patterns_model() -> onnx.ModelProto:
         [tensor("y", [1, 32]), tensor("y2", [1, 32])],
         [const("W", (16, 16, 3, 3))]
         + [numpy_helper.from_array(v, n) for v, n in zip(shapes, ("shape", "back"))],
+    )
+
+
+def shape_patterns_model() -> onnx.ModelProto:
+    """Layers that take nothing fused before them (Gather, Resize), lower to several
+    kernels (LayerNormalization, Gather, ConvTranspose) or to none of their own (Split)."""
+    node = helper.make_node
+    nodes = [
+        node("Relu", ["x"], ["r"], name="relu"),
+        node("Gather", ["r", "index"], ["g"], name="gather", axis=1),
+        node("Tanh", ["g"], ["t"], name="tanh"),
+        node("Resize", ["t", "", "scales"], ["z"], name="resize", mode="nearest"),
+        node("Sigmoid", ["z"], ["s"], name="sigmoid"),
+        node("LayerNormalization", ["s", "gamma", "beta"], ["n"], name="norm", axis=-1),
+        node("Relu", ["n"], ["nr"], name="norm_relu"),
+        node("Split", ["nr"], ["a", "b"], name="split", axis=1, num_outputs=2),
+        node("Mul", ["a", "b"], ["m"], name="mul"),
+        node("GlobalMaxPool", ["m"], ["p"], name="pool"),
+        node("ConvTranspose", ["p", "T"], ["ct"], name="deconv"),
+        node("ReduceMax", ["ct", "axes"], ["rm"], name="reduce", keepdims=0),
+        node("Unsqueeze", ["rm", "axes"], ["u"], name="unsqueeze"),
+        node("Relu", ["u"], ["y"], name="last"),
+    ]
+    return make_model(
+        nodes,
+        [tensor("x", [1, 16, 6, 6])],
+        [tensor("y", None)],
+        [
+            numpy_helper.from_array(np.array([2, 5, 1, 7], np.int64), "index"),
+            numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
+            const("gamma", (12,)),
+            const("beta", (12,)),
+            const("T", (2, 4, 3, 3)),
+            numpy_helper.from_array(np.array([1], np.int64), "axes"),
+        ],
+        opset=18,
     )
 
 
@@ -301,3 +342,18 @@ def test_channel_bounds():
     assert channel_bounds(10, 2) == [(0, 4), (4, 10)]
     with pytest.raises(Exception, match="cannot split 8 channels in 3 parts"):
         channel_bounds(8, 3)
+
+
+def test_slice_shares_sum_to_the_whole():
+    """Totals that the channels do not divide: the shares still add up exactly."""
+    block = UnitBlock(
+        name="b", layers=["b"], kind="conv", macs=1001, kernels=1, bytes_in=64,
+        bytes_out=333, weight_bytes=77, inputs=["x"], outputs=["y"], sliceable=True,
+        channels=10,
+    )  # fmt: skip
+    slices = slice_blocks(block, 3, align=2)
+    assert [s.channel_range for s in slices] == [(0, 4), (4, 6), (6, 10)]
+    assert [s.macs for s in slices] == [400, 200, 401]
+    assert sum(s.bytes_out for s in slices) == 333 and sum(s.weight_bytes for s in slices) == 77
+    assert [s.name for s in slices] == ["b@0of3", "b@1of3", "b@2of3"]
+    assert all(s.slice_of == "b" and s.slices == 3 for s in slices)

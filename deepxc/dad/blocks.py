@@ -5,18 +5,26 @@ The grouping follows TVM's operator fusion (relax.transform.FuseOps, which the l
 runs), applied to IR layers with the pattern each layer's kernel has: a layer fuses into
 its immediate post-dominator (the first layer every path from it reaches) when the
 layers on those paths allow it.
-- An anchor (convolution, dense, pooling, reduction, softmax: a kernel that may only
-  take elementwise work after it) takes the elementwise layers after it while every
-  path to the post-dominator is elementwise.
-- An elementwise layer fuses forward into elementwise or injective layers (not into an
-  anchor: a Relu before a MaxPool stays a kernel of its own).
+- An anchor (convolution, dense, pooling, a mean, softmax: a kernel that may only take
+  elementwise work after it) takes the elementwise layers after it while every path to
+  the post-dominator is elementwise.
+- A plain reduction (ReduceMax, ReduceSum, GlobalMaxPool: one reducing kernel) takes
+  nothing after it.
+- An elementwise layer fuses forward into elementwise or injective layers or a plain
+  reduction (not into an anchor: a Relu before a MaxPool stays a kernel of its own).
 - Injective layers (Reshape, Transpose, Concat...) fuse with injective or elementwise
   layers after them, once the anchors are done; elementwise or injective producers then
   join a Concat whose group holds no anchor.
 - Identity and Dropout (left only where they write a model output) make no kernel; they
   join their producer's block.
-A layer the lowering splits into several kernels (Softmax: three) counts them in
-`UnitBlock.kernels`.
+A layer the lowering splits into several kernels (an opset-11 Softmax: three) counts
+them in `UnitBlock.kernels`.
+
+Checked against the lowering's kernel calls on the light zoo (every group equal) and on
+hand-made graphs. Known differences, both in kernel counts only: a Resize in linear or
+cubic mode is several kernels (one per axis and tap) and the last takes the elementwise
+layers after it; a ConvTranspose with strides makes more than two kernels (the input
+dilated, then padded).
 """
 
 from __future__ import annotations
@@ -29,14 +37,12 @@ from deepxc.ir.graph import Graph, Node
 from deepxc.ir.slice_channels import SliceError, channel_plan, output_channels
 from deepxc.ir.stats import layer_macs
 
-# TVM's operator pattern kinds (tvm/relay/op/op_attr_types.h), in its order.
-ELEMWISE, INJECTIVE, ANCHOR, TUPLE = 0, 2, 4, 7
+# TVM's OpPatternKind values (kElemWise, kInjective, kCommReduce, kOutEWiseFusable,
+# kTuple, kOpaque). Pools and means, which TVM's analysis of their kernels finds
+# output-elementwise-fusable as it does a conv, are anchors here too.
+ELEMWISE, INJECTIVE, REDUCE, ANCHOR, TUPLE, OPAQUE = 0, 2, 3, 4, 7, 8
 
-ANCHOR_OPS = {
-    "Conv",
-    "ConvTranspose",
-    "Gemm",
-    "MatMul",
+POOL_OPS = {  # the "pool" kind
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
@@ -46,6 +52,12 @@ ANCHOR_OPS = {
     "ReduceSum",
     "ReduceMax",
     "ReduceMin",
+}
+ANCHOR_OPS = POOL_OPS | {
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
     "Softmax",
     "LogSoftmax",
     "LRN",
@@ -63,27 +75,23 @@ INJECTIVE_OPS = {
     "Gather",
     "Expand",
     "Pad",
-    "Resize",
-    "Upsample",
 }
+OPAQUE_OPS = {"Resize", "Upsample"}  # kernels that nothing fuses into or after
+# Gather's first kernel (a take of constant indices) takes nothing fused before it; its
+# second (a reshape) is injective
+OPAQUE_INPUT_OPS = {"Gather"}
+# one reduction kernel (no division after it): it takes the elementwise layers before it,
+# and nothing after it
+REDUCE_OPS = {"GlobalMaxPool", "ReduceMax", "ReduceMin", "ReduceSum"}
 NO_KERNEL_OPS = {"Identity", "Dropout"}
-POOL_OPS = {
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "LpPool",
-    "ReduceMean",
-    "ReduceSum",
-    "ReduceMax",
-    "ReduceMin",
-}
 
 
 def unit_blocks(graph: Graph, align: int = 4) -> list[UnitBlock]:
     """The layers of `graph` grouped as the lowering fuses them, in topological order.
-    A block is sliceable (see `deepxc.ir.slice_channels`) when it has at least
-    2 * `align` output channels."""
+    A block is sliceable when `deepxc.ir.slice_channels` can split it (a Conv of group 1
+    or a dense layer, then channel-local layers; not a block whose Add reads another
+    activation, as a residual connection does) and it has 2 * `align` output channels
+    or more."""
     groups = _fuse(graph)
     order = {node.name: index for index, node in enumerate(graph.nodes())}
     members: dict[str, list[str]] = {}
@@ -216,6 +224,9 @@ def _kernels(node: Node) -> int:
         return 3  # over a 2-D view of the input: reshape, softmax, reshape back
     if node.op in ("LRN", "LayerNormalization"):
         return 3  # squares, their window or mean (a pool, a reduction), the division
+    if node.op in OPAQUE_OPS | OPAQUE_INPUT_OPS | {"ConvTranspose"}:
+        return 2  # a Resize's two axes; a Gather's take and reshape; a ConvTranspose's
+        # weights flipped, then the convolution
     return 1
 
 
@@ -225,10 +236,14 @@ def _channels(graph: Graph, outputs: list[str]) -> int:
 
 
 def _pattern(node: Node) -> int:
+    if node.op in REDUCE_OPS:
+        return REDUCE
     if node.op in ANCHOR_OPS:
         return ANCHOR
-    if node.op in INJECTIVE_OPS:
+    if node.op in INJECTIVE_OPS | OPAQUE_INPUT_OPS:
         return INJECTIVE
+    if node.op in OPAQUE_OPS:
+        return OPAQUE
     return ELEMWISE
 
 
@@ -290,7 +305,7 @@ def _fuse(graph: Graph) -> dict[str, str]:
             if own == ANCHOR and phase == 0 and path_pattern[name] == ELEMWISE:
                 if path_ok(name, dom, lambda kind, _sink: kind == ELEMWISE):
                     commit(name, dom)
-            elif own == ELEMWISE and path_pattern[name] <= INJECTIVE:
+            elif own == ELEMWISE and path_pattern[name] in (ELEMWISE, INJECTIVE, REDUCE):
                 if path_ok(name, dom, lambda kind, sink: kind <= INJECTIVE or sink):
                     commit(name, dom)
             elif own == INJECTIVE and phase == 1:
@@ -319,7 +334,10 @@ def _post_dominators(graph: Graph, nodes: list[Node], consumers, pattern):
         combined = 0
         lca: str | None = None
         for index, consumer in enumerate(consumers[name]):
-            edge = TUPLE if graph.node(consumer).op == "Concat" else pattern[consumer]
+            op = graph.node(consumer).op
+            edge = (
+                TUPLE if op == "Concat" else OPAQUE if op in OPAQUE_INPUT_OPS else pattern[consumer]
+            )
             combined = max(combined, edge)
             if index == 0:
                 lca = consumer
