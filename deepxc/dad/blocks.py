@@ -167,7 +167,7 @@ def slice_blocks(
     return slices
 
 
-def block_kind(graph: Graph, node: Node) -> str:
+def _kind(graph: Graph, node: Node) -> str:
     if node.op in ("Conv", "ConvTranspose"):
         group = node.attrs.get("group", 1)
         depthwise = group > 1 and group == graph.spec(node.inputs[0]).shape[1]
@@ -205,7 +205,7 @@ def _block(graph: Graph, layers: list[str], align: int) -> UnitBlock:
     return UnitBlock(
         name=anchor.name,
         layers=layers,
-        kind=block_kind(graph, anchor),
+        kind=_kind(graph, anchor),
         macs=sum(layer_macs(graph, node) for node in nodes),
         kernels=kernels,
         bytes_in=sum(graph.spec(t).nbytes for t in inputs),
