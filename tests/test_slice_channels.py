@@ -142,3 +142,26 @@ def test_ranges_must_tile_the_channels(bounds):
     model = conv_model([helper.make_node("Relu", ["c"], ["y"], name="relu")], [])
     with pytest.raises(SliceError, match="do not tile its 64 channels"):
         slice_output_channels(import_model(model), ["conv", "relu"], bounds)
+
+
+def test_unknown_layer_is_named():
+    model = conv_model([helper.make_node("Relu", ["c"], ["y"], name="relu")], [])
+    with pytest.raises(SliceError, match="no layer named 'rleu'"):
+        slice_output_channels(import_model(model), ["conv", "rleu"], [(0, 32), (32, 64)])
+
+
+def test_slicing_twice_keeps_both_slices():
+    """The sliced graph sliced again (another range split of the copy 0 group) still
+    computes the model: the new constants get names of their own."""
+    model = conv_model([helper.make_node("Relu", ["c"], ["y"], name="relu")], [])
+    graph = import_model(model)
+    once, groups, _ = slice_output_channels(graph, ["conv", "relu"], [(0, 32), (32, 64)])
+    twice, _, _ = slice_output_channels(once, groups[0], [(0, 8), (8, 32)])
+    verify(twice, after="channel slicing")
+    inputs = random_inputs(model)
+    np.testing.assert_allclose(
+        reference_outputs(to_onnx(twice), inputs)["y"],
+        reference_outputs(model, inputs)["y"],
+        rtol=1e-5,
+        atol=1e-5,
+    )

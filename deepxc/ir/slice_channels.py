@@ -49,10 +49,11 @@ def channel_plan(graph: Graph, layers: list[str]) -> dict[str, int | None]:
     """How each constant the group reads is sliced for a range of output channels: the
     axis to slice it along, or None to keep it whole. Raises SliceError naming the layer
     and the reason when the group's channels cannot be split."""
+    unknown = [name for name in layers if name not in graph.dag]
+    if unknown or not layers:
+        raise SliceError(f"channel slicing: no layer named {', '.join(map(repr, unknown))}")
     chosen = set(layers)
     nodes = [node for node in graph.nodes() if node.name in chosen]
-    if not nodes:
-        raise SliceError("channel slicing: no layers given")
     anchor, rest = nodes[0], nodes[1:]
     plan = _anchor_plan(graph, anchor)
     channels = output_channels(graph, anchor)
@@ -120,7 +121,9 @@ def slice_output_channels(
             if axis is not None:
                 value = graph.constants[constant]
                 taken = np.take(value, range(lo, hi), axis=axis)
-                names[constant] = sliced.add_constant(f"{constant}@{index}", taken)
+                name = f"{constant}@{index}"
+                name = sliced.fresh_name(name) if name in sliced.tensors else name
+                names[constant] = sliced.add_constant(name, taken)
         for node in nodes:
             for tensor in node.outputs:
                 shape = list(graph.spec(tensor).shape)
