@@ -258,7 +258,7 @@ def _fuse(graph: Graph) -> dict[str, str]:
     parent, path_pattern = _post_dominators(graph, nodes, consumers, pattern)
     sets = nx.utils.UnionFind()
     root_of: dict[str, str] = {name: name for name in pattern}  # union-find root -> sink
-    group_pattern = dict(pattern)  # by sink layer
+    group_pattern = dict(pattern)  # per layer, of the group it was the sink of when it was
 
     def root(name: str) -> str:
         return root_of[sets[name]]
@@ -329,7 +329,7 @@ def _post_dominators(graph: Graph, nodes: list[Node], consumers, pattern):
     for node in reversed(nodes):
         name = node.name
         if not consumers[name] or any(t in graph.outputs for t in node.outputs):
-            parent[name], depth[name], path_pattern[name] = None, 1, ANCHOR
+            parent[name], depth[name], path_pattern[name] = None, 1, OPAQUE
             continue
         combined = 0
         lca: str | None = None
