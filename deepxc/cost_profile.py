@@ -153,7 +153,7 @@ def elementwise(name: str, elements: int, form: str = "relu", rng=None):
 
 
 def samples(quick: bool = False) -> list[Sample]:
-    """The micro-benchmarks: 4-6 sizes a class (3 with `quick`), from ~0.1 to ~60 MMACs
+    """The micro-benchmarks: 4-6 sizes a class (4 with `quick`), from ~0.1 to ~60 MMACs
     and from tens of KB to a few MB."""
     rng = np.random.default_rng(0)
     made = [
@@ -185,8 +185,9 @@ def samples(quick: bool = False) -> list[Sample]:
         elementwise("ew_f", 32768, "bias", rng=rng),  # 384 KB
     ]
     if quick:
-        keep = {"conv_a", "conv_c", "conv_e", "dw_a", "dw_c", "dw_d", "fc_a", "fc_b", "fc_d"}
-        keep |= {"pool_a", "pool_b", "pool_d", "ew_a", "ew_b", "ew_c", "ew_d"}
+        keep = {"conv_a", "conv_c", "conv_d", "conv_e", "dw_a", "dw_b", "dw_c", "dw_d"}
+        keep |= {"fc_a", "fc_b", "fc_c", "fc_d", "pool_a", "pool_b", "pool_c", "pool_d"}
+        keep |= {"ew_a", "ew_b", "ew_c", "ew_d"}
         made = [s for s in made if s.name in keep]
     return made
 
@@ -349,9 +350,15 @@ def profile_target(
     processors = [p.name for p in target.processors]
     if "cpu" not in processors:
         raise TargetError(f"target {target.name} has no cpu processor to profile from")
+    emulator = target.runner or (target.gpu and target.dynamically_linked().runner)
+    if emulator:
+        raise TargetError(
+            f"target {target.name}: its bundles run under {emulator[0]} here, and emulated "
+            "times are no costs: profile on the device itself (with a deepxc install there)"
+        )
     order = [p for p in processors if p != "cpu"] + ["cpu"]
     parts = samples(quick)
-    repeats, bench = (3, 3) if quick else (7, 10)
+    repeats, bench = (5, 2) if quick else (9, 10)
     profiles = []
     with tempfile.TemporaryDirectory(prefix="deepxc-profile-") as workdir:
         for processor in order:

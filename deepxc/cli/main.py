@@ -9,6 +9,7 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli import help_examples
+from deepxc.cli.profile import add_profile_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.cli.run import RUN_EPILOG, level_argument
@@ -202,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     add_rlc_arguments(inspect)
 
     add_report_parser(sub)
+    add_profile_parser(sub)
 
     sub.add_parser(
         "targets",
@@ -254,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.report import report_command
 
             return report_command(args, _progress)
+        if args.command == "profile":
+            from deepxc.cli.profile import profile_command
+
+            return profile_command(args, _progress)
         if args.command == "ops":
             from deepxc.cli.commands import ops_command
 
