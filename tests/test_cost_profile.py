@@ -98,18 +98,31 @@ def test_predictions_use_the_constants():
 
 
 def conv_model(channels: int, size: int, glue: bool) -> onnx.ModelProto:
-    """A 3x3 convolution (and, with `glue`, a CPU layer that ends its GPU partition)."""
+    """A 3x3 convolution after a small one (the first parallel call of a run wakes the
+    threads, a cost of the run rather than of the call), and, with `glue`, a CPU layer
+    that ends the convolution's GPU partition."""
     rng = np.random.default_rng(5)
-    w = rng.standard_normal((channels, channels, 3, 3)).astype(np.float32) * 0.1
+
+    def value(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    def weight(name, count, inner):
+        w = rng.standard_normal((count, inner, 3, 3)).astype(np.float32) * 0.1
+        return numpy_helper.from_array(w, name)
+
     shape = [1, channels, size, size]
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="held_conv", pads=[1] * 4)]
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)]
+    nodes = [
+        helper.make_node("Conv", ["l", "lw"], ["ly"], name="lead", pads=[1] * 4),
+        helper.make_node("Conv", ["x", "w"], ["y"], name="held_conv", pads=[1] * 4),
+    ]
+    inputs = [value("l", [1, 8, 16, 16]), value("x", shape)]
+    outputs = [value("ly", [1, 8, 16, 16]), value("y", shape)]
     if glue:
         nodes.append(helper.make_node("Relu", ["g"], ["gy"], name="glue"))
-        inputs.append(helper.make_tensor_value_info("g", TensorProto.FLOAT, [1, 8]))
-        outputs.append(helper.make_tensor_value_info("gy", TensorProto.FLOAT, [1, 8]))
-    graph = helper.make_graph(nodes, "held", inputs, outputs, [numpy_helper.from_array(w, "w")])
+        inputs.append(value("g", [1, 8]))
+        outputs.append(value("gy", [1, 8]))
+    weights = [weight("lw", 8, 8), weight("w", channels, channels)]
+    graph = helper.make_graph(nodes, "held", inputs, outputs, weights)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
