@@ -1,4 +1,5 @@
-"""`deepxc build | run | inspect | report | targets`: argument parsing and one-line errors."""
+"""`deepxc build | run | inspect | report | profile | targets`: argument parsing and one-line
+errors."""
 
 from __future__ import annotations
 
