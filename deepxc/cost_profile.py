@@ -30,6 +30,9 @@ Log = Callable[[str], None]
 KINDS = ("conv", "depthwise", "dense", "pool", "elementwise")
 GLUE_INPUT = "glue_in"
 OPSET = 17
+# A link whose fit has no per-byte term (pocl maps the CPU's memory: nothing is copied) is
+# written with this bandwidth, as a link's rate must be > 0: a MB then takes 1 ns.
+FREE_LINK_GBYTES_PER_S = 1e6
 
 
 @dataclass
@@ -405,7 +408,7 @@ def costs_toml(target: Target, profiles: list[ProcessorProfile], threads: int | 
         f"target = {_string(target.name)}",
         f"machine = {_string(machine_name())}",
         f"measured = {_string(now.isoformat())}",
-        f"threads = {threads or target.cpu_cores}",
+        f"# CPU kernels on {threads or target.cpu_cores} threads",
     ]
     for profile in profiles:
         for kind in KINDS:
@@ -427,7 +430,9 @@ def costs_toml(target: Target, profiles: list[ProcessorProfile], threads: int | 
                 "",
                 f"[links.cpu-{profile.processor}]",
                 f"latency_us = {_number(profile.link.latency_us)}",
-                f"gbytes_per_s = {_number(profile.link.gbytes_per_s)}",
+                f"gbytes_per_s = {_number(profile.link.gbytes_per_s)}"
+                if profile.link.gbytes_per_s
+                else f"gbytes_per_s = {_number(FREE_LINK_GBYTES_PER_S)}  # no per-byte cost seen",
             ]
     return "\n".join(lines) + "\n"
 

@@ -13,9 +13,11 @@ import tomllib
 from onnx import TensorProto, helper, numpy_helper
 
 from deepxc.cli.main import main
+from deepxc.cost_profile import ProcessorProfile, costs_toml
 from deepxc.dad.fit import ClassFit, FitError, LinkFit, Measurement, fit_costs
 from deepxc.pipeline import build_model
 from deepxc.runner import profile_bundle
+from deepxc.targets import load_target
 
 KINDS = ("conv", "depthwise", "dense", "pool", "elementwise")
 
@@ -127,20 +129,57 @@ def conv_model(channels: int, size: int, glue: bool) -> onnx.ModelProto:
 
 
 def measured_seconds(model, target: str, bundle, place: str | None = None) -> float:
-    """The held-out conv's call (or its GPU partition's): median of 3 profiled runs."""
-    build_model(model, target, str(bundle), log=lambda _: None, profile=True, place=place)
+    """The held-out conv's call (or its GPU partition's): median of 5 profiled runs, on
+    one CPU thread as the profile was."""
+    build_model(
+        model, target, str(bundle), log=lambda _: None, profile=True, place=place, threads=1
+    )
     times = []
-    for _ in range(3):
+    for _ in range(5):
         _, _, calls = profile_bundle(str(bundle), bench=5)
         times.append(sum(c["ms"] for c in calls if "held_conv" in c["layers"]) * 1e-3)
     return float(np.median(times))
 
 
-def profile_file(target: str, path) -> dict:
-    assert main(["profile", "--target", target, "--quick", "-o", str(path)]) == 0
-    costs = tomllib.loads(path.read_text())
+FIELDS = {"gmacs_per_s", "gbytes_per_s", "launch_us", "rms_rel_error", "samples"}
+
+
+def check_costs_file(costs: dict, target: str, processors: set[str]) -> None:
+    """The costs-file format the planner reads: target, machine and measured; a table of
+    finite numbers >= 0 per processor and kernel class; links with a bandwidth > 0."""
     assert costs["target"] == target and costs["machine"] and costs["measured"]
-    return costs
+    assert set(costs) == {"target", "machine", "measured", "links"} & set(costs) | processors
+    for processor in processors:
+        assert set(costs[processor]) == {"cost"}
+        for kind, table in costs[processor]["cost"].items():
+            assert kind in KINDS and set(table) == FIELDS, (processor, kind)
+            assert all(np.isfinite(v) and v >= 0 for v in table.values()), (processor, table)
+    for link in costs.get("links", {}).values():
+        assert set(link) == {"latency_us", "gbytes_per_s"}
+        assert link["gbytes_per_s"] > 0 and np.isfinite(link["gbytes_per_s"])
+
+
+def profile_file(target: str, path) -> dict:
+    """A quick profile on one CPU thread: the 2-core test machine is shared, and a kernel
+    on two threads waits for whichever is descheduled, so its times swing far more."""
+    command = ["profile", "--target", target, "--quick", "--threads", "1", "-o", str(path)]
+    assert main(command) == 0
+    return tomllib.loads(path.read_text())
+
+
+def test_a_link_without_a_byte_term_is_written_with_a_bandwidth():
+    """The planner needs a link's rate > 0: a fit that saw no per-byte cost (pocl copies
+    nothing) writes a bandwidth at which a MB takes a nanosecond."""
+    fit = ClassFit(5.0, 0.0, 3.0, 0.1, 4)
+    profiles = [
+        ProcessorProfile("cpu", {"conv": fit}, None, [], 0.0),
+        ProcessorProfile("gpu", {"pool": fit}, LinkFit(12.0, 0.0), [], 0.0),
+    ]
+    costs = tomllib.loads(costs_toml(load_target("host-opencl"), profiles, None))
+    check_costs_file(costs, "host-opencl", {"cpu", "gpu"})
+    assert costs["links"]["cpu-gpu"]["latency_us"] == 12.0
+    link = LinkFit(12.0, costs["links"]["cpu-gpu"]["gbytes_per_s"])
+    assert link.time_s(1e6) == pytest.approx(12e-6, abs=2e-9)
 
 
 def predicted(costs: dict, processor: str, macs: float, nbytes: float) -> float:
@@ -158,7 +197,8 @@ def conv_work(channels: int, size: int) -> tuple[float, float, float]:
 
 def test_a_host_profile_predicts_held_out_kernels_within_2x(tmp_path, capsys):
     costs = profile_file("host", tmp_path / "host.toml")
-    assert set(costs["cpu"]["cost"]) == set(KINDS) and "gpu" not in costs
+    check_costs_file(costs, "host", {"cpu"})
+    assert set(costs["cpu"]["cost"]) == set(KINDS)
     table = capsys.readouterr().out
     assert all(f"{kind:12} cpu" in table for kind in KINDS)
     for channels, size in [(24, 20), (64, 16)]:  # 2.1 and 9.4 MMACs, sizes not profiled
@@ -179,6 +219,7 @@ def opencl_available() -> bool:
 @pytest.mark.skipif(not opencl_available(), reason="no OpenCL device (pocl-opencl-icd)")
 def test_an_opencl_profile_predicts_a_held_out_gpu_partition_within_2x(tmp_path):
     costs = profile_file("host-opencl", tmp_path / "ocl.toml")
+    check_costs_file(costs, "host-opencl", {"cpu", "gpu"})
     assert set(costs["gpu"]["cost"]) == set(KINDS)
     link = costs["links"]["cpu-gpu"]
     moving = LinkFit(link["latency_us"], link["gbytes_per_s"])
