@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -288,6 +289,9 @@ def measure(
         profile=True,
         place=place,
     )
+    partitions = {  # the GPU partitions' calls, by function name
+        p["function"]: p for p in manifest.get("partitions", []) if p["processor"] != "cpu"
+    }
     times: dict[str, list[float]] = {}
     calls_of: dict[str, list[dict]] = {}
     for run in range(repeats):
@@ -304,15 +308,16 @@ def measure(
         per_sample: dict[str, float] = {}
         for call in calls:
             sample = next(filter(None, (owner(layer, parts) for layer in call["layers"])), None)
-            if sample is None or _call_processor(call) != processor:
+            runs_on = (
+                partitions[call["kernel"]]["processor"] if call["kernel"] in partitions else "cpu"
+            )
+            if sample is None or runs_on != processor:
                 continue
             per_sample[sample.name] = per_sample.get(sample.name, 0.0) + call["ms"] * 1e-3
             if run == 0:
                 calls_of.setdefault(sample.name, []).append(call)
         for name, seconds in per_sample.items():
             times.setdefault(name, []).append(seconds)
-    partitions = manifest.get("partitions", [])
-    launches = {p["function"]: p.get("launches", 1) for p in partitions if "function" in p}
     measurements = []
     for sample in parts:
         if sample.name not in times:
@@ -321,7 +326,7 @@ def measure(
         macs, nbytes, crossing = layer_work(graph, layers)
         calls = calls_of[sample.name]
         if on_gpu:
-            kernels = sum(launches.get(c["kernel"], 1) for c in calls)
+            kernels = sum(partitions[c["kernel"]].get("launches", 1) for c in calls)
             transfer_bytes = sum(_nbytes(graph, t) for t in crossing)
             transfers = len(crossing)
         else:
@@ -333,10 +338,6 @@ def measure(
             Measurement(sample.kind, macs, nbytes, median, kernels, transfers, transfer_bytes)
         )
     return measurements
-
-
-def _call_processor(call: dict) -> str:
-    return "gpu" if call["kernel"].startswith("dx_gpu_partition") else "cpu"
 
 
 def _api(target: Target) -> str:
@@ -352,8 +353,6 @@ def profile_target(
 ) -> tuple[Target, list[ProcessorProfile]]:
     """Measure and fit every processor of the target (the GPU first: a missing device
     fails before the long CPU run)."""
-    import time
-
     target = load_target(target_name)
     processors = [p.name for p in target.processors]
     if "cpu" not in processors:
