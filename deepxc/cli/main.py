@@ -10,6 +10,7 @@ import traceback
 from deepxc import __version__
 from deepxc.cli import help_examples
 from deepxc.cli.plan import add_plan_arguments, add_plan_parser
+from deepxc.cli.profile import add_profile_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.cli.run import RUN_EPILOG, level_argument
@@ -212,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
     add_plan_parser(sub)
+    add_profile_parser(sub)
 
     sub.add_parser(
         "targets",
@@ -268,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.report import report_command
 
             return report_command(args, _progress)
+        if args.command == "profile":
+            from deepxc.cli.profile import profile_command
+
+            return profile_command(args, _progress)
         if args.command == "ops":
             from deepxc.cli.commands import ops_command
 
