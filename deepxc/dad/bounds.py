@@ -1,0 +1,73 @@
+"""A lower bound on the optimum of a plan's objective, valid for any assignment and
+schedule (limits and memory only shrink the set of plans, so they are ignored):
+
+- latency >= the longest chain when each block may pick its processor anew for every
+  block it feeds (finish(b, p) = time(b, p) + max over inputs a of min over q of
+  finish(a, q) + transfer(q -> p)): every schedule meets it block by block;
+- latency >= the least total work spread evenly over the serial groups: each group runs
+  its blocks one after another, so the busiest one holds at least the mean;
+- energy >= each block's least energy + each edge's least transfer energy + the idle
+  power times the latency bound (energy grows with latency)."""
+
+from __future__ import annotations
+
+import math
+
+from deepxc.dad.problem import Goal, Problem
+
+
+def latency_bound(problem: Problem) -> float:
+    processors = {p.name for p in problem.processors}
+    finish: dict[str, dict[str, float]] = {}
+    inputs: dict[str, list] = {b.name: [] for b in problem.blocks}
+    for edge in problem.edges:
+        inputs[edge.dst].append(edge)
+    for block in problem.blocks:  # a topological order
+        finish[block.name] = {}
+        for p, time in block.time_s.items():
+            if p not in processors:
+                continue
+            ready = 0.0
+            for edge in inputs[block.name]:
+                arrivals = [
+                    f + problem.transfer_s(edge, q, p)
+                    for q, f in finish[edge.src].items()
+                    if q == p or (q, p) in problem.links
+                ]
+                ready = max(ready, min(arrivals, default=math.inf))
+            finish[block.name][p] = ready + time
+    chain = max((min(f.values(), default=math.inf) for f in finish.values()), default=0.0)
+    groups = {p.serial_group for p in problem.processors}
+    least_work = sum(
+        min((t for p, t in b.time_s.items() if p in processors), default=0.0)
+        for b in problem.blocks
+    )
+    return max(chain, least_work / max(len(groups), 1))
+
+
+def energy_bound(problem: Problem) -> float:
+    processors = {p.name for p in problem.processors}
+    blocks = {b.name: b for b in problem.blocks}
+    total = sum(
+        min((b.energy_j.get(p, 0.0) for p in b.time_s if p in processors), default=0.0)
+        for b in problem.blocks
+    )
+    for edge in problem.edges:
+        total += min(
+            (
+                problem.transfer_j(edge, p, q)
+                for p in blocks[edge.src].time_s
+                for q in blocks[edge.dst].time_s
+                if p == q or (p, q) in problem.links
+            ),
+            default=0.0,
+        )
+    idle_w = sum(p.idle_w for p in problem.processors)
+    return total + (idle_w * latency_bound(problem) if idle_w else 0.0)
+
+
+def lower_bound(problem: Problem, goal: Goal) -> float:
+    """A value no plan's objective (goal.objective) is below."""
+    if goal.objective == "energy":
+        return energy_bound(problem)
+    return latency_bound(problem)
