@@ -16,7 +16,9 @@ import math
 from deepxc.dad.problem import Goal, Problem
 
 
-def latency_bound(problem: Problem) -> float:
+def earliest_finish(problem: Problem) -> dict[str, dict[str, float]]:
+    """block -> processor -> a time before which the block cannot finish there: its time
+    plus, over its inputs, the earliest arrival from any processor of the input."""
     processors = {p.name for p in problem.processors}
     finish: dict[str, dict[str, float]] = {}
     inputs: dict[str, list] = {b.name: [] for b in problem.blocks}
@@ -36,12 +38,34 @@ def latency_bound(problem: Problem) -> float:
                 ]
                 ready = max(ready, min(arrivals, default=math.inf))
             finish[block.name][p] = ready + time
+    return finish
+
+
+def least_time(problem: Problem, block) -> float:
+    known = {p.name for p in problem.processors}
+    return min((t for p, t in block.time_s.items() if p in known), default=0.0)
+
+
+def time_after(problem: Problem) -> dict[str, float]:
+    """block -> the longest chain of blocks after it, each at its fastest, no transfers."""
+    blocks = {b.name: b for b in problem.blocks}
+    after = {b.name: 0.0 for b in problem.blocks}
+    outputs: dict[str, list[str]] = {b.name: [] for b in problem.blocks}
+    for edge in problem.edges:
+        outputs[edge.src].append(edge.dst)
+    for block in reversed(problem.blocks):
+        after[block.name] = max(
+            (after[d] + least_time(problem, blocks[d]) for d in outputs[block.name]),
+            default=0.0,
+        )
+    return after
+
+
+def latency_bound(problem: Problem) -> float:
+    finish = earliest_finish(problem)
     chain = max((min(f.values(), default=math.inf) for f in finish.values()), default=0.0)
     groups = {p.serial_group for p in problem.processors}
-    least_work = sum(
-        min((t for p, t in b.time_s.items() if p in processors), default=0.0)
-        for b in problem.blocks
-    )
+    least_work = sum(least_time(problem, b) for b in problem.blocks)
     return max(chain, least_work / max(len(groups), 1))
 
 

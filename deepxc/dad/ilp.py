@@ -27,10 +27,15 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
+from deepxc.dad.bounds import earliest_finish, latency_bound, time_after
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import Timeline
 
 SCALE = 1000.0
+
+
+class Infeasible(PlanError):
+    """The integer program proved that no plan meets the goal's limits."""
 
 
 class _Rows:
@@ -110,11 +115,15 @@ def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
         terms[start[i]] = sign
         return terms
 
+    earliest = earliest_finish(problem)
+    after = time_after(problem)
     rows = _Rows()
-    for i in range(len(blocks)):
+    for i, block in enumerate(blocks):
         rows.add({x[i, p]: 1.0 for p in allowed[i]}, 1.0, 1.0)
-        if not timeline.succs[i]:
-            rows.add({latency: 1.0, **finish(i, -1.0)}, 0.0, math.inf)
+        # C >= finish + the chain after it; start >= the earliest its inputs can arrive
+        rows.add({latency: 1.0, **finish(i, -1.0)}, after[block.name] / unit_s, math.inf)
+        head = {x[i, p]: -(earliest[block.name][p] - block.time_s[p]) / unit_s for p in allowed[i]}
+        rows.add({start[i]: 1.0, **head}, 0.0, math.inf)
     for k, (a, b, edge) in enumerate(edges):
         for p in allowed[a]:
             rows.add({x[a, p]: -1.0, **{z[k, p, q]: 1.0 for pp, q in pairs[k] if pp == p}}, 0, 0)
@@ -163,6 +172,7 @@ def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
     upper = np.ones(columns)
     upper[start] = big_m
     upper[latency] = big_m
+    lower[latency] = min(latency_bound(problem) / unit_s, big_m)
     if goal.max_latency_s is not None:
         upper[latency] = min(big_m, goal.max_latency_s / unit_s)
     integrality = np.zeros(columns)
@@ -182,9 +192,10 @@ def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
         bounds=Bounds(lower, upper),
         options={"time_limit": time_limit_s, "mip_rel_gap": 1e-7},
     )
+    if result.status == 2:
+        raise Infeasible("no plan meets the limits")
     if result.x is None:
-        reason = "the limits leave no plan" if result.status == 2 else result.message
-        raise PlanError(f"the integer program found no plan: {reason}")
+        raise PlanError(f"the integer program found no plan: {result.message}")
     placed = [max(allowed[i], key=lambda p: result.x[x[i, p]]) for i in range(len(blocks))]
     starts = [result.x[start[i]] for i in range(len(blocks))]
     finishes = [starts[i] + blocks[i].time_s[placed[i]] / unit_s for i in range(len(blocks))]
