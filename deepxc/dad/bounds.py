@@ -69,7 +69,8 @@ def latency_bound(problem: Problem) -> float:
     return max(chain, least_work / max(len(groups), 1))
 
 
-def energy_bound(problem: Problem) -> float:
+def work_energy_bound(problem: Problem) -> float:
+    """The least energy of the blocks and transfers, without the idle power's."""
     processors = {p.name for p in problem.processors}
     blocks = {b.name: b for b in problem.blocks}
     total = sum(
@@ -86,8 +87,13 @@ def energy_bound(problem: Problem) -> float:
             ),
             default=0.0,
         )
+    return total
+
+
+def energy_bound(problem: Problem) -> float:
     idle_w = sum(p.idle_w for p in problem.processors)
-    return total + (idle_w * latency_bound(problem) if idle_w else 0.0)
+    idle = idle_w * latency_bound(problem) if idle_w else 0.0
+    return work_energy_bound(problem) + idle
 
 
 def lower_bound(problem: Problem, goal: Goal) -> float:

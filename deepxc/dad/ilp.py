@@ -13,8 +13,9 @@ both taking time.
     s[a] >= finish(b) - M (2 + y[a, b] - in_g(a) - in_g(b))
     C >= finish(b);  memory per processor and on the device;  the goal's limits
 
-M is the serial schedule's largest makespan (every block's slowest time plus every edge's
-slowest transfer). Times are scaled so that M is 1000 and energies likewise, as HiGHS's
+M bounds the latency: the serial schedule's largest makespan (every block's slowest time
+plus every edge's slowest transfer), or less where the goal's limits or a known plan's
+value (the cutoff) cap it. Times are scaled so that M is 1000 and energies likewise, as HiGHS's
 absolute tolerances assume numbers of that order. The plan's numbers come from
 `schedule` on the solution's assignment with the blocks in its order of start times."""
 
@@ -27,7 +28,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from deepxc.dad.bounds import earliest_finish, latency_bound, time_after
+from deepxc.dad.bounds import earliest_finish, latency_bound, time_after, work_energy_bound
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import Timeline
 
@@ -58,8 +59,14 @@ class _Rows:
         return LinearConstraint(matrix.tocsr(), self.lower, self.upper)
 
 
-def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
-    """The plan of least goal.objective within the goal's limits; PlanError if none."""
+def solve_ilp(
+    problem: Problem, goal: Goal, time_limit_s: float = 20.0, cutoff: float | None = None
+) -> Plan:
+    """The plan of least goal.objective within the goal's limits; PlanError if none.
+
+    `cutoff`: the objective of a plan already known; only plans no worse are searched
+    (which bounds the latency and so tightens M), and Infeasible then means none is
+    better than that one."""
     timeline = Timeline(problem)
     blocks = problem.blocks
     known = {p.name for p in problem.processors}
@@ -76,6 +83,16 @@ def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
         max((problem.transfer_s(e, p, q) for p, q in pairs[k]), default=0.0)
         for k, (_, _, e) in enumerate(edges)
     )
+    slack = 1 + 1e-6  # lets a plan equal to the cutoff through HiGHS's tolerances
+    for cap in (
+        goal.max_latency_s,
+        cutoff * slack if cutoff is not None and goal.objective == "latency" else None,
+        (cutoff * slack - work_energy_bound(problem)) / timeline.idle_w
+        if cutoff is not None and goal.objective == "energy" and timeline.idle_w > 0
+        else None,
+    ):
+        if cap is not None:
+            horizon = min(horizon, max(cap, 0.0))
     unit_s = horizon / SCALE if horizon > 0 else 1.0
     big_m = SCALE if horizon > 0 else 1.0
 
@@ -165,16 +182,17 @@ def solve_ilp(problem: Problem, goal: Goal, time_limit_s: float = 20.0) -> Plan:
         for k, (_, _, e) in enumerate(edges)
     )
     unit_j = (most_energy + timeline.idle_w * horizon) / SCALE or 1.0
-    if goal.max_energy_j is not None:
-        rows.add(energy, -math.inf, goal.max_energy_j)
+    energy_caps = [goal.max_energy_j]
+    if cutoff is not None and goal.objective == "energy":
+        energy_caps.append(cutoff * slack)
+    if any(cap is not None for cap in energy_caps):
+        rows.add(energy, -math.inf, min(cap for cap in energy_caps if cap is not None))
 
     lower = np.zeros(columns)
     upper = np.ones(columns)
     upper[start] = big_m
     upper[latency] = big_m
     lower[latency] = min(latency_bound(problem) / unit_s, big_m)
-    if goal.max_latency_s is not None:
-        upper[latency] = min(big_m, goal.max_latency_s / unit_s)
     integrality = np.zeros(columns)
     integrality[list(x.values()) + list(before.values())] = 1
     cost = np.zeros(columns)

@@ -32,10 +32,14 @@ def solve(
     bound = lower_bound(problem, goal)
     exact, proven = None, False
     if len(problem.blocks) <= ilp_max_blocks:
+        known = plans[0].objective(goal) if plans else None
         try:
-            exact = solve_ilp(problem, goal, time_limit_s)
+            exact = solve_ilp(problem, goal, time_limit_s, cutoff=known)
         except Infeasible:
-            proven = True
+            if known is None:
+                proven = True
+            else:  # nothing beats the heuristic's plan
+                plans[0].optimal = True
         except PlanError:  # out of time before any plan
             exact = None
         if exact is not None:
@@ -46,7 +50,9 @@ def solve(
         raise PlanError(_why_none(problem, goal, proven))
     best = min(plans, key=lambda plan: (plan.objective(goal), plan.method != "ilp"))
     best.bound = min(bound, best.objective(goal))  # never above a plan's own value
-    best.optimal = exact is not None and exact.optimal
+    best.optimal = best.optimal or (exact is not None and exact.optimal)
+    if best.optimal:
+        best.bound = best.objective(goal)
     return best
 
 
