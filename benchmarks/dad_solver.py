@@ -19,7 +19,7 @@ from dad_problems import layered_problem  # noqa: E402
 
 from deepxc.dad.heuristic import solve_heuristic  # noqa: E402
 from deepxc.dad.ilp import Infeasible, solve_ilp  # noqa: E402
-from deepxc.dad.problem import Goal  # noqa: E402
+from deepxc.dad.problem import Goal, PlanError  # noqa: E402
 from deepxc.dad.solve import solve  # noqa: E402
 
 
@@ -56,6 +56,9 @@ def main() -> int:
                 )
             except Infeasible:  # no plan better than the heuristic's
                 print(f"ilp        {blocks:6} {objective:8} proved the heuristic's plan optimal")
+                continue
+            except PlanError as error:
+                print(f"ilp        {blocks:6} {objective:8} {error} (heuristic: {known * 1e3:.3f})")
                 continue
             report("ilp", blocks, goal, seconds, plan, unit)
             print(f"{'':10} {'':6} {'':8} {'':7} {known * 1e3:10.3f} (the heuristic's value)")

@@ -21,7 +21,7 @@ from deepxc.dad.bounds import lower_bound
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import Timeline
 
-WORK = 1_000_000  # schedule evaluations x (blocks + edges) the local search may spend
+WORK = 600_000  # schedule evaluations x (blocks + edges) the local search may spend
 EVALUATIONS = 3000  # and at most this many evaluations
 
 
@@ -35,6 +35,10 @@ class _Search:
         self.caps = {p.name: p.memory_bytes for p in problem.processors}
         self.device = {p.name for p in problem.processors if p.on_device}
         self.order = self._rank_order()
+        self.needs_energy = goal.objective == "energy" or goal.max_energy_j is not None
+        self.needs_memory = goal.max_memory_bytes is not None or any(
+            math.isfinite(cap) for cap in self.caps.values()
+        )
 
     def _rank_order(self) -> list[int]:
         timeline, blocks = self.timeline, self.problem.blocks
@@ -56,9 +60,11 @@ class _Search:
             used[p] += block.memory_bytes
         return used
 
-    def excess(self, latency: float, energy: float, used: dict[str, float]) -> float:
-        """How far the plan is over its limits, relative to each limit."""
+    def excess(self, latency: float, energy: float, used: dict[str, float] | None) -> float:
+        """How far the plan is over its limits, relative to each limit (`used`: memory by
+        processor, None when nothing limits it)."""
         goal = self.goal
+        used = used or dict.fromkeys(self.caps, 0.0)
         over = sum(max(0.0, used[p] / cap - 1) for p, cap in self.caps.items() if cap > 0)
         device = sum(used[p] for p in self.device)
         for value, limit in (
@@ -76,8 +82,8 @@ class _Search:
         except PlanError:  # no link for an edge the move makes cross
             return _Score(math.inf, math.inf, math.inf, [], [])
         latency = max(finish, default=0.0)
-        energy = self.timeline.energy(placed, latency)
-        over = self.excess(latency, energy, self.memory(placed))
+        energy = self.timeline.energy(placed, latency) if self.needs_energy else 0.0
+        over = self.excess(latency, energy, self.memory(placed) if self.needs_memory else None)
         if self.goal.objective == "latency":
             return _Score(over, latency, sum(finish), start, finish)
         return _Score(over, energy, latency, start, finish)

@@ -25,10 +25,18 @@ class Timeline:
         self.index = {name: i for i, name in enumerate(self.names)}
         self.preds: list[list[tuple[int, object]]] = [[] for _ in self.names]
         self.succs: list[list[tuple[int, object]]] = [[] for _ in self.names]
+        # per block, its inputs: (source index, (from, to) -> seconds and joules, edge)
+        self.moves: list[list[tuple[int, dict, object]]] = [[] for _ in self.names]
         for edge in problem.edges:
             src, dst = self.index[edge.src], self.index[edge.dst]
             self.preds[dst].append((src, edge))
             self.succs[src].append((dst, edge))
+            costs = {
+                pair: (link.time_s(edge.nbytes), link.energy_j(edge.nbytes))
+                for pair, link in problem.links.items()
+            }
+            self.moves[dst].append((src, costs, edge))
+        self.times = [b.time_s for b in problem.blocks]
         self.group = {p.name: p.serial_group for p in problem.processors}
         self.idle_w = sum(p.idle_w for p in problem.processors)
 
@@ -65,12 +73,6 @@ class Timeline:
             )
         return link.time_s(edge.nbytes), link.energy_j(edge.nbytes)
 
-    def duration(self, i: int, processor: str) -> float:
-        block = self.problem.blocks[i]
-        if processor not in block.time_s:
-            raise PlanError(f"block '{block.name}' cannot run on processor '{processor}'")
-        return block.time_s[processor]
-
     def run(self, placed: list[str], order: list[int]) -> tuple[list[float], list[float]]:
         """Start and finish times by block index; `placed[i]`: block i's processor."""
         start = [0.0] * len(placed)
@@ -78,10 +80,21 @@ class Timeline:
         group_free: dict[str, float] = {}
         for i in order:
             processor = placed[i]
-            duration = self.duration(i, processor)
+            duration = self.times[i].get(processor)
+            if duration is None:
+                name = self.names[i]
+                raise PlanError(f"block '{name}' cannot run on processor '{processor}'")
             ready = 0.0
-            for j, edge in self.preds[i]:
-                ready = max(ready, finish[j] + self.transfer(edge, placed[j], processor)[0])
+            for j, costs, edge in self.moves[i]:
+                source = placed[j]
+                arrival = finish[j]
+                if source != processor:
+                    move = costs.get((source, processor))
+                    if move is None:
+                        move = self.transfer(edge, source, processor)  # raises: no link
+                    arrival += move[0]
+                if arrival > ready:
+                    ready = arrival
             if duration > 0:
                 group = self.group[processor]
                 ready = max(ready, group_free.get(group, 0.0))
@@ -93,9 +106,13 @@ class Timeline:
     def energy(self, placed: list[str], latency: float) -> float:
         blocks = self.problem.blocks
         total = sum(blocks[i].energy_j.get(p, 0.0) for i, p in enumerate(placed))
-        for edge in self.problem.edges:
-            src, dst = self.index[edge.src], self.index[edge.dst]
-            total += self.transfer(edge, placed[src], placed[dst])[1]
+        for dst, inputs in enumerate(self.moves):
+            for src, costs, edge in inputs:
+                if placed[src] != placed[dst]:
+                    move = costs.get((placed[src], placed[dst]))
+                    if move is None:
+                        move = self.transfer(edge, placed[src], placed[dst])  # raises
+                    total += move[1]
         return total + latency * self.idle_w
 
     def plan(self, placed: list[str], order: list[int], method: str = "evaluate") -> Plan:
