@@ -15,7 +15,7 @@ from dad_problems import layered_problem, random_problem
 
 from deepxc.dad.bounds import lower_bound
 from deepxc.dad.heuristic import solve_heuristic
-from deepxc.dad.ilp import solve_ilp
+from deepxc.dad.ilp import Infeasible, solve_ilp
 from deepxc.dad.problem import Block, Edge, Goal, Link, PlanError, Problem, Processor
 from deepxc.dad.schedule import check, evaluate
 from deepxc.dad.solve import solve
@@ -221,6 +221,29 @@ def test_solve_keeps_the_better_plan_and_the_best_bound():
     assert plan.latency_s == pytest.approx(optimum, rel=1e-6)
     assert plan.bound == pytest.approx(optimum, rel=1e-6)  # the ILP proved it
     assert plan.optimal
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy"])
+def test_ilp_cutoff_keeps_only_plans_no_worse(objective):
+    problem = random_problem(21, 8)
+    goal = Goal(objective)
+    optimum, _ = brute_force(problem, goal)
+    with pytest.raises(Infeasible):
+        solve_ilp(problem, goal, cutoff=optimum * 0.99)
+    plan = solve_ilp(problem, goal, cutoff=optimum)
+    assert plan.objective(goal) == pytest.approx(optimum, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [13, 22, 31])
+def test_solve_equals_brute_force_under_limits(seed):
+    problem = random_problem(seed, 8)
+    fastest, _ = brute_force(problem, Goal("latency"))
+    goal = Goal("energy", max_latency_s=fastest * 1.2)
+    optimum, _ = brute_force(problem, goal)
+    plan = solve(problem, goal)
+    assert plan.energy_j == pytest.approx(optimum, rel=1e-6)
+    assert plan.latency_s <= fastest * 1.2 * (1 + 1e-9)
+    assert plan.bound <= plan.energy_j
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ both taking time.
 
 M bounds the latency: the serial schedule's largest makespan (every block's slowest time
 plus every edge's slowest transfer), or less where the goal's limits or a known plan's
-value (the cutoff) cap it. Times are scaled so that M is 1000 and energies likewise, as HiGHS's
-absolute tolerances assume numbers of that order. The plan's numbers come from
+value (the cutoff) cap it. Times are scaled so that M is 1000 and energies likewise, as
+HiGHS's absolute tolerances assume numbers of that order. The plan's numbers come from
 `schedule` on the solution's assignment with the blocks in its order of start times."""
 
 from __future__ import annotations
@@ -83,11 +83,11 @@ def solve_ilp(
         max((problem.transfer_s(e, p, q) for p, q in pairs[k]), default=0.0)
         for k, (_, _, e) in enumerate(edges)
     )
-    slack = 1 + 1e-6  # lets a plan equal to the cutoff through HiGHS's tolerances
+    tolerance = 1 + 1e-6  # lets a plan equal to the cutoff through HiGHS's tolerances
     for cap in (
         goal.max_latency_s,
-        cutoff * slack if cutoff is not None and goal.objective == "latency" else None,
-        (cutoff * slack - work_energy_bound(problem)) / timeline.idle_w
+        cutoff * tolerance if cutoff is not None and goal.objective == "latency" else None,
+        (cutoff * tolerance - work_energy_bound(problem)) / timeline.idle_w
         if cutoff is not None and goal.objective == "energy" and timeline.idle_w > 0
         else None,
     ):
@@ -184,7 +184,7 @@ def solve_ilp(
     unit_j = (most_energy + timeline.idle_w * horizon) / SCALE or 1.0
     energy_caps = [goal.max_energy_j]
     if cutoff is not None and goal.objective == "energy":
-        energy_caps.append(cutoff * slack)
+        energy_caps.append(cutoff * tolerance)
     if any(cap is not None for cap in energy_caps):
         rows.add(energy, -math.inf, min(cap for cap in energy_caps if cap is not None))
 
