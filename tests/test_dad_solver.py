@@ -127,10 +127,27 @@ def _all_plans_best(problem: Problem, goal: Goal) -> float:
 @pytest.mark.parametrize("seed", range(6))
 def test_brute_force_equals_every_plan_through_evaluate(seed):
     problem = random_problem(seed, 5)
-    for goal in (Goal("latency"), Goal("energy")):
+    fastest = brute_force(problem, Goal("latency"))
+    limit = fastest[0] * 1.1 if fastest else None
+    for goal in (Goal("latency"), Goal("energy"), Goal("energy", max_latency_s=limit)):
         found = brute_force(problem, goal)
         best = _all_plans_best(problem, goal)
         assert (found[0] if found else math.inf) == pytest.approx(best, rel=1e-9)
+
+
+def test_a_memory_cap_moves_a_block_by_hand():
+    # placing x on the gpu costs less energy and no time, but then y no longer fits there
+    problem = Problem(
+        processors=[Processor("cpu"), Processor("gpu", memory_bytes=1.5e6)],
+        blocks=[
+            Block("x", ["x"], {"gpu": 0.0, "cpu": 0.0}, {"gpu": 0.0, "cpu": 1.0}, 1e6),
+            Block("y", ["y"], {"gpu": 1e-3, "cpu": 5e-3}, {"gpu": 0.0, "cpu": 0.0}, 1e6),
+        ],
+        edges=[Edge("x", "y", 0.0)],
+        links={pair: Link(0.0, 1e9) for pair in (("cpu", "gpu"), ("gpu", "cpu"))},
+    )
+    assert brute_force(problem, Goal("latency"))[0] == pytest.approx(1e-3)
+    assert solve_ilp(problem, Goal("latency")).latency_s == pytest.approx(1e-3)
 
 
 def _check_solvers(problem: Problem, goal: Goal) -> None:
