@@ -47,7 +47,7 @@ def solve(
             if exact.bound is not None:
                 bound = max(bound, exact.bound)
     if not plans:
-        raise PlanError(_why_none(problem, goal, proven))
+        raise PlanError(_why_none(problem, goal, proven, time_limit_s, ilp_max_blocks))
     best = min(plans, key=lambda plan: (plan.objective(goal), plan.method != "ilp"))
     best.bound = min(bound, best.objective(goal))  # never above a plan's own value
     best.optimal = best.optimal or (exact is not None and exact.optimal)
@@ -56,7 +56,9 @@ def solve(
     return best
 
 
-def _why_none(problem: Problem, goal: Goal, proven: bool) -> str:
+def _why_none(
+    problem: Problem, goal: Goal, proven: bool, time_limit_s: float, ilp_max_blocks: int
+) -> str:
     """Which of the goal's limits no plan meets, and by how much."""
     device_floor = _least_device_memory(problem)
     if device_floor is None:
@@ -78,7 +80,7 @@ def _why_none(problem: Problem, goal: Goal, proven: bool) -> str:
             continue
         alone = Goal(objective=objective, max_memory_bytes=goal.max_memory_bytes)
         try:
-            plan = solve(problem, alone)
+            plan = solve(problem, alone, time_limit_s, ilp_max_blocks)
         except PlanError as error:
             return str(error)
         value = plan.objective(alone)
