@@ -6,8 +6,9 @@ schedule (limits and memory only shrink the set of plans, so they are ignored):
   finish(a, q) + transfer(q -> p)): every schedule meets it block by block;
 - latency >= the least total work spread evenly over the serial groups: each group runs
   its blocks one after another, so the busiest one holds at least the mean;
-- energy >= each block's least energy + each edge's least transfer energy + the idle
-  power times the latency bound (energy grows with latency)."""
+- energy >= the sum over blocks of the least of (its energy + its inputs' least
+  transfer energy to it) over its processors, + the idle power times the latency bound
+  (energy grows with latency)."""
 
 from __future__ import annotations
 
@@ -70,23 +71,28 @@ def latency_bound(problem: Problem) -> float:
 
 
 def work_energy_bound(problem: Problem) -> float:
-    """The least energy of the blocks and transfers, without the idle power's."""
-    processors = {p.name for p in problem.processors}
-    blocks = {b.name: b for b in problem.blocks}
-    total = sum(
-        min((b.energy_j.get(p, 0.0) for p in b.time_s if p in processors), default=0.0)
-        for b in problem.blocks
-    )
+    """The least energy of the blocks and transfers, without the idle power's: each block
+    at the processor where its energy plus its inputs' least transfer energy to there
+    is least (every edge counted once, at the block it feeds)."""
+    known = {p.name for p in problem.processors}
+    options = {b.name: [p for p in b.time_s if p in known] for b in problem.blocks}
+    inputs: dict[str, list] = {b.name: [] for b in problem.blocks}
     for edge in problem.edges:
-        total += min(
-            (
-                problem.transfer_j(edge, p, q)
-                for p in blocks[edge.src].time_s
-                for q in blocks[edge.dst].time_s
-                if p == q or (p, q) in problem.links
-            ),
-            default=0.0,
-        )
+        inputs[edge.dst].append(edge)
+    total = 0.0
+    for block in problem.blocks:
+        costs = []
+        for p in options[block.name]:
+            cost = block.energy_j.get(p, 0.0)
+            for edge in inputs[block.name]:
+                moves = [
+                    problem.transfer_j(edge, q, p)
+                    for q in options[edge.src]
+                    if q == p or (q, p) in problem.links
+                ]
+                cost += min(moves, default=math.inf)
+            costs.append(cost)
+        total += min(costs, default=0.0)
     return total
 
 
