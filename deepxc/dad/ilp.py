@@ -11,7 +11,8 @@ both taking time.
     s[b] >= s[a] + sum_p time(a, p) x[a, p] + sum_{p != q} transfer(e, p, q) z[e, p, q]
     s[b] >= finish(a) - M (3 - y[a, b] - in_g(a) - in_g(b))   for each shared group g
     s[a] >= finish(b) - M (2 + y[a, b] - in_g(a) - in_g(b))
-    C >= finish(b);  memory per processor and on the device;  the goal's limits
+    C >= finish(b);  C >= the work of each serial group (sum of time(b, p) x[b, p])
+    memory per processor and on the device;  the goal's limits
 
 M bounds the latency: the serial schedule's largest makespan (every block's slowest time
 plus every edge's slowest transfer), or less where the goal's limits or a known plan's
@@ -161,6 +162,9 @@ def solve_ilp(
                 for column in busy[a][g] + busy[b][g]:
                     terms[column] = terms.get(column, 0.0) - big_m
                 rows.add(terms, -slack * big_m, math.inf)
+    for group in set(group_of.values()):  # a serial group runs its blocks one at a time
+        work = {x[i, p]: -blocks[i].time_s[p] / unit_s for (i, p) in x if group_of[p] == group}
+        rows.add({latency: 1.0, **work}, 0.0, math.inf)
     for processor in problem.processors:
         if math.isfinite(processor.memory_bytes):
             terms = {x[i, p]: blocks[i].memory_bytes for (i, p) in x if p == processor.name}
