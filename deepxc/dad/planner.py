@@ -5,7 +5,6 @@ cut of the model between two processors, as Neurosurgeon plans device and server
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -118,10 +117,10 @@ def plan_graph(
     may be cut into (1: none); at most `max_sliced` layers (the heaviest) are offered."""
     blocks = unit_blocks(graph)
     refused = _refused(graph, blocks)
-    whole = _problem(graph, blocks, costs, network, refused)
+    whole = _problem(graph, blocks, blocks, costs, network, refused)
     candidates = _slice_candidates(whole, blocks, slices, max_sliced)
     offered = _with_slices(blocks, candidates, slices)
-    problem = _problem(graph, offered, costs, network, refused) if candidates else whole
+    problem = _problem(graph, blocks, offered, costs, network, refused) if candidates else whole
     log(
         f"plan: {len(blocks)} blocks ({len(candidates)} layers offered in {slices} slices), "
         f"{len(problem.processors)} processors ({', '.join(p.name for p in problem.processors)})"
@@ -129,11 +128,11 @@ def plan_graph(
     started = time.monotonic()
     found = solve(problem, goal, time_limit_s=time_limit_s)
     solve_s = time.monotonic() - started
-    final_blocks, assignment = _merge_slices(offered, found)
-    final = _problem(graph, final_blocks, costs, network, refused) if candidates else problem
+    final_blocks, assignment, start = _merge_slices(blocks, offered, found)
+    final = _problem(graph, blocks, final_blocks, costs, network, refused)
     order = sorted(
         (b.name for b in final.blocks),
-        key=lambda name: (_start_of(name, found, final_blocks), _position(final, name)),
+        key=lambda name: (start.get(name, 0.0), _position(final, name)),
     )
     plan = evaluate(final, {**_io_assignment(final), **assignment}, _topological(final, order))
     bound = found.bound
@@ -143,7 +142,7 @@ def plan_graph(
         target=costs.target.name,
         network=getattr(network, "name", None),
         goal=goal,
-        blocks=_planned(final_blocks, plan),
+        blocks=_planned(final_blocks, plan, {b.name: b for b in blocks}),
         latency_s=plan.latency_s,
         energy_j=plan.energy_j,
         memory_bytes=plan.memory_bytes,
@@ -156,28 +155,40 @@ def plan_graph(
     )
 
 
-def _problem(graph: Graph, blocks: list[UnitBlock], costs, network, refused) -> Problem:
-    edges = block_edges(graph, blocks)
+def _problem(
+    graph: Graph,
+    blocks: list[UnitBlock],
+    pieces: list[UnitBlock],
+    costs,
+    network,
+    refused: dict[str, set[str]],
+) -> Problem:
+    """The problem of `pieces`: the model's `blocks`, some replaced by their slices. A
+    slice reads what its block reads, and hands its share of the block's output to every
+    reader of it."""
+    parts: dict[str, list[UnitBlock]] = {}
+    for piece in pieces:
+        parts.setdefault(piece.slice_of or piece.name, []).append(piece)
+    by_name = {b.name: b for b in blocks}
+    edges = []
+    for src, dst, nbytes in block_edges(graph, blocks):
+        whole = by_name[src].bytes_out or 1
+        for a in parts[src]:
+            share = nbytes if not a.slice_of else nbytes * a.bytes_out // whole
+            edges.extend((a.name, b.name, share) for b in parts[dst])
     return problem_of(
-        blocks,
+        pieces,
         edges,
-        _readers(blocks, graph.inputs),
-        _writers(blocks, graph.outputs),
+        {t: [p.name for p in pieces if t in p.inputs] for t in graph.inputs},
+        {
+            t: [p.name for b in blocks if t in b.outputs for p in parts[b.name]]
+            for t in graph.outputs
+        },
         costs,
         network=network,
+        refused=refused,
         tensor_bytes={t: graph.spec(t).nbytes for t in [*graph.inputs, *graph.outputs]},
-        refused={
-            b.name: refused[b.slice_of or b.name] for b in blocks if b.slice_of or b.name in refused
-        },
     )
-
-
-def _readers(blocks: list[UnitBlock], tensors: list[str]) -> dict[str, list[str]]:
-    return {t: [b.name for b in blocks if t in b.inputs] for t in tensors}
-
-
-def _writers(blocks: list[UnitBlock], tensors: list[str]) -> dict[str, list[str]]:
-    return {t: [b.name for b in blocks if t in b.outputs] for t in tensors}
 
 
 def _refused(graph: Graph, blocks: list[UnitBlock]) -> dict[str, set[str]]:
@@ -214,35 +225,33 @@ def _with_slices(blocks: list[UnitBlock], candidates: list[str], slices: int) ->
     return offered
 
 
-def _merge_slices(offered: list[UnitBlock], found: Plan) -> tuple[list[UnitBlock], dict[str, str]]:
+def _merge_slices(
+    blocks: list[UnitBlock], offered: list[UnitBlock], found: Plan
+) -> tuple[list[UnitBlock], dict[str, str], dict[str, float]]:
     """The blocks as they will be built: neighbouring slices of one layer group on one
     processor become one slice, and a group whose slices all went to one processor is
-    whole again. With each block's processor."""
-    final: list[UnitBlock] = []
-    assignment: dict[str, str] = {}
-    groups: dict[str, list[UnitBlock]] = {}
+    whole again. With each block's processor and when the solver started it."""
+    parts: dict[str, list[UnitBlock]] = {}
     for block in offered:
         if block.slice_of:
-            groups.setdefault(block.slice_of, []).append(block)
-            if len(groups[block.slice_of]) < block.slices:
-                continue
-            pieces = _runs(groups[block.slice_of], found.processor)
-            if len(pieces) == 1:
-                merged = _join(pieces[0][1], whole=True)
-                final.append(merged)
-                assignment[merged.name] = pieces[0][0]
-                continue
-            for index, (processor, run) in enumerate(pieces):
-                merged = dataclasses.replace(
-                    _join(run, whole=False), slice_index=index, slices=len(pieces)
-                )
-                merged.name = f"{merged.slice_of}@{index}of{len(pieces)}"
-                final.append(merged)
-                assignment[merged.name] = processor
-        else:
+            parts.setdefault(block.slice_of, []).append(block)
+    final: list[UnitBlock] = []
+    assignment: dict[str, str] = {}
+    start: dict[str, float] = {}
+    for block in blocks:
+        if block.name not in parts:
             final.append(block)
             assignment[block.name] = found.processor[block.name]
-    return final, assignment
+            start[block.name] = found.start_s[block.name]
+            continue
+        runs = _runs(parts[block.name], found.processor)
+        bounds = [(run[0].channel_range[0], run[-1].channel_range[1]) for _, run in runs]
+        pieces = [block] if len(runs) == 1 else slice_blocks(block, len(runs), bounds=bounds)
+        for piece, (processor, run) in zip(pieces, runs):
+            final.append(piece)
+            assignment[piece.name] = processor
+            start[piece.name] = min(found.start_s[p.name] for p in run)
+    return final, assignment, start
 
 
 def _runs(parts: list[UnitBlock], processor: dict[str, str]) -> list[tuple[str, list[UnitBlock]]]:
@@ -254,38 +263,6 @@ def _runs(parts: list[UnitBlock], processor: dict[str, str]) -> list[tuple[str, 
         else:
             runs.append((where, [part]))
     return runs
-
-
-def _join(parts: list[UnitBlock], whole: bool) -> UnitBlock:
-    """One block of neighbouring slices: their work and outputs added up."""
-    first = parts[0]
-    joined = dataclasses.replace(
-        first,
-        macs=sum(p.macs for p in parts),
-        bytes_out=sum(p.bytes_out for p in parts),
-        weight_bytes=sum(p.weight_bytes for p in parts),
-        channel_range=(first.channel_range[0], parts[-1].channel_range[1]),
-    )
-    if whole:
-        joined = dataclasses.replace(
-            joined,
-            name=first.slice_of,
-            slice_of="",
-            slice_index=0,
-            slices=1,
-            channel_range=(0, 0),
-        )
-    return joined
-
-
-def _start_of(name: str, found: Plan, blocks: list[UnitBlock]) -> float:
-    """When the solver started `name` (a merged slice: its first part)."""
-    if name in found.start_s:
-        return found.start_s[name]
-    block = next((b for b in blocks if b.name == name), None)
-    group = block.slice_of if block and block.slice_of else name
-    starts = [s for n, s in found.start_s.items() if n.startswith(f"{group}@") or n == group]
-    return min(starts) if starts else 0.0
 
 
 def _position(problem: Problem, name: str) -> int:
@@ -307,11 +284,14 @@ def _topological(problem: Problem, preferred: list[str]) -> list[str]:
     return list(nx.lexicographical_topological_sort(dag, key=lambda n: rank.get(n, -1)))
 
 
-def _planned(blocks: list[UnitBlock], plan: Plan) -> list[PlannedBlock]:
+def _planned(
+    blocks: list[UnitBlock], plan: Plan, wholes: dict[str, UnitBlock]
+) -> list[PlannedBlock]:
+    """The plan's blocks; a slice names the layers of its group (the model's names)."""
     planned = [
         PlannedBlock(
             name=b.name,
-            layers=list(b.layers),
+            layers=list(wholes[b.slice_of].layers if b.slice_of else b.layers),
             kind=b.kind,
             processor=plan.processor[b.name],
             start_s=plan.start_s[b.name],
