@@ -58,9 +58,7 @@ def check_schedule(plan: dict, layers: list[str]) -> None:
     by_processor: dict[str, list[tuple[float, float]]] = {}
     for block in plan["blocks"]:
         assert block["end_ms"] >= block["start_ms"] >= 0
-        by_processor.setdefault(block["processor"], []).append(
-            (block["start_ms"], block["end_ms"])
-        )
+        by_processor.setdefault(block["processor"], []).append((block["start_ms"], block["end_ms"]))
     for spans in by_processor.values():
         spans.sort()
         for (_, end), (start, _) in zip(spans, spans[1:]):
@@ -124,8 +122,15 @@ def test_plan_file_for_another_model_is_refused(tmp_path):
     saved = tmp_path / "plan.json"
     deepxc("plan", str(TINY), "--target", "host-opencl", "-o", str(saved))
     result = deepxc(
-        "build", str(DIGITS), "--target", "host-opencl", "--plan", str(saved),
-        "-o", str(tmp_path / "b"), check=False,
+        "build",
+        str(DIGITS),
+        "--target",
+        "host-opencl",
+        "--plan",
+        str(saved),
+        "-o",
+        str(tmp_path / "b"),
+        check=False,
     )
     assert result.returncode == 1
     assert "was made for model" in result.stderr and "Traceback" not in result.stderr
@@ -138,8 +143,15 @@ def test_plan_file_with_a_processor_the_target_lacks_is_refused(tmp_path):
     plan["blocks"][0]["processor"] = "gpu"
     saved.write_text(json.dumps(plan))
     result = deepxc(
-        "build", str(TINY), "--target", "host", "--plan", str(saved),
-        "-o", str(tmp_path / "b"), check=False,
+        "build",
+        str(TINY),
+        "--target",
+        "host",
+        "--plan",
+        str(saved),
+        "-o",
+        str(tmp_path / "b"),
+        check=False,
     )
     assert result.returncode == 1
     assert "'gpu', which target host lacks" in result.stderr, result.stderr
@@ -147,7 +159,16 @@ def test_plan_file_with_a_processor_the_target_lacks_is_refused(tmp_path):
 
 def test_place_and_plan_together_are_refused(tmp_path):
     result = deepxc(
-        "build", str(TINY), "--place", "gpu", "--plan", "auto", "--target", "host-opencl",
-        "-o", str(tmp_path / "b"), check=False,
+        "build",
+        str(TINY),
+        "--place",
+        "gpu",
+        "--plan",
+        "auto",
+        "--target",
+        "host-opencl",
+        "-o",
+        str(tmp_path / "b"),
+        check=False,
     )
     assert result.returncode == 1 and "give one of them" in result.stderr

@@ -5,13 +5,14 @@ cut of the model between two processors, as Neurosurgeon plans device and server
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 from deepxc.dad.blocks import block_edges, slice_blocks, unit_blocks
 from deepxc.dad.build_problem import problem_of
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
-from deepxc.dad.schedule import evaluate
+from deepxc.dad.schedule import check, evaluate
 from deepxc.dad.solve import solve
 from deepxc.dad.unit_block import UnitBlock
 from deepxc.ir.graph import Graph
@@ -120,22 +121,15 @@ def plan_graph(
     whole = _problem(graph, blocks, blocks, costs, network, refused)
     candidates = _slice_candidates(whole, blocks, slices, max_sliced)
     offered = _with_slices(blocks, candidates, slices)
-    problem = _problem(graph, blocks, offered, costs, network, refused) if candidates else whole
-    log(
-        f"plan: {len(blocks)} blocks ({len(candidates)} layers offered in {slices} slices), "
-        f"{len(problem.processors)} processors ({', '.join(p.name for p in problem.processors)})"
-    )
+    names = ", ".join(p.name for p in whole.processors)
+    offer = f" ({len(candidates)} layers offered in {slices} slices)" if candidates else ""
+    log(f"plan: {len(blocks)} blocks{offer}, {len(whole.processors)} processors ({names})")
     started = time.monotonic()
-    found = solve(problem, goal, time_limit_s=time_limit_s)
-    solve_s = time.monotonic() - started
-    final_blocks, assignment, start = _merge_slices(blocks, offered, found)
-    final = _problem(graph, blocks, final_blocks, costs, network, refused)
-    order = sorted(
-        (b.name for b in final.blocks),
-        key=lambda name: (start.get(name, 0.0), _position(final, name)),
+    chosen, bound, method, optimal = _best_plan(
+        graph, blocks, offered if candidates else [], costs, network, refused, goal, time_limit_s
     )
-    plan = evaluate(final, {**_io_assignment(final), **assignment}, _topological(final, order))
-    bound = found.bound
+    solve_s = time.monotonic() - started
+    final_blocks, plan = chosen
     return DecompositionPlan(
         model=graph.name,
         fingerprint=fingerprint,
@@ -146,13 +140,77 @@ def plan_graph(
         latency_s=plan.latency_s,
         energy_j=plan.energy_j,
         memory_bytes=plan.memory_bytes,
-        method=found.method,
-        optimal=found.optimal and not candidates,
+        method=method,
+        optimal=optimal,
         bound=bound,
         solve_s=solve_s,
         costs_source=costs.source,
         baselines=baselines(whole, blocks),
     )
+
+
+def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit_s):
+    """The better of two plans: the best of the blocks whole, and (when layers are offered
+    in slices) the best of the problem in which each slice pays only its share of its
+    block's launches, its slices then joined where they landed on one processor and
+    costed as built. That second problem lets every plan of the real one cost no more
+    than it does (a layer whole is its slices on one processor; a slice built pays a whole
+    launch), so its bound holds for every plan, sliced or not.
+    Returns ((blocks as built, plan), bound, method, optimal)."""
+    whole = _problem(graph, blocks, blocks, costs, network, refused)
+    candidates: list[tuple[list[UnitBlock], Plan, str]] = []
+    failure = None
+    bound = None
+    try:
+        plain = solve(whole, goal, time_limit_s=time_limit_s)
+        candidates.append((blocks, plain, plain.method))
+        bound = plain.bound
+    except PlanError as error:
+        failure = error
+    if offered:
+        relaxed = _shared_launches(
+            _problem(graph, blocks, offered, costs, network, refused), costs, offered
+        )
+        try:
+            found = solve(relaxed, goal, time_limit_s=time_limit_s)
+        except PlanError as error:
+            if failure is not None or not candidates:
+                raise (failure or error) from None
+        else:
+            bound = found.bound
+            final_blocks, assignment, start = _merge_slices(blocks, offered, found)
+            final = _problem(graph, blocks, final_blocks, costs, network, refused)
+            order = sorted(
+                (b.name for b in final.blocks),
+                key=lambda name: (start.get(name, 0.0), _position(final, name)),
+            )
+            built = evaluate(
+                final, {**_io_assignment(final), **assignment}, _topological(final, order)
+            )
+            if not check(final, built, goal):
+                candidates.append((final_blocks, built, found.method))
+    if not candidates:
+        raise failure
+    final_blocks, plan, method = min(candidates, key=lambda c: c[1].objective(goal))
+    value = plan.objective(goal)
+    optimal = bound is not None and value <= bound * (1 + 1e-9)
+    optimal = optimal or (not offered and plan.optimal)
+    return (final_blocks, plan), bound, method, optimal
+
+
+def _shared_launches(problem: Problem, costs, offered: list[UnitBlock]) -> Problem:
+    """`problem` with each slice's time lowered by the launches its block's other slices
+    pay (its share of one block's launches, not a whole one)."""
+    slices = {b.name: b for b in offered if b.slice_of}
+    for block in problem.blocks:
+        part = slices.get(block.name)
+        if part is None:
+            continue
+        idle = dataclasses.replace(part, macs=0, bytes_in=0, bytes_out=0, weight_bytes=0)
+        for processor in block.time_s:
+            launch = costs.time_s(idle, processor)
+            block.time_s[processor] -= launch * (1 - 1 / part.slices)
+    return problem
 
 
 def _problem(
