@@ -116,6 +116,8 @@ def plan_graph(
     """The best plan the solvers find for `graph` on the processors of `costs` (a
     `CostModel`), and the baselines. `slices`: the parts a heavy layer's output channels
     may be cut into (1: none); at most `max_sliced` layers (the heaviest) are offered."""
+    if network is not None:
+        costs = costs.with_network(network)
     blocks = unit_blocks(graph)
     refused = _refused(graph, blocks)
     whole = _problem(graph, blocks, blocks, costs, network, refused)
