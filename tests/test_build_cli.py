@@ -155,7 +155,10 @@ def _examples(text: str) -> list[list[str]]:
     return [words[1:] for words in commands if words and words[0] == "deepxc"]
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["inspect"], ["targets"], ["report"], ["ops"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["build"], ["inspect"], ["targets"], ["report"], ["ops"], ["plan"], ["profile"]],
+)
 def test_help_examples_parse(command, capsys, monkeypatch):
     examples = _examples(_help(command, capsys))
     assert examples

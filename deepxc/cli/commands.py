@@ -65,7 +65,8 @@ def targets_command() -> int:
     print(
         "\nLayers run on the cpu; `deepxc build --place gpu` (or LAYER=gpu,...) puts them on "
         "the gpu:\nOpenCL C through libOpenCL, or PTX through the CUDA driver (libcuda), "
-        "opened at deepx_init."
+        "opened at deepx_init.\n`deepxc plan` (and `build --plan auto`) chooses for each "
+        "block from the target's cost model."
     )
     return 0
 

@@ -15,6 +15,7 @@ examples (the common flows):
   deepxc build examples/tiny_cnn/model.onnx --target tegra-k1 --emit-only -o k1-src/
   make -C k1-src/                                          # a firmware tree builds it itself
   deepxc report bundle/ -o report.html                     # plots and tables of a bundle
+  deepxc plan examples/tiny_cnn/model.onnx --target tegra-k1  # CPU, GPU: who runs what
 
 `deepxc COMMAND --help` has the options and more examples of each command.
 """
@@ -26,6 +27,7 @@ examples:
   deepxc build examples/tiny_cnn/model.onnx --target board.toml -o board/  # a target file
   deepxc build examples/tiny_cnn/model.onnx --target tegra-k1 --emit-only -o k1-src/
   deepxc build examples/tiny_cnn/model.onnx --threads 1 --embed-weights --name cnn -o fw/
+  deepxc build examples/tiny_cnn/model.onnx --target host-opencl --plan auto -o planned/
   deepxc build examples/digits/model.onnx --rlc-macs 0.3 \\
       --calibration examples/digits/calibration.npz -o small/
   deepxc build examples/digits/model.onnx --rlc-levels 1.0,0.3,0.15 \\

@@ -20,9 +20,9 @@ examples:
   deepxc plan examples/tiny_cnn/model.onnx --target host-opencl -o plan.json
   deepxc build examples/tiny_cnn/model.onnx --target host-opencl --plan plan.json -o b/
 
-The cost model's constants come from the target file (published figures for the boards)
-or, for the build machine, from `deepxc profile --target NAME`, which measures them and
-writes ~/.cache/deepxc/costs/NAME.toml, used from then on (or pass --costs FILE).
+The constants of the cost model come from the target file (published figures for the
+boards) or, for the build machine, from `deepxc profile --target NAME`, which measures
+them and writes ~/.cache/deepxc/costs/NAME.toml, used from then on (or --costs FILE).
 Blocks are the layers as lowering fuses them; the heaviest convolution and dense layers
 may be cut into slices of their output channels that run on different processors at once.
 The plan minimises the goal exactly (an integer program, HiGHS) for small graphs and with

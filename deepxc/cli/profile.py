@@ -21,9 +21,9 @@ read it from there (or from --costs FILE) and use its numbers instead of the tar
 file's for the processors it names, to predict each block's time on each processor."""
 
 EPILOG = """examples:
-  deepxc profile                           the build machine's CPU (target host)
-  deepxc profile --target host-opencl      CPU, OpenCL device and the link between them
-  deepxc profile --quick -o costs.toml     fewer sizes and runs (seconds, rougher)"""
+  deepxc profile                           # the CPU of the build machine (target host)
+  deepxc profile --target host-opencl      # CPU, OpenCL device and the link between them
+  deepxc profile --quick -o costs.toml     # fewer sizes and runs (seconds, rougher)"""
 
 
 def add_profile_parser(sub) -> None:
