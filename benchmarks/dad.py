@@ -1,7 +1,7 @@
 """Decomposition plans, predicted against measured, per model.
 
     python benchmarks/dad.py [--target host-opencl] [--models tiny_cnn digits squeezenet ...]
-                             [--costs FILE] [--repeat N]
+                             [--costs FILE] [--repeat N] [--blocks]
 
 For each model three bundles are built for the target: by `--plan auto` (the plan the
 cost model and the solver choose), everything on the CPU, and everything the GPU takes on
@@ -16,11 +16,16 @@ On host-opencl the GPU is pocl, which runs its kernels on the CPU's own cores: t
 file puts it in the CPU's serial group, so the planner never overlaps the two, and the
 prediction of a mixed plan is the sum of its blocks' times, as pocl sharing the cores
 makes it. Compare ratios: the machine is shared.
+
+`--blocks` also builds each plan as a profiling bundle and prints, per kernel call, the
+measured time beside the predicted time of the plan's blocks it runs (a CPU kernel is
+one block; a GPU partition's launch runs all of its blocks, its wait none).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -41,7 +46,7 @@ from deepxc.dad.planner import PlanRequest  # noqa: E402
 from deepxc.errors import DeepxcError  # noqa: E402
 from deepxc.pipeline import build_model, frontend, plan_graph_for  # noqa: E402
 from deepxc.provenance import cpu_model  # noqa: E402
-from deepxc.runner import run_bundle  # noqa: E402
+from deepxc.runner import profile_bundle, run_bundle  # noqa: E402
 from deepxc.targets import load_target  # noqa: E402
 
 MODELS = ["tiny_cnn", "digits", "squeezenet", "shufflenet", "resnet50", "inception_v1"]
@@ -66,6 +71,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--costs", help="a costs file (default: the one `deepxc profile` wrote)")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--blocks", action="store_true", help="predicted vs measured per call")
     args = parser.parse_args()
     ort.set_default_logger_severity(3)
     target = load_target(args.target)
@@ -110,6 +116,37 @@ def main() -> None:
                 f"{ratio:>9.2f} {error:>8.1e}  {what}",
                 flush=True,
             )
+        if args.blocks:
+            with tempfile.TemporaryDirectory(prefix="deepxc-dad-bench-") as work:
+                print_blocks(name, model, target, request, inputs, args.repeat, work)
+
+
+def print_blocks(name, model, target, request, inputs, repeat, work) -> None:
+    """Per kernel call of the plan's profiling build: measured ms, and the predicted ms
+    of the plan's blocks it runs."""
+    bundle = os.path.join(work, "profiled")
+    build_model(model, target, bundle, log=quiet, profile=True, plan="auto", plan_request=request)
+    _, _, calls = profile_bundle(bundle, inputs, bench=repeat)
+    with open(os.path.join(bundle, "manifest.json")) as handle:
+        plan = json.load(handle)["levels"][0]["plan"]
+    owner = {}
+    for block in plan["blocks"]:
+        copies = (
+            [f"{layer}@{block['slice']['index']}" for layer in block["layers"]]
+            if block["slice"]
+            else []
+        )
+        for layer in block["layers"] + copies:
+            owner.setdefault(layer, []).append(block)
+    print(f"{name}: per call of the plan's profiling build")
+    print(f"  {'call':<40} {'predicted ms':>12} {'measured ms':>12}")
+    for call in calls:
+        if call.get("step") == "wait":
+            continue
+        blocks = {b["name"]: b for layer in call["layers"] for b in owner.get(layer, [])}
+        predicted = sum(b["end_ms"] - b["start_ms"] for b in blocks.values())
+        label = f"{call['kernel'][:24]} ({', '.join(blocks) or '-'})"[:40]
+        print(f"  {label:<40} {predicted:>12.3f} {call['ms']:>12.3f}")
 
 
 def _what(plan) -> str:

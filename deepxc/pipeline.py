@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -218,6 +219,8 @@ def build_model(
         "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
         "place": place or None,
         "plan": plan or None,
+        # what `--plan auto` was asked for (a plan file's choices are in the manifest)
+        "plan_request": _request_record(plan_request) if plan == "auto" else None,
     }
     threads = threads or min(target.cpu_cores, MAX_THREADS)
     if not emit_only:  # a missing compiler fails before any work
@@ -357,6 +360,17 @@ def planned_layers(
         + ", ".join(decomposition.processors())
     )
     return in_order(sliced, order), placement, decomposition
+
+
+def _request_record(request: PlanRequest | None) -> dict:
+    request = request or PlanRequest()
+    return {
+        "goal": dataclasses.asdict(request.goal),
+        "network": request.network,
+        "costs": request.costs,
+        "slices": request.slices,
+        "time_limit_s": request.time_limit_s,
+    }
 
 
 def _level_info(rlc, plans: dict, count: int) -> list[dict] | None:

@@ -71,6 +71,8 @@ def test_command_line_build_records_where_the_bundle_came_from(tmp_path):
         "input_shapes": {"image": [1, 3, 32, 32]},
         "rlc_budgets": None,
         "place": None,
+        "plan": None,
+        "plan_request": None,
         "calibration": None,
     }
     _check_common(record, before, after)
