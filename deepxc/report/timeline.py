@@ -44,7 +44,7 @@ def draw_timeline(plan, path: str) -> None:
                     rotation=90 if width < plan.latency_s * 1e3 / 12 else 0,
                 )
         axes.set_yticks(range(len(rows)), rows)
-        axes.set_ylim(-0.6, len(rows) - 0.4)
+        axes.set_ylim(len(rows) - 0.4, -0.6)  # the first processor on top
         axes.set_xlim(0, plan.latency_s * 1e3 * 1.01 or 1)
         axes.set_xlabel("predicted time (ms)")
         axes.set_title(
