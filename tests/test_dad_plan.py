@@ -118,22 +118,20 @@ def test_a_limit_no_plan_meets_says_by_how_much():
     assert "--max-latency-ms" in message and " over" in message, message
 
 
+def build_with_plan(model: Path, target: str, plan: Path, tmp_path) -> str:
+    """stderr of a build by `plan` that must fail."""
+    out = str(tmp_path / "b")
+    result = deepxc(
+        "build", str(model), "--target", target, "--plan", str(plan), "-o", out, check=False
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    return result.stderr
+
+
 def test_plan_file_for_another_model_is_refused(tmp_path):
     saved = tmp_path / "plan.json"
     deepxc("plan", str(TINY), "--target", "host-opencl", "-o", str(saved))
-    result = deepxc(
-        "build",
-        str(DIGITS),
-        "--target",
-        "host-opencl",
-        "--plan",
-        str(saved),
-        "-o",
-        str(tmp_path / "b"),
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "was made for model" in result.stderr and "Traceback" not in result.stderr
+    assert "was made for model" in build_with_plan(DIGITS, "host-opencl", saved, tmp_path)
 
 
 def test_plan_file_with_a_processor_the_target_lacks_is_refused(tmp_path):
@@ -142,19 +140,8 @@ def test_plan_file_with_a_processor_the_target_lacks_is_refused(tmp_path):
     plan = json.loads(saved.read_text())
     plan["blocks"][0]["processor"] = "gpu"
     saved.write_text(json.dumps(plan))
-    result = deepxc(
-        "build",
-        str(TINY),
-        "--target",
-        "host",
-        "--plan",
-        str(saved),
-        "-o",
-        str(tmp_path / "b"),
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "'gpu', which target host lacks" in result.stderr, result.stderr
+    message = build_with_plan(TINY, "host", saved, tmp_path)
+    assert "'gpu', which target host lacks" in message, message
 
 
 def test_place_and_plan_together_are_refused(tmp_path):

@@ -9,7 +9,7 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli import help_examples
-from deepxc.cli.plan import add_plan_arguments, add_plan_parser
+from deepxc.cli.plan import add_plan_arguments, add_plan_parser, add_target_argument
 from deepxc.cli.profile import add_profile_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
@@ -45,14 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("model", metavar="MODEL.onnx", help="the ONNX model to compile")
-    build.add_argument(
-        "--target",
-        default="host",
-        metavar="NAME|FILE.toml",
-        help="a target's name (see `deepxc targets`) or a target file's path (one ending in "
-        ".toml or holding a '/'), e.g. an edited copy of deepxc/targets/host.toml "
-        "(default: host, the build machine)",
-    )
+    add_target_argument(build)
     build.add_argument(
         "-o",
         "--output",

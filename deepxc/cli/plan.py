@@ -55,6 +55,18 @@ def _positive(text: str) -> float:
     return value
 
 
+def add_target_argument(parser: argparse.ArgumentParser) -> None:
+    """`--target` of the commands that compile or plan for a target."""
+    parser.add_argument(
+        "--target",
+        default="host",
+        metavar="NAME|FILE.toml",
+        help="a target's name (see `deepxc targets`) or a target file's path (one ending in "
+        ".toml or holding a '/'), e.g. an edited copy of deepxc/targets/host.toml "
+        "(default: host, the build machine)",
+    )
+
+
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     """The goal, limits and cost flags `plan` and `build --plan auto` share."""
     group = parser.add_argument_group("decomposition plan")
@@ -117,12 +129,7 @@ def add_plan_parser(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plan.add_argument("model", metavar="MODEL.onnx", help="the ONNX model to plan")
-    plan.add_argument(
-        "--target",
-        default="host",
-        metavar="NAME|FILE.toml",
-        help="a target's name (see `deepxc targets`) or a target file (default: host)",
-    )
+    add_target_argument(plan)
     plan.add_argument(
         "--network",
         metavar="NAME",

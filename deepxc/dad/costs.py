@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from deepxc.dad import problem
 from deepxc.dad.network import NetworkProfile, network_profile
 from deepxc.dad.unit_block import UnitBlock
 from deepxc.errors import DeepxcError, InputFileError
-from deepxc.targets import TARGETS_DIR, Target, load_target
+from deepxc.targets import TARGETS_DIR, Target, load_target, tomllib
 from deepxc.targets.cost_tables import (
     ENERGY_FIELDS,
     FIT_FIELDS,
@@ -40,11 +39,6 @@ from deepxc.targets.cost_tables import (
     check_costs,
     check_table,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 REMOTE = "remote"
 MIB = 1 << 20
