@@ -13,7 +13,7 @@ from deepxc.dad.blocks import block_edges, slice_blocks, unit_blocks
 from deepxc.dad.build_problem import problem_of
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import check, evaluate
-from deepxc.dad.solve import solve
+from deepxc.dad.solve import ILP_MAX_BLOCKS, solve
 from deepxc.dad.unit_block import UnitBlock
 from deepxc.ir.graph import Graph
 from deepxc.ir.placement import gpu_refusal
@@ -127,6 +127,8 @@ def plan_graph(
     offer = f" ({len(candidates)} layers offered in {slices} slices)" if candidates else ""
     log(f"plan: {len(blocks)} blocks{offer}, {len(whole.processors)} processors ({names})")
     started = time.monotonic()
+    if len(blocks) + 2 <= ILP_MAX_BLOCKS:
+        log(f"plan: solving the integer program (at most {time_limit_s:g} s a problem)")
     chosen, bound, method, optimal = _best_plan(
         graph, blocks, offered if candidates else [], costs, network, refused, goal, time_limit_s
     )

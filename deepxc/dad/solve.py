@@ -16,9 +16,11 @@ from deepxc.dad.ilp import Infeasible, solve_ilp
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import check
 
+ILP_MAX_BLOCKS = 60  # larger problems get the heuristic's plan (the ILP rarely improves it)
+
 
 def solve(
-    problem: Problem, goal: Goal, time_limit_s: float = 20.0, ilp_max_blocks: int = 60
+    problem: Problem, goal: Goal, time_limit_s: float = 20.0, ilp_max_blocks: int | None = None
 ) -> Plan:
     """The best plan found within the goal's limits; PlanError naming the limit no plan
     meets."""
@@ -31,6 +33,7 @@ def solve(
         pass
     bound = lower_bound(problem, goal)
     exact, proven = None, False
+    ilp_max_blocks = ILP_MAX_BLOCKS if ilp_max_blocks is None else ilp_max_blocks
     if len(problem.blocks) <= ilp_max_blocks:
         known = plans[0].objective(goal) if plans else None
         try:
