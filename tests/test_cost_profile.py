@@ -28,22 +28,23 @@ TRUE = {  # launch s, s per MAC, s per byte
     "dense": (2e-6, 1 / 12e9, 1 / 20e9),
     "pool": (1e-6, 0.0, 1 / 9e9),  # no MAC term
 }
-LINK = (20e-6, 1 / 3e9)  # latency s, s per byte
+LINK = (20e-6, 1 / 3e9)  # latency s (each way: a partition pays it twice), s per byte
 
 
 def synthetic(rng, link: bool = False, noise: float = 0.0) -> list[Measurement]:
+    """8 calls a class; with `link`, each a GPU partition of 1 to 3 kernels that pays the
+    link's latency in and out."""
     rows = []
     for kind, (launch, per_mac, per_byte) in TRUE.items():
         for _ in range(8):
             macs = 0.0 if per_mac == 0 else float(np.exp(rng.uniform(np.log(1e5), np.log(5e7))))
             nbytes = float(np.exp(rng.uniform(np.log(1e4), np.log(4e6))))
-            kernels = int(rng.integers(1, 3))
-            transfers = int(rng.integers(2, 4)) if link else 0
+            kernels = int(rng.integers(1, 4))
             moved = float(nbytes * rng.uniform(0.2, 1.0)) if link else 0.0
             time = launch * kernels + macs * per_mac + nbytes * per_byte
-            time += LINK[0] * transfers + moved * LINK[1]
+            time += (2 * LINK[0] + moved * LINK[1]) if link else 0.0
             time *= 1 + noise * rng.standard_normal()
-            rows.append(Measurement(kind, macs, nbytes, time, kernels, transfers, moved))
+            rows.append(Measurement(kind, macs, nbytes, time, kernels, int(link), moved))
     return rows
 
 
