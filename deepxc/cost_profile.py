@@ -208,6 +208,7 @@ SMALL = {
     "elementwise": lambda name: elementwise(name, 4096, "relu"),
 }
 SHARED = (2, 3)
+WARM_UP = "gpu_warm_up"
 
 
 def partition_groups(parts: list[Sample]) -> list[list[Sample]]:
@@ -295,7 +296,9 @@ def measure(
     from deepxc.runner import profile_bundle
 
     on_gpu = processor != "cpu"
-    groups = partition_groups(parts) if on_gpu else [[sample] for sample in parts]
+    groups = [[sample] for sample in parts]
+    if on_gpu:  # a first partition wakes the device's threads: not measured
+        groups = [[SMALL["elementwise"](WARM_UP)]] + partition_groups(parts)
     everything = [sample for group in groups for sample in group]
     group_of = {sample.name: index for index, group in enumerate(groups) for sample in group}
     model = profiling_model(groups, glue=on_gpu)
@@ -350,15 +353,16 @@ def measure(
             times.setdefault(group, []).append(seconds)
     measurements = []
     for index, group in enumerate(groups):
-        if index not in times:
+        if index not in times or group[0].name == WARM_UP:
             continue  # fused away or not timed: nothing to learn from it
         layers = [n.name for n in graph.nodes() if owner(n.name, group)]
         macs, nbytes, crossing = layer_work(graph, layers)
         calls = calls_of[index]
-        if on_gpu:
-            kernels = sum(partitions[c["kernel"]].get("launches", 1) for c in calls)
+        if on_gpu:  # a partition's calls: its launch and the wait for it
+            functions = dict.fromkeys(c["kernel"] for c in calls)
+            kernels = sum(partitions[f].get("launches", 1) for f in functions)
             transfer_bytes = sum(_nbytes(graph, t) for t in crossing)
-            count = len(calls)
+            count = len(functions)
         else:
             kernels, count, transfer_bytes = len(calls), 0, 0
         median = float(np.median(times[index]))
