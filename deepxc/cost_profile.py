@@ -462,7 +462,8 @@ def costs_toml(target: Target, profiles: list[ProcessorProfile], threads: int | 
             lines += [
                 "",
                 f"[links.cpu-{profile.processor}]",
-                f"latency_us = {_number(profile.link.latency_us)}",
+                f"latency_us = {_number(profile.link.latency_us)}"
+                "  # each way: half a partition's own overhead",
                 f"gbytes_per_s = {_number(profile.link.gbytes_per_s)}"
                 if profile.link.gbytes_per_s
                 else f"gbytes_per_s = {_number(FREE_LINK_GBYTES_PER_S)}  # no per-byte cost seen",
