@@ -5,7 +5,7 @@ depthwise, dense, pool, elementwise) at several sizes as independent branches, s
 profiling build covers them all; its bundle is run a few times and each kernel call's
 median time, with the call's MACs and bytes, goes to `deepxc.dad.fit`. On the GPU the
 branches make partitions (a tiny CPU layer after each keeps them apart): most one branch,
-and per class a few of 2 and 3 small independent branches, so that the fit can tell a
+and per class 1 to 4 copies of a tiny independent branch, so that the fit can tell a
 partition's own overhead (mapping, flush, wait: the CPU<->GPU link's latency, half on the
 way in and half on the way out) from each kernel's launch. A pool's MAC term is its
 window reads (`deepxc.dad.blocks.pool_ops`)."""
@@ -199,25 +199,26 @@ def samples(quick: bool = False) -> list[Sample]:
     return made
 
 
-# per class, a small sample whose copies share a GPU partition, 2 and 3 at a time
+# per class, a tiny sample (a few KB: mostly its launch) whose copies share a GPU
+# partition, 1 to 4 at a time
 SMALL = {
-    "conv": lambda name: conv(name, 8, 16),
-    "depthwise": lambda name: depthwise(name, 16, 32),
-    "dense": lambda name: dense(name, 1, 256, 256),
-    "pool": lambda name: pool(name, 16, 32),
-    "elementwise": lambda name: elementwise(name, 4096, "relu"),
+    "conv": lambda name: conv(name, 4, 8),
+    "depthwise": lambda name: depthwise(name, 8, 8),
+    "dense": lambda name: dense(name, 1, 64, 32),
+    "pool": lambda name: pool(name, 8, 8),
+    "elementwise": lambda name: elementwise(name, 256, "relu"),
 }
-SHARED = (2, 3)
+SHARED = (1, 2, 3, 4)
 WARM_UP = "gpu_warm_up"
 
 
 def partition_groups(parts: list[Sample]) -> list[list[Sample]]:
-    """The GPU's partitions: each sample alone, then per class its small sample's copies
-    in partitions of 2 and 3 (named `<class>_x<count><letter>`)."""
+    """The GPU's partitions: each sample alone, then per class its tiny sample's copies
+    in partitions of 1 to 4 (named `<class>_x<count><letter>`)."""
     groups = [[sample] for sample in parts]
     for kind in dict.fromkeys(s.kind for s in parts):
         for count in SHARED:
-            groups.append([SMALL[kind](f"{kind}_x{count}{'abc'[i]}") for i in range(count)])
+            groups.append([SMALL[kind](f"{kind}_x{count}{'abcd'[i]}") for i in range(count)])
     return groups
 
 

@@ -6,7 +6,7 @@ with transfers, one fit of every class together with the link between two proces
 
 On a GPU a measured call is a partition: besides its kernels it pays once for the
 partition (mapping its inputs and outputs, the flush and the wait), which the fit takes
-as a column of its own, and the bytes it moves over the link. Partitions of 1, 2 and 3
+as a column of its own, and the bytes it moves over the link. Partitions of 1 to 4
 kernels keep that overhead apart from the kernels' launches. The planner charges the
 link's latency on every edge that crosses it, and a partition has one crossing in and
 one out: the link's `latency_us` is half the partition overhead.
