@@ -3,10 +3,12 @@
 For each processor, one ONNX model holds micro-benchmarks of every kernel class (conv,
 depthwise, dense, pool, elementwise) at several sizes as independent branches, so one
 profiling build covers them all; its bundle is run a few times and each kernel call's
-median time, with the call's MACs and bytes, goes to `deepxc.dad.fit`. On the GPU every
-branch is its own partition (a tiny CPU layer between two branches keeps them apart), so
-a call's time holds the partition's transfers too and the CPU<->GPU link is fitted with
-the kernels."""
+median time, with the call's MACs and bytes, goes to `deepxc.dad.fit`. On the GPU the
+branches make partitions (a tiny CPU layer after each keeps them apart): most one branch,
+and per class 1 to 4 copies of a tiny independent branch, so that the fit can tell a
+partition's own overhead (mapping, flush, wait: the CPU<->GPU link's latency, half on the
+way in and half on the way out) from each kernel's launch. A pool's MAC term is its
+window reads (`deepxc.dad.blocks.pool_ops`)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from deepxc.dad.blocks import pool_ops
 from deepxc.dad.fit import ClassFit, LinkFit, Measurement, fit_costs
 from deepxc.errors import RunError, TargetError
 from deepxc.ir import Graph
@@ -196,29 +199,50 @@ def samples(quick: bool = False) -> list[Sample]:
     return made
 
 
-def profiling_model(parts: list[Sample], glue: bool = False) -> onnx.ModelProto:
+# per class, a tiny sample (a few KB: mostly its launch) whose copies share a GPU
+# partition, 1 to 4 at a time
+SMALL = {
+    "conv": lambda name: conv(name, 4, 8),
+    "depthwise": lambda name: depthwise(name, 8, 8),
+    "dense": lambda name: dense(name, 1, 64, 32),
+    "pool": lambda name: pool(name, 8, 8),
+    "elementwise": lambda name: elementwise(name, 256, "relu"),
+}
+SHARED = (1, 2, 3, 4)
+WARM_UP = "gpu_warm_up"
+
+
+def partition_groups(parts: list[Sample]) -> list[list[Sample]]:
+    """The GPU's partitions: each sample alone, then per class its tiny sample's copies
+    in partitions of 1 to 4 (named `<class>_x<count><letter>`)."""
+    groups = [[sample] for sample in parts]
+    for kind in dict.fromkeys(s.kind for s in parts):
+        for count in SHARED:
+            groups.append([SMALL[kind](f"{kind}_x{count}{'abcd'[i]}") for i in range(count)])
+    return groups
+
+
+def profiling_model(groups: list[list[Sample]], glue: bool = False) -> onnx.ModelProto:
     """The samples as independent branches of one model, in order, after a small
     convolution on the CPU (the first parallel call of a run wakes the threads, which
     can take milliseconds on a busy machine: no sample's cost); with `glue`, a tiny layer
-    after each sample (on the CPU when the samples go to the GPU: it ends each
+    after each group of samples (on the CPU when the samples go to the GPU: it ends each
     partition)."""
     lead = conv("glue_lead", 8, 16)
     nodes, inputs, outputs = list(lead.nodes), list(lead.inputs), list(lead.outputs)
     initializers = list(lead.initializers)
     if glue:
         inputs.append(_value(GLUE_INPUT, [1, 8]))
-    for sample in parts:
-        nodes += sample.nodes
-        inputs += sample.inputs
-        outputs += sample.outputs
-        initializers += sample.initializers
+    for group in groups:
+        for sample in group:
+            nodes += sample.nodes
+            inputs += sample.inputs
+            outputs += sample.outputs
+            initializers += sample.initializers
         if glue:
-            nodes.append(
-                helper.make_node(
-                    "Relu", [GLUE_INPUT], [f"glue_{sample.name}"], name=f"glue_{sample.name}"
-                )
-            )
-            outputs.append(_value(f"glue_{sample.name}", [1, 8]))
+            name = f"glue_{group[0].name}"
+            nodes.append(helper.make_node("Relu", [GLUE_INPUT], [name], name=name))
+            outputs.append(_value(name, [1, 8]))
     graph = helper.make_graph(nodes, "cost_profile", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
 
@@ -229,12 +253,13 @@ def owner(layer: str, parts: list[Sample]) -> Sample | None:
 
 
 def layer_work(graph: Graph, layers: list[str]) -> tuple[int, int, list[str]]:
-    """The MACs of `layers`, the bytes they read and write (inputs, weights and outputs)
-    and the tensors that enter or leave them from other layers (not constants)."""
+    """The MACs of `layers` (a pool's: its window reads), the bytes they read and write
+    (inputs, weights and outputs) and the tensors that enter or leave them from other
+    layers (not constants)."""
     nodes = [graph.node(name) for name in layers]
     made = {t for n in nodes for t in n.outputs}
     read = {t for n in nodes for t in n.inputs if t}
-    macs = sum(layer_macs(graph, n) for n in nodes)
+    macs = sum(layer_macs(graph, n) + pool_ops(graph, n) for n in nodes)
     nbytes = sum(_nbytes(graph, t) for t in read | made)
     crossing = [t for t in read if t not in made and not graph.is_constant(t)]
     crossing += [t for t in made if t in graph.outputs or t not in read]
@@ -266,19 +291,25 @@ def measure(
     log: Log,
 ) -> list[Measurement]:
     """Build the samples' model for `processor` with profiling, run it `repeats` times
-    (`bench` timed runs each) and return each sample's median call time with its work."""
+    (`bench` timed runs each) and return the median time of each sample's call (on the
+    GPU: of each partition's, `partition_groups`) with its work."""
     from deepxc.pipeline import build_model, frontend
     from deepxc.runner import profile_bundle
 
     on_gpu = processor != "cpu"
-    model = profiling_model(parts, glue=on_gpu)
+    groups = [[sample] for sample in parts]
+    if on_gpu:  # a first partition wakes the device's threads: not measured
+        groups = [[SMALL["elementwise"](WARM_UP)]] + partition_groups(parts)
+    everything = [sample for group in groups for sample in group]
+    group_of = {sample.name: index for index, group in enumerate(groups) for sample in group}
+    model = profiling_model(groups, glue=on_gpu)
     graph = frontend(model, log=lambda _: None)
     place = None
     if on_gpu:
-        layers = [n.name for n in graph.nodes() if owner(n.name, parts)]
+        layers = [n.name for n in graph.nodes() if owner(n.name, everything)]
         place = ",".join(f"{name}={processor}" for name in layers)
     bundle = os.path.join(workdir, processor)
-    log(f"profile: building {len(parts)} samples for the {processor} of {target.name}")
+    log(f"profile: building {len(everything)} samples for the {processor} of {target.name}")
     manifest = build_model(
         model,
         target,
@@ -292,8 +323,8 @@ def measure(
     partitions = {  # the GPU partitions' calls, by function name
         p["function"]: p for p in manifest.get("partitions", []) if p["processor"] != "cpu"
     }
-    times: dict[str, list[float]] = {}
-    calls_of: dict[str, list[dict]] = {}
+    times: dict[int, list[float]] = {}
+    calls_of: dict[int, list[dict]] = {}
     for run in range(repeats):
         log(f"profile: running the {processor} samples ({run + 1}/{repeats})")
         try:
@@ -305,37 +336,41 @@ def measure(
                     f"(the profiling bundle's runtime says: {str(error).split(': ', 2)[-1]})"
                 ) from None
             raise
-        per_sample: dict[str, float] = {}
+        per_group: dict[int, float] = {}
         for call in calls:
-            sample = next(filter(None, (owner(layer, parts) for layer in call["layers"])), None)
+            sample = next(
+                filter(None, (owner(layer, everything) for layer in call["layers"])), None
+            )
             runs_on = (
                 partitions[call["kernel"]]["processor"] if call["kernel"] in partitions else "cpu"
             )
             if sample is None or runs_on != processor:
                 continue
-            per_sample[sample.name] = per_sample.get(sample.name, 0.0) + call["ms"] * 1e-3
+            group = group_of[sample.name]
+            per_group[group] = per_group.get(group, 0.0) + call["ms"] * 1e-3
             if run == 0:
-                calls_of.setdefault(sample.name, []).append(call)
-        for name, seconds in per_sample.items():
-            times.setdefault(name, []).append(seconds)
+                calls_of.setdefault(group, []).append(call)
+        for group, seconds in per_group.items():
+            times.setdefault(group, []).append(seconds)
     measurements = []
-    for sample in parts:
-        if sample.name not in times:
+    for index, group in enumerate(groups):
+        if index not in times or group[0].name == WARM_UP:
             continue  # fused away or not timed: nothing to learn from it
-        layers = [n.name for n in graph.nodes() if owner(n.name, [sample])]
+        layers = [n.name for n in graph.nodes() if owner(n.name, group)]
         macs, nbytes, crossing = layer_work(graph, layers)
-        calls = calls_of[sample.name]
-        if on_gpu:
-            kernels = sum(partitions[c["kernel"]].get("launches", 1) for c in calls)
+        calls = calls_of[index]
+        if on_gpu:  # a partition's calls: its launch and the wait for it
+            functions = dict.fromkeys(c["kernel"] for c in calls)
+            kernels = sum(partitions[f].get("launches", 1) for f in functions)
             transfer_bytes = sum(_nbytes(graph, t) for t in crossing)
-            transfers = len(crossing)
+            count = len(functions)
         else:
-            kernels, transfers, transfer_bytes = len(calls), 0, 0
-        median = float(np.median(times[sample.name]))
+            kernels, count, transfer_bytes = len(calls), 0, 0
+        median = float(np.median(times[index]))
         if median <= 0:
             continue
         measurements.append(
-            Measurement(sample.kind, macs, nbytes, median, kernels, transfers, transfer_bytes)
+            Measurement(group[0].kind, macs, nbytes, median, kernels, count, transfer_bytes)
         )
     return measurements
 
@@ -428,7 +463,8 @@ def costs_toml(target: Target, profiles: list[ProcessorProfile], threads: int | 
             lines += [
                 "",
                 f"[links.cpu-{profile.processor}]",
-                f"latency_us = {_number(profile.link.latency_us)}",
+                f"latency_us = {_number(profile.link.latency_us)}"
+                "  # each way: half a partition's own overhead",
                 f"gbytes_per_s = {_number(profile.link.gbytes_per_s)}"
                 if profile.link.gbytes_per_s
                 else f"gbytes_per_s = {_number(FREE_LINK_GBYTES_PER_S)}  # no per-byte cost seen",

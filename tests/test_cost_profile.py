@@ -5,6 +5,7 @@ other sizes) within a factor of 2."""
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -15,11 +16,13 @@ from onnx import TensorProto, helper, numpy_helper
 from deepxc.cli.main import main
 from deepxc.cost_profile import ProcessorProfile, costs_toml
 from deepxc.dad.fit import ClassFit, FitError, LinkFit, Measurement, fit_costs
-from deepxc.pipeline import build_model
+from deepxc.dad.planner import PlanRequest
+from deepxc.pipeline import build_model, frontend, plan_graph_for
 from deepxc.runner import profile_bundle
 from deepxc.targets import load_target
 
 KINDS = ("conv", "depthwise", "dense", "pool", "elementwise")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # ---- the fit, on synthetic times -----------------------------------------------------
 
@@ -28,22 +31,23 @@ TRUE = {  # launch s, s per MAC, s per byte
     "dense": (2e-6, 1 / 12e9, 1 / 20e9),
     "pool": (1e-6, 0.0, 1 / 9e9),  # no MAC term
 }
-LINK = (20e-6, 1 / 3e9)  # latency s, s per byte
+LINK = (20e-6, 1 / 3e9)  # latency s (each way: a partition pays it twice), s per byte
 
 
 def synthetic(rng, link: bool = False, noise: float = 0.0) -> list[Measurement]:
+    """8 calls a class; with `link`, each a GPU partition of 1 to 3 kernels that pays the
+    link's latency in and out."""
     rows = []
     for kind, (launch, per_mac, per_byte) in TRUE.items():
         for _ in range(8):
             macs = 0.0 if per_mac == 0 else float(np.exp(rng.uniform(np.log(1e5), np.log(5e7))))
             nbytes = float(np.exp(rng.uniform(np.log(1e4), np.log(4e6))))
-            kernels = int(rng.integers(1, 3))
-            transfers = int(rng.integers(2, 4)) if link else 0
+            kernels = int(rng.integers(1, 4))
             moved = float(nbytes * rng.uniform(0.2, 1.0)) if link else 0.0
             time = launch * kernels + macs * per_mac + nbytes * per_byte
-            time += LINK[0] * transfers + moved * LINK[1]
+            time += (2 * LINK[0] + moved * LINK[1]) if link else 0.0
             time *= 1 + noise * rng.standard_normal()
-            rows.append(Measurement(kind, macs, nbytes, time, kernels, transfers, moved))
+            rows.append(Measurement(kind, macs, nbytes, time, kernels, int(link), moved))
     return rows
 
 
@@ -128,8 +132,32 @@ def conv_model(channels: int, size: int, glue: bool) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def measured_seconds(model, target: str, bundle, place: str | None = None) -> float:
-    """The held-out conv's call (or its GPU partition's): median of 5 profiled runs, on
+def dense_model() -> onnx.ModelProto:
+    """A small dense layer (1x96 by 96x40: no profiled size) after the lead conv, and the
+    CPU layer that ends its GPU partition."""
+    rng = np.random.default_rng(6)
+
+    def value(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    lw = rng.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.1
+    w = rng.standard_normal((40, 96)).astype(np.float32) * 0.1
+    nodes = [
+        helper.make_node("Conv", ["l", "lw"], ["ly"], name="lead", pads=[1] * 4),
+        helper.make_node("Gemm", ["x", "w"], ["y"], name="held_fc", transB=1),
+        helper.make_node("Relu", ["g"], ["gy"], name="glue"),
+    ]
+    inputs = [value("l", [1, 8, 16, 16]), value("x", [1, 96]), value("g", [1, 8])]
+    outputs = [value("ly", [1, 8, 16, 16]), value("y", [1, 40]), value("gy", [1, 8])]
+    weights = [numpy_helper.from_array(lw, "lw"), numpy_helper.from_array(w, "w")]
+    graph = helper.make_graph(nodes, "held", inputs, outputs, weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def measured_seconds(
+    model, target: str, bundle, place: str | None = None, layer: str = "held_conv"
+) -> float:
+    """The held-out layer's call (or its GPU partition's): median of 5 profiled runs, on
     one CPU thread as the profile was."""
     build_model(
         model, target, str(bundle), log=lambda _: None, profile=True, place=place, threads=1
@@ -137,7 +165,7 @@ def measured_seconds(model, target: str, bundle, place: str | None = None) -> fl
     times = []
     for _ in range(5):
         _, _, calls = profile_bundle(str(bundle), bench=5)
-        times.append(sum(c["ms"] for c in calls if "held_conv" in c["layers"]) * 1e-3)
+        times.append(sum(c["ms"] for c in calls if layer in c["layers"]) * 1e-3)
     return float(np.median(times))
 
 
@@ -182,8 +210,8 @@ def test_a_link_without_a_byte_term_is_written_with_a_bandwidth():
     assert link.time_s(1e6) == pytest.approx(12e-6, abs=2e-9)
 
 
-def predicted(costs: dict, processor: str, macs: float, nbytes: float) -> float:
-    cost = costs[processor]["cost"]["conv"]
+def predicted(costs: dict, processor: str, macs: float, nbytes: float, kind="conv") -> float:
+    cost = costs[processor]["cost"][kind]
     fit = ClassFit(cost["launch_us"], cost["gmacs_per_s"], cost["gbytes_per_s"], 0.0, 0)
     return fit.time_s(macs, nbytes)
 
@@ -229,6 +257,21 @@ def test_an_opencl_profile_predicts_a_held_out_gpu_partition_within_2x(tmp_path)
         seconds = measured_seconds(model, "host-opencl", tmp_path / "b", place="held_conv=gpu")
         guess = predicted(costs, "gpu", macs, nbytes) + moving.time_s(moved, transfers=2)
         assert 0.5 < guess / seconds < 2.0, (channels, size, guess, seconds)
+    # a small layer alone on the GPU is mostly its partition's overhead (the link's
+    # latency in and out) and its launch: predicted within 2x too
+    seconds = measured_seconds(
+        dense_model(), "host-opencl", tmp_path / "d", "held_fc=gpu", "held_fc"
+    )
+    macs, moved = 96 * 40, (96 + 40) * 4
+    guess = predicted(costs, "gpu", macs, moved + 96 * 40 * 4, "dense")
+    guess += moving.time_s(moved, transfers=2)
+    assert 0.5 < guess / seconds < 2.0, ("dense", guess, seconds)
+    # so a plan of tiny_cnn (13 us on the CPU alone; pocl partitions cost tens of us)
+    # keeps it all on the CPU
+    graph = frontend(onnx.load(EXAMPLES / "tiny_cnn" / "model.onnx"), log=lambda _: None)
+    request = PlanRequest(costs=str(tmp_path / "ocl.toml"))
+    plan = plan_graph_for(graph, load_target("host-opencl"), request, log=lambda _: None)
+    assert plan.processors() == ["cpu"], plan.placement()
 
 
 def cuda_driver_present() -> bool:

@@ -357,3 +357,31 @@ def test_slice_shares_sum_to_the_whole():
     assert sum(s.bytes_out for s in slices) == 333 and sum(s.weight_bytes for s in slices) == 77
     assert [s.name for s in slices] == ["b@0of3", "b@1of3", "b@2of3"]
     assert all(s.slice_of == "b" and s.slices == 3 for s in slices)
+
+
+def test_pools_count_their_window_reads():
+    """A pool's `ops` is its output elements (onnx's shape inference) times its window; a
+    global pool reads each input element once; other blocks have none. MACs stay 0."""
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["m"], name="max", kernel_shape=[3, 3], pads=[1] * 4),
+        helper.make_node(
+            "AveragePool", ["x2"], ["a"], name="avg", kernel_shape=[2, 2], strides=[2, 2]
+        ),
+        helper.make_node("GlobalAveragePool", ["m"], ["g"], name="gap"),
+        helper.make_node("Relu", ["a"], ["y"], name="relu"),
+    ]
+    model = make_model(
+        nodes,
+        [tensor("x", [1, 16, 6, 6]), tensor("x2", [1, 16, 6, 6])],
+        [tensor("y", None), tensor("g", None)],
+    )
+    inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
+    elements = {
+        v.name: np.prod([d.dim_value for d in v.type.tensor_type.shape.dim]) for v in inferred
+    }
+    blocks = {b.name: b for b in unit_blocks(ir_of(model))}
+    assert set(blocks) == {"max", "avg", "gap"}  # the Relu fused into the AveragePool's
+    assert blocks["max"].ops == elements["m"] * 9 == 16 * 36 * 9
+    assert blocks["avg"].ops == elements["a"] * 4 == 16 * 9 * 4
+    assert blocks["gap"].ops == 16 * 36
+    assert all(b.macs == 0 for b in blocks.values())

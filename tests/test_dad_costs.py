@@ -118,6 +118,16 @@ def test_time_and_energy_follow_the_formula(tmp_path):
     assert costs.time_s(relu, "cpu") == pytest.approx(3e-6 + 4e6 / 8e9)
 
 
+def test_a_pool_pays_its_window_reads_at_its_mac_rate(tmp_path):
+    """A pool has no MACs; its `ops` (window reads) take the MAC term of the pool class."""
+    pool_rates = "[processors.cost.pool]\ngmacs_per_s = 4.0\ngbytes_per_s = 8.0\nlaunch_us = 2.0\n"
+    costs = load_costs(board(tmp_path, cpu=CPU + pool_rates, gpu=GPU + pool_rates))
+    pool = block("pool", kind="pool", macs=0, ops=9_000_000)  # a 3x3 window, 1e6 outputs
+    assert costs.time_s(pool, "cpu") == pytest.approx(2e-6 + 9e6 / 4e9 + 4e6 / 8e9)
+    # a conv's MACs are its MAC term, whatever `ops` holds
+    assert costs.time_s(block("conv", ops=5), "cpu") == costs.time_s(block("conv"), "cpu")
+
+
 def test_a_slice_pays_its_share_and_a_whole_launch(tmp_path):
     costs = load_costs(board(tmp_path))
     whole = block("conv", macs=8_000_000, bytes_out=4_000_000, weight_bytes=2_000_000)

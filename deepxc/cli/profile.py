@@ -11,9 +11,11 @@ DESCRIPTION = """Measure the cost constants of a target's processors on this mac
 Builds micro-benchmarks of each kernel class (conv, depthwise, dense, pool, elementwise)
 at several sizes into one profiling bundle per processor, runs them, and fits per class
   time = launch_us * 1e-6 + MACs / (gmacs_per_s * 1e9) + bytes / (gbytes_per_s * 1e9)
-by least squares on the relative error (0 for a rate: no such term). On a GPU each
-benchmark is its own partition, so the CPU<->GPU link (latency_us, gbytes_per_s) is
-fitted too. Prints the constants with each class's rms relative error.
+by least squares on the relative error (0 for a rate: no such term; a pool's MACs are
+its window reads). On a GPU the benchmarks are partitions of 1 to 4 kernels, so the
+CPU<->GPU link is fitted too: latency_us is half a partition's own overhead (one
+crossing in, one out), gbytes_per_s its per-byte cost. Prints the constants with each
+class's rms relative error.
 
 The costs file (TOML) goes to $XDG_CACHE_HOME/deepxc/costs/TARGET.toml (by default
 ~/.cache/deepxc/costs/TARGET.toml), or to -o FILE. `deepxc plan` and `deepxc build --plan`

@@ -29,6 +29,8 @@ dilated, then padded).
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 
 from deepxc.dad.unit_block import UnitBlock
@@ -151,6 +153,7 @@ def slice_blocks(
                 layers=[f"{layer}@{index}" for layer in block.layers],
                 kind=block.kind,
                 macs=share(block.macs),
+                ops=share(block.ops),
                 kernels=block.kernels,
                 bytes_in=block.bytes_in,
                 bytes_out=share(block.bytes_out),
@@ -207,6 +210,7 @@ def _block(graph: Graph, layers: list[str], align: int) -> UnitBlock:
         layers=layers,
         kind=_kind(graph, anchor),
         macs=sum(layer_macs(graph, node) for node in nodes),
+        ops=sum(pool_ops(graph, node) for node in nodes),
         kernels=kernels,
         bytes_in=sum(graph.spec(t).nbytes for t in inputs),
         bytes_out=sum(graph.spec(t).nbytes for t in outputs),
@@ -216,6 +220,18 @@ def _block(graph: Graph, layers: list[str], align: int) -> UnitBlock:
         sliceable=sliceable,
         channels=channels,
     )
+
+
+def pool_ops(graph: Graph, node: Node) -> int:
+    """A pooling layer's window reads: output elements x window (MaxPool, AveragePool,
+    LpPool), or its input elements (a global pool or a reduction reads each once); 0 for
+    any other layer."""
+    if node.op not in POOL_OPS:
+        return 0
+    if node.op in ("MaxPool", "AveragePool", "LpPool"):
+        window = math.prod(node.attrs.get("kernel_shape", [1]))
+        return int(graph.spec(node.outputs[0]).size) * int(window)
+    return int(graph.spec(node.inputs[0]).size)
 
 
 def _kernels(node: Node) -> int:

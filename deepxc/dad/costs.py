@@ -3,15 +3,17 @@ device's energy it costs, and what moving a tensor between processors costs.
 
 Per processor and kernel class (conv, depthwise, dense, pool, elementwise):
 
-    time = launch_us * 1e-6 * kernels + macs / (gmacs_per_s * 1e9)
+    time = launch_us * 1e-6 * kernels + macs / (gmacs_per_s * 1e9)   (a pool: ops)
            + bytes / (gbytes_per_s * 1e9)
     energy = macs * nj_per_mac * 1e-9 + bytes * nj_per_byte * 1e-9
 
 where `bytes` is what the block moves: activations read and written and its weights
-(bytes_in + bytes_out + weight_bytes), and a rate of 0 drops its term. A channel slice
-has its own share of MACs and bytes but launches its kernels in full. The model assumes
-the terms add (no overlap of compute and memory traffic) and that a kernel's cost does
-not depend on what ran before it (no cache reuse between blocks).
+(bytes_in + bytes_out + weight_bytes), and a rate of 0 drops its term. A pool has no
+MACs: its MAC term counts `UnitBlock.ops` instead (its window reads, output elements x
+window), at the pool class's `gmacs_per_s`, which `deepxc profile` fits the same way.
+A channel slice has its own share of MACs and bytes but launches its kernels in full.
+The model assumes the terms add (no overlap of compute and memory traffic) and that a
+kernel's cost does not depend on what ran before it (no cache reuse between blocks).
 
 The constants come from the target file, replaced per processor and class by a costs
 file `deepxc profile` wrote (given, or found in the cache). A plan with a network adds the
@@ -71,7 +73,7 @@ class CostModel:
         launch = constants.get("launch_us", 0.0) * 1e-6 * max(block.kernels, 1)
         return (
             launch
-            + _over(block.macs, constants.get("gmacs_per_s", 0.0))
+            + _over(mac_term(block), constants.get("gmacs_per_s", 0.0))
             + _over(moved_bytes(block), constants.get("gbytes_per_s", 0.0))
         )
 
@@ -147,6 +149,12 @@ class CostModel:
                 "add them to the target file)"
             )
         return constants
+
+
+def mac_term(block: UnitBlock) -> int:
+    """What the `gmacs_per_s` rate counts for a block: a pool's window reads, else its
+    MACs."""
+    return block.ops if block.kind == "pool" else block.macs
 
 
 def moved_bytes(block: UnitBlock) -> int:

@@ -4,6 +4,13 @@ error (each row weighted by 1/time, so that small kernels count as much as big o
 with transfers, one fit of every class together with the link between two processors
 (`latency + bytes / bandwidth` per tensor moved).
 
+On a GPU a measured call is a partition: besides its kernels it pays once for the
+partition (mapping its inputs and outputs, the flush and the wait), which the fit takes
+as a column of its own, and the bytes it moves over the link. Partitions of 1 to 4
+kernels keep that overhead apart from the kernels' launches. The planner charges the
+link's latency on every edge that crosses it, and a partition has one crossing in and
+one out: the link's `latency_us` is half the partition overhead.
+
 Constants are reported as the cost model writes them: `gmacs_per_s = 1 / a / 1e9` and
 `gbytes_per_s = 1 / b / 1e9`, 0 where the fit found no such term."""
 
@@ -26,15 +33,16 @@ class FitError(DeepxcError):
 
 @dataclass(frozen=True)
 class Measurement:
-    """One timed call: its kernel class, the work in it, what crossed the link (a GPU
-    partition's inputs and outputs; none on the processor the model runs from)."""
+    """One timed call: its kernel class, the work in it (`macs`: a pool's window reads),
+    its kernels, and whether it is a GPU partition (`partitions` 1) with the bytes that
+    crossed the link (its inputs and outputs); 0 on the processor the model runs from."""
 
     kind: str
     macs: float
     nbytes: float
     time_s: float
     kernels: int = 1
-    transfers: int = 0
+    partitions: int = 0
     transfer_bytes: float = 0.0
 
 
@@ -85,19 +93,20 @@ def relative_nnls(columns: np.ndarray, times: np.ndarray) -> np.ndarray:
 def fit_costs(
     measurements: Sequence[Measurement],
 ) -> tuple[dict[str, ClassFit], LinkFit | None]:
-    """Each kernel class's constants, and the link's if any measurement moved data,
-    fitted together (a call's time is its kernels' plus its transfers')."""
+    """Each kernel class's constants, and the link's if any measurement is a partition,
+    fitted together (a call's time is its kernels' plus its partition's overhead and
+    transfer; the link's latency is half that overhead)."""
     if not measurements:
         raise FitError("no measurements to fit")
     kinds = list(dict.fromkeys(m.kind for m in measurements))
-    with_link = any(m.transfers for m in measurements)
+    with_link = any(m.partitions for m in measurements)
     width = 3 * len(kinds) + (2 if with_link else 0)
     columns = np.zeros((len(measurements), width))
     for row, m in enumerate(measurements):
         first = 3 * kinds.index(m.kind)
         columns[row, first : first + 3] = (m.kernels, m.macs, m.nbytes)
         if with_link:
-            columns[row, -2:] = (m.transfers, m.transfer_bytes)
+            columns[row, -2:] = (m.partitions, m.transfer_bytes)
     times = np.array([m.time_s for m in measurements])
     too_few = [k for k in kinds if sum(m.kind == k for m in measurements) < 2]
     if too_few:
@@ -117,7 +126,7 @@ def fit_costs(
             rms_rel_error=float(np.sqrt(np.mean(errors[rows] ** 2))),
             samples=int(rows.sum()),
         )
-    link = LinkFit(float(x[-2] * 1e6), _rate(x[-1])) if with_link else None
+    link = LinkFit(float(x[-2] * 1e6 / 2), _rate(x[-1])) if with_link else None
     return fits, link
 
 

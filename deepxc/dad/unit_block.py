@@ -24,3 +24,7 @@ class UnitBlock:
     slice_index: int = 0
     slices: int = 1
     channel_range: tuple[int, int] = (0, 0)  # a slice: its output channels [lo, hi)
+    # work that is not MACs, which the cost model takes as the MAC term of its class: a
+    # pool block's window reads (output elements x window; a global pool or a reduction:
+    # its input elements); 0 for the other kinds
+    ops: int = 0
