@@ -17,6 +17,7 @@ import onnx
 import pytest
 from models import make_model, tensor
 from onnx import helper
+from own_cores import opencl_target_with_own_gpu
 from support import assert_close, quiet, random_inputs, reference_outputs
 from test_gpu_bundle_opencl import build_and_check, layer_names, load, residual_model
 from test_gpu_cuda_bundle import fake_cuda  # noqa: F401  (the stand-in libcuda, built)
@@ -96,11 +97,13 @@ def build_in_order(
     order: list[str] | None,
     place: str,
     bundle: Path,
-    target: str = "host-opencl",
+    target: str | None = None,
     profile: bool = False,
 ) -> dict:
     """The bundle of `model` with its layers in `order` (None: as the model lists them)
-    and placed by `place`; its manifest."""
+    and placed by `place`; its manifest. The target defaults to host-opencl with a GPU of
+    its own cores (on host-opencl itself pocl shares the CPU's: see own_cores)."""
+    target = target or opencl_target_with_own_gpu(bundle.parent)
     target = load_target(target).dynamically_linked()
     graph = frontend(model, log=quiet)
     if order is not None:
@@ -121,6 +124,21 @@ def build_in_order(
 
 
 A_ON_GPU = ",".join(f"{name}=gpu" for name in BRANCH_A)
+
+
+@needs_opencl
+def test_a_gpu_on_the_cpus_own_cores_is_waited_for_at_once(tmp_path):
+    """On host-opencl pocl runs on the CPU's cores: nothing runs beside a partition, so
+    its wait follows its launch, and the outputs still match."""
+    model = two_branches()
+    order = [*BRANCH_A, *BRANCH_B, "join"]
+    manifest = build_in_order(model, order, A_ON_GPU, tmp_path / "b", target="host-opencl")
+    inputs = random_inputs(model)
+    outputs, _ = run_bundle(str(tmp_path / "b"), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    steps = [call["step"] for call in manifest["kernel_calls"]]
+    assert steps.count("launch") == 1
+    assert steps[steps.index("launch") + 1] == "wait", steps
 
 
 @needs_opencl
@@ -231,7 +249,8 @@ def test_residual_blocks_match_onnxruntime(place, tmp_path):
     model = residual_model()
     if place == "alternate":
         place = alternate(model)
-    manifest, _ = build_and_check(model, tmp_path / "b", place)
+    own_gpu = opencl_target_with_own_gpu(tmp_path)
+    manifest, _ = build_and_check(model, tmp_path / "b", place, target=own_gpu)
     steps = [call["step"] for call in manifest["kernel_calls"]]
     assert steps.count("launch") == steps.count("wait") > 0
 
@@ -241,7 +260,8 @@ def test_squeezenet_with_alternating_placements_matches_onnxruntime(tmp_path):
     """Every other layer on the GPU: a fire module's two expand convolutions often land on
     different processors and the one started first on the GPU runs with the other."""
     model = load("squeezenet")
-    manifest, _ = build_and_check(model, tmp_path / "b", alternate(model))
+    own_gpu = opencl_target_with_own_gpu(tmp_path)
+    manifest, _ = build_and_check(model, tmp_path / "b", alternate(model), target=own_gpu)
     calls = manifest["kernel_calls"]
     steps = [call["step"] for call in calls]
     overlapped = [

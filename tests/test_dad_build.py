@@ -11,18 +11,17 @@ the work so that the two overlap, which is what the bundles must get right."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import onnx
 import pytest
+from own_cores import opencl_target_with_own_gpu
 from support import assert_close, quiet, random_inputs, reference_outputs
 from zoo import realistic_model
 
 from deepxc.dad.planner import PlanRequest
 from deepxc.pipeline import build_model
 from deepxc.runner import run_bundle
-from deepxc.targets import TARGETS_DIR
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -52,19 +51,7 @@ def no_cached_costs(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def split_target(tmp_path_factory) -> str:
     """host-opencl with a GPU of its own cores, as fast as the CPU, and a quick link."""
-    text = (TARGETS_DIR / "host-opencl.toml").read_text()
-    text = text.replace('name = "host-opencl"', 'name = "host-opencl-split"', 1)
-    assert '\ngroup = "cpu"' in text
-    text = text.replace('\ngroup = "cpu"', "\n")
-    cpu, gpu = text.split('name = "gpu"', 1)
-    constants = re.findall(r"(\[processors\.cost\.\w+\]\n(?:\w+ = [^\n]*\n)+)", cpu)
-    for section in constants:
-        head = section.split("\n", 1)[0]
-        gpu = re.sub(re.escape(head) + r"\n(?:\w+ = [^\n]*\n)+", section, gpu, count=1)
-    gpu = re.sub(r"latency_us = [0-9.]+", "latency_us = 0.1", gpu)  # and a quick link
-    path = tmp_path_factory.mktemp("target") / "host-opencl-split.toml"
-    path.write_text(cpu + 'name = "gpu"' + gpu)
-    return str(path)
+    return opencl_target_with_own_gpu(tmp_path_factory.mktemp("target"), fast=True)
 
 
 def build_planned(model, target: str, bundle: Path, **how):

@@ -71,13 +71,26 @@ def lower_placed(
         offloaded=offloaded,
     )
     outputs = {symbol: len(part.outputs) for symbol, part in offloaded.items()}
-    return dataclasses.replace(lowered, calls=with_waits(lowered.calls, outputs))
+    return dataclasses.replace(
+        lowered, calls=with_waits(lowered.calls, outputs, overlap=gpu_has_own_cores(target))
+    )
 
 
-def with_waits(calls: list[KernelCall], outputs: dict[str, int]) -> list[KernelCall]:
+def gpu_has_own_cores(target: Target) -> bool:
+    """Whether the target's GPU computes beside its CPU: not when the target file puts it
+    in the CPU's serial group (pocl runs OpenCL on the CPU's own cores, and work on both
+    at once would only fight over them)."""
+    groups = {p.name: getattr(p, "group", "") or p.name for p in target.processors}
+    return groups.get("gpu", "gpu") != groups.get("cpu", "cpu")
+
+
+def with_waits(
+    calls: list[KernelCall], outputs: dict[str, int], overlap: bool = True
+) -> list[KernelCall]:
     """`calls` with a wait for each call of a partition on another processor, right
-    before the first later call reading one of its outputs (or last). `outputs`: how
-    many of such a call's arguments (the last ones) are the partition's outputs."""
+    before the first later call reading one of its outputs (or last); without `overlap`,
+    right after the call. `outputs`: how many of such a call's arguments (the last ones)
+    are the partition's outputs."""
     scheduled: list[KernelCall] = []
     pending: list[tuple[KernelCall, set[str]]] = []  # started partitions, their outputs
     for call in calls:
@@ -87,7 +100,9 @@ def with_waits(calls: list[KernelCall], outputs: dict[str, int]) -> list[KernelC
                 scheduled.append(_wait(started))
                 pending.remove((started, made))
         scheduled.append(call)
-        if call.processor != "cpu":
+        if call.processor != "cpu" and not overlap:
+            scheduled.append(_wait(call))
+        elif call.processor != "cpu":
             pending.append((call, set(call.args[len(call.args) - outputs[call.kernel] :])))
     scheduled.extend(_wait(started) for started, _ in pending)
     return scheduled
