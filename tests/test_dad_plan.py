@@ -80,6 +80,31 @@ def test_plan_json_is_a_schedule_no_worse_than_its_baselines(target):
     assert {b["processor"] for b in plan["blocks"]} <= {"cpu", "gpu"}
 
 
+@pytest.mark.parametrize("goal", ["latency", "energy"])
+def test_the_reported_bound_holds_for_the_plan(goal, tmp_path):
+    """squeezenet's heavy layers are offered in slices, each reading the whole input: the
+    bound must still be one on every plan, the sliced problem's included."""
+    from zoo import realistic_model
+
+    path = tmp_path / "squeezenet.onnx"
+    onnx.save(realistic_model("squeezenet"), path)
+    plan = plan_json(str(path), "--target", "tegra-k1", "--goal", goal, "--time-limit", "5")
+    value = plan["predicted"]["latency_ms" if goal == "latency" else "energy_mj"]
+    assert plan["solver"]["bound"] is not None
+    assert plan["solver"]["bound"] <= value * (1 + 1e-9), plan["solver"]
+    check_schedule(plan, layers_of(path))
+
+
+def test_best_split_says_which_processor_gets_everything():
+    plan = plan_json(str(DIGITS), "--target", "snapdragon-400", "--network", "3g")
+    split = plan["baselines"]["best_split"]
+    singles = {name: plan["baselines"][name]["latency_ms"] for name in ("all_cpu", "all_gpu")}
+    if split["detail"].startswith("all on "):
+        processor = split["detail"].split()[2]
+        if processor in ("cpu", "gpu"):
+            assert split["latency_ms"] == pytest.approx(singles[f"all_{processor}"])
+
+
 def test_energy_goal_spends_no_more_energy_than_the_latency_plan():
     fast = plan_json(str(DIGITS), "--target", "tegra-k1")
     frugal = plan_json(str(DIGITS), "--target", "tegra-k1", "--goal", "energy")

@@ -172,8 +172,8 @@ def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit
     except PlanError as error:
         failure = error
     if offered:
-        relaxed = _shared_launches(
-            _problem(graph, blocks, offered, costs, network, refused), costs, offered
+        relaxed = _shared_costs(
+            _problem(graph, blocks, offered, costs, network, refused), whole, offered
         )
         try:
             found = solve(relaxed, goal, time_limit_s=time_limit_s)
@@ -202,19 +202,35 @@ def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit
     return (final_blocks, plan), bound, method, optimal
 
 
-def _shared_launches(problem: Problem, costs, offered: list[UnitBlock]) -> Problem:
-    """`problem` with each slice's time lowered by the launches its block's other slices
-    pay (its share of one block's launches, not a whole one)."""
-    slices = {b.name: b for b in offered if b.slice_of}
+def _shared_costs(problem: Problem, whole: Problem, offered: list[UnitBlock]) -> Problem:
+    """`problem` with each slice costing its share of its whole block (its fraction of
+    the output channels, of the block's time, energy and input tensors), where a slice
+    as built pays a whole launch and reads the whole input. Every plan, sliced or not,
+    then costs no less than in this problem: a whole block is its slices on one
+    processor, and a built slice costs at least its share."""
+    group = {b.name: b.slice_of for b in offered if b.slice_of}
+    share = {
+        b.name: (b.channel_range[1] - b.channel_range[0]) / _channels(offered, b.slice_of)
+        for b in offered
+        if b.slice_of
+    }
     for block in problem.blocks:
-        part = slices.get(block.name)
-        if part is None:
-            continue
-        idle = dataclasses.replace(part, macs=0, bytes_in=0, bytes_out=0, weight_bytes=0)
-        for processor in block.time_s:
-            launch = costs.time_s(idle, processor)
-            block.time_s[processor] -= launch * (1 - 1 / part.slices)
+        if block.name in share:
+            source = whole.block(group[block.name])
+            fraction = share[block.name]
+            block.time_s = {p: t * fraction for p, t in source.time_s.items()}
+            block.energy_j = {p: e * fraction for p, e in source.energy_j.items()}
+    problem.edges = [
+        dataclasses.replace(edge, nbytes=edge.nbytes * share[edge.dst])
+        if edge.dst in share
+        else edge
+        for edge in problem.edges
+    ]
     return problem
+
+
+def _channels(offered: list[UnitBlock], group: str) -> int:
+    return max(b.channel_range[1] for b in offered if b.slice_of == group)
 
 
 def _problem(
@@ -408,7 +424,7 @@ def _best_split(problem: Problem, names: list[str]) -> Baseline:
                 plan = evaluate(problem, assignment)
                 if best is None or plan.latency_s < best.latency_s:
                     where = (
-                        f"all on {first}"
+                        f"all on {second if cut == 0 else first}"
                         if first == second or cut in (0, len(compute))
                         else f"{first} up to {compute[cut - 1].name}, then {second}"
                     )
