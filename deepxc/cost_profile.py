@@ -60,14 +60,23 @@ def _weight(name: str, shape, rng) -> onnx.TensorProto:
     return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
 
 
-def conv(name: str, channels: int, size: int, out_channels: int = 0, kernel: int = 3, rng=None):
-    """A `kernel`x`kernel` convolution of a [1, channels, size, size] input."""
+def conv(
+    name: str,
+    channels: int,
+    size: int,
+    out_channels: int = 0,
+    kernel: int = 3,
+    rng=None,
+    group: int = 1,
+):
+    """A `kernel`x`kernel` convolution of a [1, channels, size, size] input, in `group`
+    groups (`depthwise`: one per channel)."""
     rng = rng or np.random.default_rng(0)
     out_channels = out_channels or channels
     pad = kernel // 2
     return Sample(
         name,
-        "conv",
+        "depthwise" if group > 1 and group == channels else "conv",
         [
             helper.make_node(
                 "Conv",
@@ -75,33 +84,18 @@ def conv(name: str, channels: int, size: int, out_channels: int = 0, kernel: int
                 [f"{name}_y"],
                 name=f"{name}_conv",
                 pads=[pad] * 4,
+                group=group,
             )
         ],
         [_value(f"{name}_x", [1, channels, size, size])],
         [_value(f"{name}_y", [1, out_channels, size, size])],
-        [_weight(f"{name}_w", [out_channels, channels, kernel, kernel], rng)],
+        [_weight(f"{name}_w", [out_channels, channels // group, kernel, kernel], rng)],
     )
 
 
 def depthwise(name: str, channels: int, size: int, rng=None):
-    rng = rng or np.random.default_rng(0)
-    return Sample(
-        name,
-        "depthwise",
-        [
-            helper.make_node(
-                "Conv",
-                [f"{name}_x", f"{name}_w"],
-                [f"{name}_y"],
-                name=f"{name}_dw",
-                pads=[1] * 4,
-                group=channels,
-            )
-        ],
-        [_value(f"{name}_x", [1, channels, size, size])],
-        [_value(f"{name}_y", [1, channels, size, size])],
-        [_weight(f"{name}_w", [channels, 1, 3, 3], rng)],
-    )
+    """A 3x3 depthwise convolution of a [1, channels, size, size] input."""
+    return conv(name, channels, size, rng=rng, group=channels)
 
 
 def dense(name: str, rows: int, inner: int, outer: int, rng=None):

@@ -220,7 +220,9 @@ def build_model(
         "place": place or None,
         "plan": plan or None,
         # what `--plan auto` was asked for (a plan file's choices are in the manifest)
-        "plan_request": _request_record(plan_request) if plan == "auto" else None,
+        "plan_request": (
+            dataclasses.asdict(plan_request or PlanRequest()) if plan == "auto" else None
+        ),
     }
     threads = threads or min(target.cpu_cores, MAX_THREADS)
     if not emit_only:  # a missing compiler fails before any work
@@ -296,11 +298,7 @@ def build_model(
 def plan(
     model_path: str,
     target_name: str,
-    goal,
-    network: str | None = None,
-    costs: str | None = None,
-    slices: int = 2,
-    time_limit_s: float = 20.0,
+    request: PlanRequest,
     input_shapes=None,
     log: Log = print,
 ):
@@ -308,9 +306,7 @@ def plan(
     target = load_target(target_name)
     log(f"ingest: {model_path}")
     graph = frontend(load_onnx(model_path), input_shapes, log)
-    return plan_graph_for(
-        graph, target, PlanRequest(goal, network, costs, slices, time_limit_s), log
-    )
+    return plan_graph_for(graph, target, request, log)
 
 
 def plan_graph_for(graph: Graph, target: Target, request: PlanRequest, log: Log = print):
@@ -332,19 +328,14 @@ def plan_graph_for(graph: Graph, target: Target, request: PlanRequest, log: Log 
 def planned_layers(
     graph: Graph,
     target: Target,
-    plan: str | DecompositionPlan,
+    saved: DecompositionPlan | None,
     request: PlanRequest,
     log: Log = print,
 ):
-    """`build --plan`: the plan ("auto": made now; else a plan file's path) applied to
-    `graph`: the graph with its slices, each layer's processor, and the layers in the
-    plan's order; and the plan."""
-    if isinstance(plan, DecompositionPlan):
-        decomposition = plan
-    elif plan == "auto":
-        decomposition = plan_graph_for(graph, target, request, log)
-    else:
-        decomposition = read_plan(plan, graph, [p.name for p in target.processors], target.name)
+    """`build --plan`: the plan (`saved`, read from a plan file; None: made now as
+    `request` asks) applied to `graph`: the graph with its slices, each layer's
+    processor, and the layers in the plan's order; and the plan."""
+    decomposition = saved or plan_graph_for(graph, target, request, log)
     if "remote" in decomposition.processors():
         raise PlanError(
             "the plan puts blocks on the remote processor, which bundles cannot hold yet "
@@ -360,17 +351,6 @@ def planned_layers(
         + ", ".join(decomposition.processors())
     )
     return in_order(sliced, order), placement, decomposition
-
-
-def _request_record(request: PlanRequest | None) -> dict:
-    request = request or PlanRequest()
-    return {
-        "goal": dataclasses.asdict(request.goal),
-        "network": request.network,
-        "costs": request.costs,
-        "slices": request.slices,
-        "time_limit_s": request.time_limit_s,
-    }
 
 
 def _level_info(rlc, plans: dict, count: int) -> list[dict] | None:
@@ -411,7 +391,7 @@ def _placed_levels(
     for index, level_graph in enumerate(graphs):
         if saved is None or graph_fingerprint(level_graph) == fingerprint:
             ordered, level_placement, decomposition = planned_layers(
-                level_graph, target, saved or "auto", request, log
+                level_graph, target, saved, request, log
             )
             placed.append((ordered, level_placement))
             plans[index] = decomposition

@@ -11,14 +11,13 @@ if TYPE_CHECKING:
 
 
 def build_command(args, log) -> int:
-    from deepxc.cli.plan import check_plan_arguments, goal_of
+    from deepxc.cli.plan import plan_request
     from deepxc.cli.rlc_options import rlc_budgets
-    from deepxc.dad.planner import PlanRequest
     from deepxc.ingest.reader import parse_input_shapes
     from deepxc.pipeline import MAX_THREADS, build
 
     shapes = parse_input_shapes(args.input_shape)
-    check_plan_arguments(args)
+    request = plan_request(args)
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise TargetError(f"--threads {args.threads}: expected 1 to {MAX_THREADS}")
     build(
@@ -37,7 +36,7 @@ def build_command(args, log) -> int:
         command_line=args.command_line,
         place=args.place,
         plan=args.plan,
-        plan_request=PlanRequest(goal_of(args), None, args.costs, args.slices, args.time_limit),
+        plan_request=request,
     )
     if args.report:
         from deepxc.cli.report import report_after_build

@@ -30,10 +30,6 @@ a list-scheduling heuristic for large ones; the solver line says which, and the 
 best proven bound."""
 
 
-class _SizeError(DeepxcError):
-    pass
-
-
 def memory_size(text: str) -> float:
     """`--max-memory`: bytes, or a number with a unit: 512KB, 64MB, 1.5GB (powers of
     1000), KiB, MiB, GiB (powers of 1024)."""
@@ -152,20 +148,21 @@ def add_plan_parser(sub) -> None:
     )
 
 
-def goal_of(args):
+def plan_request(args):
+    """The `PlanRequest` of the planning flags (`plan`'s, or `build --plan auto`'s)."""
+    from deepxc.dad.planner import PlanRequest
     from deepxc.dad.problem import Goal
 
-    return Goal(
+    if args.slices < 1:
+        raise DeepxcError(f"--slices {args.slices}: expected 1 or more")
+    goal = Goal(
         args.goal,
         None if args.max_latency_ms is None else args.max_latency_ms / 1e3,
         None if args.max_energy_mj is None else args.max_energy_mj / 1e3,
         args.max_memory,
     )
-
-
-def check_plan_arguments(args) -> None:
-    if args.slices < 1:
-        raise DeepxcError(f"--slices {args.slices}: expected 1 or more")
+    network = getattr(args, "network", None)  # build has no remote processor yet
+    return PlanRequest(goal, network, args.costs, args.slices, args.time_limit)
 
 
 def plan_command(args, log) -> int:
@@ -173,15 +170,10 @@ def plan_command(args, log) -> int:
     from deepxc.ingest.reader import parse_input_shapes
     from deepxc.pipeline import plan
 
-    check_plan_arguments(args)
     decomposition = plan(
         args.model,
         args.target,
-        goal_of(args),
-        network=args.network,
-        costs=args.costs,
-        slices=args.slices,
-        time_limit_s=args.time_limit,
+        plan_request(args),
         input_shapes=parse_input_shapes(args.input_shape),
         log=log,
     )

@@ -9,14 +9,15 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+import networkx as nx
+
 from deepxc.dad.blocks import block_edges, slice_blocks, unit_blocks
-from deepxc.dad.build_problem import problem_of
+from deepxc.dad.build_problem import gpu_refused, problem_of
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import check, evaluate
 from deepxc.dad.solve import ILP_MAX_BLOCKS, solve
 from deepxc.dad.unit_block import UnitBlock
 from deepxc.ir.graph import Graph
-from deepxc.ir.placement import gpu_refusal
 
 
 @dataclass(frozen=True)
@@ -116,21 +117,28 @@ def plan_graph(
     """The best plan the solvers find for `graph` on the processors of `costs` (a
     `CostModel`), and the baselines. `slices`: the parts a heavy layer's output channels
     may be cut into (1: none); at most `max_sliced` layers (the heaviest) are offered."""
-    if network is not None:
+    if network is not None:  # a remote processor: every problem below has it
         costs = costs.with_network(network)
     blocks = unit_blocks(graph)
-    refused = _refused(graph, blocks)
-    whole = _problem(graph, blocks, blocks, costs, network, refused)
+    refused = gpu_refused(graph, blocks)
+    whole = _problem(graph, blocks, blocks, costs, refused)
     candidates = _slice_candidates(whole, blocks, slices, max_sliced)
     offered = _with_slices(blocks, candidates, slices)
     names = ", ".join(p.name for p in whole.processors)
     offer = f" ({len(candidates)} layers offered in {slices} slices)" if candidates else ""
     log(f"plan: {len(blocks)} blocks{offer}, {len(whole.processors)} processors ({names})")
     started = time.monotonic()
-    if len(blocks) + 2 <= ILP_MAX_BLOCKS:
+    if len(whole.blocks) <= ILP_MAX_BLOCKS:
         log(f"plan: solving the integer program (at most {time_limit_s:g} s a problem)")
     chosen, bound, method, optimal = _best_plan(
-        graph, blocks, offered if candidates else [], costs, network, refused, goal, time_limit_s
+        graph,
+        blocks,
+        whole,
+        offered if candidates else [],
+        costs,
+        refused,
+        goal,
+        time_limit_s,
     )
     solve_s = time.monotonic() - started
     final_blocks, plan = chosen
@@ -153,15 +161,15 @@ def plan_graph(
     )
 
 
-def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit_s):
+def _best_plan(graph, blocks, whole, offered, costs, refused, goal, time_limit_s):
     """The better of two plans: the best of the blocks whole, and (when layers are offered
     in slices) the best of the problem in which each slice pays only its share of its
     block's launches, its slices then joined where they landed on one processor and
     costed as built. That second problem lets every plan of the real one cost no more
     than it does (a layer whole is its slices on one processor; a slice built pays a whole
     launch), so its bound holds for every plan, sliced or not.
-    Returns ((blocks as built, plan), bound, method, optimal)."""
-    whole = _problem(graph, blocks, blocks, costs, network, refused)
+    `whole`: the problem of the blocks whole. Returns ((blocks as built, plan), bound,
+    method, optimal)."""
     candidates: list[tuple[list[UnitBlock], Plan, str]] = []
     failure = None
     bound = None
@@ -172,9 +180,7 @@ def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit
     except PlanError as error:
         failure = error
     if offered:
-        relaxed = _shared_costs(
-            _problem(graph, blocks, offered, costs, network, refused), whole, offered
-        )
+        relaxed = _shared_costs(_problem(graph, blocks, offered, costs, refused), whole, offered)
         try:
             found = solve(relaxed, goal, time_limit_s=time_limit_s)
         except PlanError as error:
@@ -183,7 +189,7 @@ def _best_plan(graph, blocks, offered, costs, network, refused, goal, time_limit
         else:
             bound = found.bound
             final_blocks, assignment, start = _merge_slices(blocks, offered, found)
-            final = _problem(graph, blocks, final_blocks, costs, network, refused)
+            final = _problem(graph, blocks, final_blocks, costs, refused)
             order = sorted(
                 (b.name for b in final.blocks),
                 key=lambda name: (start.get(name, 0.0), _position(final, name)),
@@ -238,7 +244,6 @@ def _problem(
     blocks: list[UnitBlock],
     pieces: list[UnitBlock],
     costs,
-    network,
     refused: dict[str, set[str]],
 ) -> Problem:
     """The problem of `pieces`: the model's `blocks`, some replaced by their slices. A
@@ -263,19 +268,9 @@ def _problem(
             for t in graph.outputs
         },
         costs,
-        network=network,
         refused=refused,
         tensor_bytes={t: graph.spec(t).nbytes for t in [*graph.inputs, *graph.outputs]},
     )
-
-
-def _refused(graph: Graph, blocks: list[UnitBlock]) -> dict[str, set[str]]:
-    """Per block, the processors that cannot run it (the GPU: a layer not on float32)."""
-    refused = {}
-    for block in blocks:
-        if any(gpu_refusal(graph, layer) for layer in block.layers):
-            refused[block.name] = {"gpu"}
-    return refused
 
 
 def _slice_candidates(
@@ -353,8 +348,6 @@ def _io_assignment(problem: Problem) -> dict[str, str]:
 
 def _topological(problem: Problem, preferred: list[str]) -> list[str]:
     """`preferred` made a topological order of the problem's edges, kept where it is one."""
-    import networkx as nx
-
     dag = nx.DiGraph()
     dag.add_nodes_from(b.name for b in problem.blocks)
     dag.add_edges_from((e.src, e.dst) for e in problem.edges)

@@ -80,7 +80,7 @@ def gpu_has_own_cores(target: Target) -> bool:
     """Whether the target's GPU computes beside its CPU: not when the target file puts it
     in the CPU's serial group (pocl runs OpenCL on the CPU's own cores, and work on both
     at once would only fight over them)."""
-    groups = {p.name: getattr(p, "group", "") or p.name for p in target.processors}
+    groups = {p.name: p.group or p.name for p in target.processors}
     return groups.get("gpu", "gpu") != groups.get("cpu", "cpu")
 
 
