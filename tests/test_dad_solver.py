@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import time
 
 import networkx as nx
 import pytest
@@ -266,10 +265,8 @@ def test_solve_equals_brute_force_under_limits(seed):
 
 
 @pytest.mark.slow
-def test_heuristic_plans_500_blocks_quickly():
+def test_the_heuristic_plans_500_blocks_within_its_bound():
     problem = layered_problem(1, 500)
-    began = time.perf_counter()
-    plan = solve(problem, Goal("latency"))
-    assert time.perf_counter() - began < 2.0
+    plan = solve(problem, Goal("latency"))  # how fast: benchmarks/dad_solver.py
     assert plan.method == "heuristic"
     assert lower_bound(problem, Goal("latency")) <= plan.latency_s
