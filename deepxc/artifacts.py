@@ -35,6 +35,9 @@ class KernelCall:
     # the wait for that partition's work, which the call naming it only starts: it reads
     # all of the partition's buffers, so that the arena keeps them until then
     wait: bool = False
+    # the remote partition call (its `kernel`) this call is the local fallback of: it runs
+    # only when that call did not get the partition's outputs from the server
+    fallback_of: str = ""
 
 
 @dataclass
@@ -55,6 +58,32 @@ class LoweredPartition:
     level: int = 0  # the runtime compression level this partition computes (0: uncompressed)
     # the partitions its calls hand to other processors, by the function the call names
     offloaded: dict[str, GpuPartition] = field(default_factory=dict)
+    # the partitions its calls send to the remote server, by the function the call names;
+    # each one's local fallback calls follow its call in `calls`
+    remote: dict[str, RemotePartition] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteTensor:
+    name: str  # on the wire: input0, output0, ...
+    tensor: str  # the IR tensor
+    spec: TensorSpec
+
+
+@dataclass
+class RemotePartition:
+    """A partition the device sends to a KServe v2 server (`model`, version 1), as ONNX
+    for the server, and compiled for the device as the local fallback: its kernels in
+    `fallback_object`, its calls spliced into the host's call list."""
+
+    index: int
+    model: str
+    layers: list[str]
+    onnx: bytes  # graph inputs input0..., outputs output0..., as `inputs`/`outputs`
+    inputs: list[RemoteTensor]
+    outputs: list[RemoteTensor]
+    fallback_object: str | None  # None: every kernel it calls is compiled elsewhere
+    fallback_kernels: list[Kernel] = field(default_factory=list)
 
 
 @dataclass

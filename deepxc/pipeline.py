@@ -17,6 +17,7 @@ from deepxc.dad.plan_file import graph_fingerprint, plan_dict, read_plan
 from deepxc.dad.planner import DecompositionPlan, PlanRequest, plan_graph
 from deepxc.dad.problem import PlanError
 from deepxc.emit.bundle import prepare_output_dir, staged_bundle_dir, write_bundle
+from deepxc.emit.remote_context import DEFAULT_TIMEOUT_MS, wire_name
 from deepxc.emit.symbols import bundle_names
 from deepxc.emit.toolchain import build_spec, check_tools
 from deepxc.ingest.passes import PASSES
@@ -38,6 +39,7 @@ from deepxc.lower import tvm_version
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.placed import lower_placed, settle_placement
 from deepxc.provenance import ModelOrigin, build_provenance, file_sha256
+from deepxc.remote_url import check_remote_url
 from deepxc.targets import Target, load_target
 
 Log = Callable[[str], None]
@@ -189,6 +191,8 @@ def build_model(
     place: str | None = None,
     plan: str | None = None,
     plan_request: PlanRequest | None = None,
+    remote: str | None = None,
+    remote_timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> dict:
     """Compile an in-memory ONNX model into a bundle directory. Returns the manifest.
     `threads` defaults to the target CPU's core count (at most MAX_THREADS);
@@ -201,7 +205,12 @@ def build_model(
     serialized model). `place` puts layers on the target's processors (`--place`: "gpu",
     or "LAYER=gpu,LAYER=cpu,..."; default: all on the CPU). `plan` places them by a
     decomposition plan instead: "auto" plans each level now (`plan_request` says how),
-    else it names a plan file (`deepxc plan -o`), made for this model."""
+    else it names a plan file (`deepxc plan -o`), made for this model. Layers placed on
+    "remote" are sent to the KServe v2 server `remote` names ("http://host:port"; none:
+    the bundle computes them locally until DEEPX_REMOTE names one), with their local
+    fallback compiled in; `remote_timeout_ms` bounds each call."""
+    if remote:
+        check_remote_url(remote)
     if place and plan:
         raise PlanError("--place and --plan both place the layers: give one of them")
     if isinstance(target, str):
@@ -219,6 +228,7 @@ def build_model(
         "rlc_budgets": budgets or None,  # the CLI gives {} and [] for none
         "place": place or None,
         "plan": plan or None,
+        "remote": remote or None,
         # what `--plan auto` was asked for (a plan file's choices are in the manifest)
         "plan_request": (
             dataclasses.asdict(plan_request or PlanRequest()) if plan == "auto" else None
@@ -258,7 +268,7 @@ def build_model(
             if level_placement is None:
                 lowered = lower_partition(level_graph, target, workdir, threads, **common)
             else:
-                first = sum(len(p.offloaded) for p in partitions)
+                first = sum(len(p.offloaded) + len(p.remote) for p in partitions)
                 lowered = lower_placed(
                     level_graph,
                     target,
@@ -266,6 +276,7 @@ def build_model(
                     workdir,
                     threads,
                     first_partition=first,
+                    model_name=wire_name(name or graph.name),
                     **common,
                 )
             partitions.append(lowered)
@@ -283,6 +294,13 @@ def build_model(
             names,
             emit_only,
             provenance,
+            remote or "",
+            remote_timeout_ms,
+        )
+    if manifest["remote"] and not remote:
+        log(
+            "remote: no server named (--remote): the bundle computes the remote layers "
+            "locally until DEEPX_REMOTE names one"
         )
     sizes = manifest["sizes"]
     code = "not compiled" if emit_only else f"code {sizes['code_bytes']:,} B"
@@ -336,11 +354,6 @@ def planned_layers(
     `request` asks) applied to `graph`: the graph with its slices, each layer's
     processor, and the layers in the plan's order; and the plan."""
     decomposition = saved or plan_graph_for(graph, target, request, log)
-    if "remote" in decomposition.processors():
-        raise PlanError(
-            "the plan puts blocks on the remote processor, which bundles cannot hold yet "
-            "(plan without --network)"
-        )
     sliced, placement, order = apply_plan(graph, decomposition)
     if "gpu" in placement.values() and target.gpu is None:
         raise PlanError(f"the plan puts blocks on a GPU, and target {target.name} has none")
@@ -384,7 +397,7 @@ def _placed_levels(
         return [(g, carry_placement(g, placement, default)) for g in graphs], {}
     if not plan:
         return [(g, None) for g in graphs], {}
-    processors = [p.name for p in target.processors]
+    processors = [p.name for p in target.processors] + ["remote"]
     saved = None if plan == "auto" else read_plan(plan, graph, processors, target.name)
     fingerprint = graph_fingerprint(graph)
     placed, plans = [], {}
@@ -408,7 +421,7 @@ def _placed_levels(
 def place_layers(graph: Graph, target: Target, place: str, log: Log = print) -> dict[str, str]:
     """`--place` on `graph`: a processor per layer, the layers the GPU cannot take moved
     back to the CPU (and said)."""
-    processors = [p.name for p in target.processors]
+    processors = [p.name for p in target.processors] + ["remote"]
     placement = parse_place(place, graph, processors, f"target {target.name}")
     if "gpu" in placement.values() and target.gpu is None:
         raise PlacementError(f"--place {place}: target {target.name} has no GPU")

@@ -16,6 +16,7 @@ from deepxc.artifacts import KernelCall, LoweredPartition
 from deepxc.emit.context import BundleContext, LevelContext, build_context
 from deepxc.emit.gpu_context import gpu_partitions
 from deepxc.emit.memory_plan import MemoryPlan, plan_memory, plan_record
+from deepxc.emit.remote_context import DEFAULT_TIMEOUT_MS, onnx_file, remote_record
 from deepxc.emit.replace_dir import make_staging_dir, replace_dir, staging_parent
 from deepxc.emit.symbols import BundleNames, bundle_names
 from deepxc.emit.toolchain import (
@@ -139,6 +140,8 @@ def write_bundle(
     names: BundleNames | None = None,
     emit_only: bool = False,
     provenance: dict | None = None,
+    remote_url: str = "",
+    remote_timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> dict:
     """Render and compile the bundle; return the manifest written.
 
@@ -149,6 +152,8 @@ def write_bundle(
     entries to each level's record in the manifest. `names` gives the bundle's C names
     (`bundle_names(--name)`); the kernels must have been lowered with its kernel prefix.
     `provenance` (`deepxc.provenance.build_provenance`) is recorded as it is.
+    `remote_url` names the server of the remote partitions (`--remote`; "": none until
+    DEEPX_REMOTE or deepx_set_remote says) and `remote_timeout_ms` how long a call may take.
 
     `emit_only` writes the sources and build files without running the C toolchain: the
     bundle's Makefile or CMakeLists.txt then also renames the kernels' symbols, and the code
@@ -176,12 +181,20 @@ def write_bundle(
         model_outputs,
         summaries,
         level_info,
+        remote_url,
+        remote_timeout_ms,
     )
     ctx.embed_weights = embed_weights
     ctx.profile = profile
     ctx.api, ctx.macro, ctx.backend = names.api, names.macro, names.backend
     ctx.library, ctx.driver, ctx.driver_option = names.library, names.driver, names.driver_option
     compiled = [partition.object_path for partition in levels if partition.object_path]
+    compiled += [
+        part.fallback_object
+        for partition in levels
+        for part in partition.remote.values()
+        if part.fallback_object
+    ]
     kernel_objects = [os.path.basename(path) for path in compiled]
     spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
     for path, name in zip(compiled, kernel_objects):
@@ -196,6 +209,11 @@ def write_bundle(
     sources = {symbol: part.source for symbol, part in gpu_partitions(levels).items()}
     for part in ctx.gpu.partitions if ctx.gpu else []:
         Path(directory, part.file).write_text(sources[part.symbol])
+    for partition in levels:
+        for part in partition.remote.values():
+            path = Path(directory, onnx_file(part.model))
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(part.onnx)
     rendered = RENDERED + [s for s in spec.runtime_sources if s != "model.c"]
     _render(directory, rendered, ctx, spec)
     if not emit_only:
@@ -238,6 +256,7 @@ def write_bundle(
         "layers": summary["layers"],
         "kernel_calls": _kernel_calls(base),
         "gpu_launch_profile": _launch_profile(ctx, ctx.levels[0]),
+        "remote": remote_record(levels, ctx.remote),
         "levels": [
             {
                 **_level_record(partition, plan, level_summary, info),
@@ -307,9 +326,11 @@ def _interface(partition: LoweredPartition) -> tuple:
 
 def _kernel_calls(partition: LoweredPartition) -> list[dict]:
     """The calls in order; `step` tells a CPU kernel ("kernel") from the start of a
-    partition on another processor ("launch") and the wait for it ("wait")."""
+    partition on another processor ("launch"), the wait for it ("wait") and a remote
+    partition's call ("remote"), whose local fallback's kernels say `fallback_of`."""
     return [
         {"kernel": c.kernel, "layers": c.layers, "args": c.args, "step": _step(c)}
+        | ({"fallback_of": c.fallback_of} if c.fallback_of else {})
         for c in partition.calls
     ]
 
@@ -335,8 +356,8 @@ def _launch_profile(ctx: BundleContext, level: LevelContext) -> list[dict]:
 
 
 def _step(call: KernelCall) -> str:
-    if call.processor == "cpu":
-        return "kernel"
+    if call.processor in ("cpu", "remote"):
+        return "kernel" if call.processor == "cpu" else "remote"
     return "wait" if call.wait else "launch"
 
 

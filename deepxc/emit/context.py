@@ -10,6 +10,7 @@ from deepxc import __version__
 from deepxc.artifacts import LoweredPartition
 from deepxc.emit.gpu_context import GpuContext, gpu_context
 from deepxc.emit.memory_plan import MemoryPlan
+from deepxc.emit.remote_context import DEFAULT_TIMEOUT_MS, RemoteContext, remote_context
 from deepxc.emit.symbols import DEFAULT_API
 from deepxc.emit.weights import HEADER_BYTES, read_bytes
 from deepxc.ir import TensorSpec
@@ -41,6 +42,8 @@ class CallContext:
     profile_slot: int  # where the profiling build sums this call's time
     processor: str = "cpu"  # else a partition the runtime runs on that processor
     wait: bool = False  # the wait for that partition, which the call naming it starts
+    remote: int = -1  # a remote partition's call: its index in the runtime's table
+    fallback_of: int = -1  # a kernel of that partition's local fallback: the same index
 
 
 @dataclass
@@ -108,6 +111,7 @@ class BundleContext:
     driver: str = "model_main"
     driver_option: str = "MODEL_BUILD_DRIVER"
     gpu: GpuContext | None = None  # the GPU partitions, if any
+    remote: RemoteContext | None = None  # the remote partitions, if any
 
 
 def c_shape(spec: TensorSpec) -> str:
@@ -131,21 +135,27 @@ def build_context(
     model_outputs: list[str],
     summaries: list[dict],
     level_info: list[dict] | None = None,
+    remote_url: str = "",
+    remote_timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> BundleContext:
     """The context of a bundle of `levels` (level 0 first), each with its memory plan, its
     `deepxc.ir.stats.model_summary` and its manifest entries (`level_info`: the RLC plan)."""
     contexts = []
     first = 0
+    remote = remote_context(levels, plans, remote_url, remote_timeout_ms)
     for partition, plan, summary, info in zip(
         levels, plans, summaries, level_info or [{}] * len(levels)
     ):
         macs = summary["totals"]["macs"]
-        level = level_context(partition, plan, weight_offsets, model_outputs, macs, first)
+        level = level_context(partition, plan, weight_offsets, model_outputs, macs, first, remote)
         level.description = _c_comment(level_description(level, info.get("rlc"), len(levels)))
         level.profile_count = len(partition.calls) + _launches(partition)
         contexts.append(level)
         first += level.profile_count
     kernels = [kernel for partition in levels for kernel in partition.kernels]
+    kernels += [
+        k for level in levels for part in level.remote.values() for k in part.fallback_kernels
+    ]
     threads = levels[0].threads
     gpu = gpu_context(levels, plans, weight_offsets)
     if gpu:
@@ -172,6 +182,7 @@ def build_context(
         total_macs=summaries[0]["totals"]["macs"],
         profile_slots=first,
         gpu=gpu,
+        remote=remote,
     )
 
 
@@ -197,6 +208,7 @@ def level_context(
     model_outputs: list[str],
     macs: int,
     profile_first: int,
+    remote: RemoteContext | None = None,
 ) -> LevelContext:
     """One level's calls and model inputs and outputs, with the C addresses of their
     buffers in this level's arena layout or in the shared weights blob."""
@@ -214,7 +226,9 @@ def level_context(
     for step, call in enumerate(partition.calls):
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
-        if call.processor != "cpu":
+        if call.processor == "remote":
+            comment = f"Try the server; on any fault the fallback calls below run. {comment}"
+        elif call.processor != "cpu":
             comment = f"{_overlap_note(partition, step)}. {comment}"
         calls.append(
             CallContext(
@@ -224,6 +238,8 @@ def level_context(
                 profile_first + step,
                 call.processor,
                 call.wait,
+                remote.table_index(call.kernel) if call.processor == "remote" else -1,
+                remote.table_index(call.fallback_of) if call.fallback_of else -1,
             )
         )
 

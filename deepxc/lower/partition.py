@@ -26,6 +26,7 @@ def lower_partition(
     built: dict | None = None,
     symbol_prefix: str = "dx",
     offloaded: dict | None = None,
+    remote: dict | None = None,
 ) -> LoweredPartition:
     """Lower `graph` to kernels in one object file and the list of their calls.
 
@@ -37,8 +38,9 @@ def lower_partition(
     `symbol_prefix` starts every kernel symbol (a bundle's --name), so that bundles built
     under different names link into one program. `offloaded`: the partitions on other
     processors that `graph` calls (`deepxc.ir.placement.collapse`), by the function its
-    calls name (`GpuPartition`)."""
+    calls name (`GpuPartition`); `remote`: those sent to a server (`RemotePartition`)."""
     offloaded = offloaded or {}
+    remote = remote or {}
     program = build_relax(graph, target.core)
     log(
         f"lower: legalize and fuse {len(graph.dag)} layers" + (f" (level {level})" if level else "")
@@ -48,7 +50,8 @@ def lower_partition(
         program.inputs,
         program.weights,
         program.named_constants,
-        {symbol: ("gpu", part.layers) for symbol, part in offloaded.items()},
+        {symbol: ("gpu", part.layers) for symbol, part in offloaded.items()}
+        | {symbol: ("remote", part.layers) for symbol, part in remote.items()},
     )
     outputs = lister.run(module["main"], layer_groups)
     cpu_calls = [call for call in lister.calls if call.processor == "cpu"]
@@ -86,6 +89,7 @@ def lower_partition(
         threads=threads,
         level=level,
         offloaded=dict(offloaded),
+        remote=dict(remote),
     )
     if level:
         named = {name for _, name in program.named_constants}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from deepxc.artifacts import GpuPartition, KernelCall, LoweredPartition
+from deepxc.artifacts import GpuPartition, KernelCall, LoweredPartition, RemotePartition
 from deepxc.ir import Graph
 from deepxc.ir.placement import PARTITION_OP, Partition, collapse, gpu_refusal, partitions
 from deepxc.lower.gpu import NothingToRun, lower_gpu
 from deepxc.lower.partition import lower_partition
 from deepxc.lower.relax_ops.partition import partition_symbol
+from deepxc.lower.remote import lower_remote, splice_fallbacks
 from deepxc.targets import Target
 
 
@@ -47,13 +48,25 @@ def lower_placed(
     built: dict | None = None,
     symbol_prefix: str = "dx",
     first_partition: int = 0,
+    model_name: str = "model",
 ) -> LoweredPartition:
-    """`graph` lowered with its layers on the processors `placement` names."""
+    """`graph` lowered with its layers on the processors `placement` names. A remote
+    partition's call is followed by its local fallback: its layers lowered for this
+    target's CPU (`lower_remote`), run when the server did not answer."""
     placement = dict(placement)
     while True:  # until every GPU partition has kernels to run
         try:
-            host_graph, offloaded = _lower_gpu_partitions(
-                graph, target, placement, first_partition, log
+            host_graph, offloaded, remote = _lower_offloaded(
+                graph,
+                target,
+                placement,
+                first_partition,
+                log,
+                workdir,
+                threads,
+                built,
+                symbol_prefix,
+                model_name,
             )
             break
         except NothingToRun as empty:
@@ -69,7 +82,9 @@ def lower_placed(
         built=built,
         symbol_prefix=symbol_prefix,
         offloaded=offloaded,
+        remote={symbol: part for symbol, (part, _) in remote.items()},
     )
+    lowered = splice_fallbacks(lowered, remote)
     outputs = {symbol: len(part.outputs) for symbol, part in offloaded.items()}
     return dataclasses.replace(
         lowered, calls=with_waits(lowered.calls, outputs, overlap=gpu_has_own_cores(target))
@@ -100,9 +115,11 @@ def with_waits(
                 scheduled.append(_wait(started))
                 pending.remove((started, made))
         scheduled.append(call)
-        if call.processor != "cpu" and not overlap:
+        if call.kernel not in outputs:  # a CPU kernel, or a remote call (synchronous)
+            continue
+        if not overlap:
             scheduled.append(_wait(call))
-        elif call.processor != "cpu":
+        else:
             pending.append((call, set(call.args[len(call.args) - outputs[call.kernel] :])))
     scheduled.extend(_wait(started) for started, _ in pending)
     return scheduled
@@ -112,22 +129,47 @@ def _wait(call: KernelCall) -> KernelCall:
     return dataclasses.replace(call, wait=True, args=list(call.args), layers=list(call.layers))
 
 
-def _lower_gpu_partitions(
-    graph: Graph, target: Target, placement: dict[str, str], first: int, log
-) -> tuple[Graph, dict[str, GpuPartition]]:
-    """The host's graph with a call per GPU partition, and those partitions lowered."""
+def _lower_offloaded(
+    graph: Graph,
+    target: Target,
+    placement: dict[str, str],
+    first: int,
+    log,
+    workdir: str,
+    threads: int,
+    built: dict | None,
+    symbol_prefix: str,
+    model_name: str,
+) -> tuple[Graph, dict[str, GpuPartition], dict[str, tuple[RemotePartition, LoweredPartition]]]:
+    """The host's graph with a call per partition on another processor; the GPU
+    partitions lowered; the remote ones as ONNX with their local fallbacks."""
     runs: list[Partition] = partitions(graph, placement)
     host_graph, subgraphs = collapse(graph, runs, first=first)
     offloaded: dict[str, GpuPartition] = {}
+    remote: dict[str, tuple[RemotePartition, LoweredPartition]] = {}
     for node in host_graph.nodes():
         if node.op != PARTITION_OP:
             continue
         index = node.attrs["index"]
         sub = subgraphs[index - first]
+        if node.attrs["processor"] == "remote":
+            log(f"lower: remote partition {index}: {len(sub.dag)} layers (and their fallback)")
+            remote[partition_symbol(node)] = lower_remote(
+                sub,
+                target,
+                index,
+                f"{model_name}_p{index}",
+                workdir,
+                threads,
+                built,
+                symbol_prefix,
+                log,
+            )
+            continue
         log(f"lower: GPU partition {index}: {len(sub.dag)} layers")
         part = lower_gpu(sub, target, prefix=f"p{index}_", log=log)
         offloaded[partition_symbol(node)] = _prefixed(part, f"p{index}.")
-    return host_graph, offloaded
+    return host_graph, offloaded, remote
 
 
 def _prefixed(part: GpuPartition, prefix: str) -> GpuPartition:
