@@ -141,6 +141,8 @@ def build(
     place: str | None = None,
     plan: str | None = None,
     plan_request: PlanRequest | None = None,
+    remote: str | None = None,
+    remote_timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> dict:
     """`deepxc build`: ONNX file -> compiled bundle directory. Returns the manifest.
     `target_name` is a known target's name or a target file's path; `command_line` (the
@@ -167,6 +169,8 @@ def build(
         place=place,
         plan=plan,
         plan_request=plan_request,
+        remote=remote,
+        remote_timeout_ms=remote_timeout_ms,
         origin=ModelOrigin(
             model_path, file_sha256(model_path), command_line, "deepxc.pipeline.build"
         ),
@@ -211,6 +215,8 @@ def build_model(
     fallback compiled in; `remote_timeout_ms` bounds each call."""
     if remote:
         check_remote_url(remote)
+    if remote_timeout_ms <= 0:
+        raise PlanError(f"--remote-timeout-ms {remote_timeout_ms}: expected milliseconds > 0")
     if place and plan:
         raise PlanError("--place and --plan both place the layers: give one of them")
     if isinstance(target, str):
@@ -330,7 +336,9 @@ def plan(
 def plan_graph_for(graph: Graph, target: Target, request: PlanRequest, log: Log = print):
     """The plan of `graph` on `target` the request asks for (`deepxc.dad`)."""
     costs = load_costs(target, request.costs)
-    network = network_profile(request.network) if request.network else None
+    network = request.network
+    if isinstance(network, str):
+        network = network_profile(network)
     return plan_graph(
         graph,
         costs,

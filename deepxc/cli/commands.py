@@ -37,6 +37,8 @@ def build_command(args, log) -> int:
         place=args.place,
         plan=args.plan,
         plan_request=request,
+        remote=args.remote,
+        remote_timeout_ms=args.remote_timeout_ms,
     )
     if args.report:
         from deepxc.cli.report import report_after_build

@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=D1,D2,...",
         help="pin the shape of an input with symbolic dimensions (repeatable)",
     )
+    build.add_argument(
+        "--remote-timeout-ms",
+        type=int,
+        default=2000,
+        metavar="MS",
+        help="how long the device waits for the remote server (--remote) before it "
+        "computes the remote layers itself (default 2000)",
+    )
     add_rlc_arguments(build)
     add_plan_arguments(build)
     add_build_report_flag(build)

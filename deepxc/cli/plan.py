@@ -90,6 +90,20 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         "64MB, 512KiB...",
     )
     group.add_argument(
+        "--network",
+        metavar="NAME",
+        help="add a remote server reached over this network: wifi, lte or 3g (published "
+        "round-trip times, bandwidths and radio energy; deepxc/targets/networks.toml), or "
+        "`measured`: the round trip and bandwidth to the running server --remote names",
+    )
+    group.add_argument(
+        "--remote",
+        metavar="http://HOST:PORT",
+        help="the KServe v2 server of the remote blocks (`deepxc serve BUNDLE` runs one): "
+        "measured by --network measured; a bundle calls it (DEEPX_REMOTE overrides it at "
+        "run time)",
+    )
+    group.add_argument(
         "--costs",
         metavar="FILE.toml",
         help="cost constants measured by `deepxc profile` (default: "
@@ -126,12 +140,6 @@ def add_plan_parser(sub) -> None:
     )
     plan.add_argument("model", metavar="MODEL.onnx", help="the ONNX model to plan")
     add_target_argument(plan)
-    plan.add_argument(
-        "--network",
-        metavar="NAME",
-        help="add a remote server reached over this network: wifi, lte or 3g (published "
-        "round-trip times, bandwidths and radio energy; deepxc/targets/networks.toml)",
-    )
     add_plan_arguments(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument(
@@ -161,8 +169,27 @@ def plan_request(args):
         None if args.max_energy_mj is None else args.max_energy_mj / 1e3,
         args.max_memory,
     )
-    network = getattr(args, "network", None)  # build has no remote processor yet
-    return PlanRequest(goal, network, args.costs, args.slices, args.time_limit)
+    return PlanRequest(goal, _network(args), args.costs, args.slices, args.time_limit)
+
+
+def _network(args):
+    """--network: a profile's name, or the profile measured to the --remote server."""
+    if args.network != "measured":
+        return args.network
+    if not args.remote:
+        raise DeepxcError("--network measured: name the running server with --remote URL")
+    from deepxc.dad.network import measured_profile
+    from deepxc.remote_url import check_remote_url
+    from deepxc.serve.probe import measure_network
+
+    check_remote_url(args.remote)
+    measured = measure_network(args.remote)
+    print(
+        f"deepxc: network to {args.remote}: round trip {measured['rtt_ms']:.2f} ms, up "
+        f"{measured['up_mbps']:.1f} Mbit/s, down {measured['down_mbps']:.1f} Mbit/s",
+        file=sys.stderr,
+    )
+    return measured_profile(measured["rtt_ms"], measured["up_mbps"], measured["down_mbps"])
 
 
 def plan_command(args, log) -> int:

@@ -65,6 +65,22 @@ def _link(rtt_ms: float, mbps: float, alpha_mw_per_mbps: float, beta_mw: float) 
     )
 
 
+def measured_profile(rtt_ms: float, up_mbps: float, down_mbps: float) -> NetworkProfile:
+    """A profile named "measured" of a round trip and bandwidths measured to a server;
+    the radio's power model is wifi's (a measurement over the air says nothing of it)."""
+    wifi = network_profile("wifi")
+    return NetworkProfile(
+        "measured",
+        rtt_ms,
+        up_mbps,
+        down_mbps,
+        wifi.alpha_up_mw_per_mbps,
+        wifi.alpha_down_mw_per_mbps,
+        wifi.beta_mw,
+        wifi.server_target,
+    )
+
+
 def networks_path() -> Path:
     """networks.toml beside the targets (DEEPXC_TARGETS_DIR's if it has one)."""
     path = TARGETS_DIR / NETWORKS_FILE

@@ -13,6 +13,7 @@ import networkx as nx
 
 from deepxc.dad.blocks import block_edges, slice_blocks, unit_blocks
 from deepxc.dad.build_problem import gpu_refused, problem_of
+from deepxc.dad.network import NetworkProfile
 from deepxc.dad.problem import Goal, Plan, PlanError, Problem
 from deepxc.dad.schedule import check, evaluate
 from deepxc.dad.solve import ILP_MAX_BLOCKS, solve
@@ -27,7 +28,7 @@ class PlanRequest:
     and the integer program's time limit."""
 
     goal: Goal = Goal()
-    network: str | None = None
+    network: str | NetworkProfile | None = None  # a profile's name, or one measured
     costs: str | None = None
     slices: int = 2
     time_limit_s: float = 20.0
