@@ -68,6 +68,35 @@ def run_bundle(
     return runs[0], _median_ms(stdout)
 
 
+def run_remote(
+    bundle: str,
+    inputs: dict[str, np.ndarray] | None = None,
+    examples: int = 0,
+    bench: int = 0,
+) -> tuple[dict[str, np.ndarray], dict | None, float | None]:
+    """Run a bundle with remote partitions once (or on `examples` stacked inputs, one
+    inference each, in one process; then `bench` timed runs); return the outputs, how the
+    remote calls went (`remote_stats`) and the median ms."""
+    extra = ["--examples", str(examples)] if examples else []
+    extra += ["--bench", str(bench)] if bench else []
+    runs, stdout = _execute(bundle, inputs, extra, [0], examples=examples)
+    return runs[0], remote_stats(stdout), _median_ms(stdout)
+
+
+def remote_stats(stdout: str) -> dict | None:
+    """What the driver of a bundle with remote partitions printed of them: remote_calls,
+    remote_ok, fallbacks, and `causes` {cause: count}; None for other bundles."""
+    stats: dict | None = None
+    for line in stdout.splitlines():
+        if line.startswith("remote_calls="):
+            stats = {key: int(value) for key, value in (f.split("=") for f in line.split())}
+            stats["causes"] = {}
+        elif line.startswith("fallback ") and stats is not None:
+            cause, _, count = line.split(" ", 1)[1].partition("=")
+            stats["causes"][cause] = int(count)
+    return stats
+
+
 def run_levels(
     bundle: str, levels: list[int], inputs: dict[str, np.ndarray] | None = None
 ) -> list[dict[str, np.ndarray]]:

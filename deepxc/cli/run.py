@@ -59,7 +59,13 @@ def run_command(args, log) -> int:
 
 def _run_once(args, manifest: dict, log) -> int:
     from deepxc.cli.run_files import check_outputs_path, load_inputs, save_outputs
-    from deepxc.runner import profile_bundle, profile_lines, random_inputs, run_bundle
+    from deepxc.runner import (
+        profile_bundle,
+        profile_lines,
+        random_inputs,
+        run_bundle,
+        run_remote,
+    )
 
     if args.labels:
         raise RunError("--labels names the labels of a --dataset")
@@ -70,9 +76,11 @@ def _run_once(args, manifest: dict, log) -> int:
     else:
         inputs = random_inputs(manifest, args.seed)
         log(f"no -i given: random normal inputs (seed {args.seed})")
-    calls = None
+    calls = stats = None
     if args.profile:
         outputs, median, calls = profile_bundle(args.bundle, inputs, args.bench, args.level)
+    elif manifest.get("remote") and args.level == 0:
+        outputs, stats, median = run_remote(args.bundle, inputs, bench=args.bench)
     else:
         outputs, median = run_bundle(
             args.bundle,
@@ -94,9 +102,20 @@ def _run_once(args, manifest: dict, log) -> int:
     if args.outputs:
         save_outputs(args.outputs, outputs)
         log(f"outputs saved to {args.outputs}")
+    if stats is not None:
+        print(_remote_line(stats))
     if median is not None:
         print(f"median_ms={median:.4f}{_emulated(manifest)}")
     return 0
+
+
+def _remote_line(stats: dict) -> str:
+    """remote: 3 calls, 2 answered by the server, 1 computed locally (timeout 1)."""
+    causes = ", ".join(f"{cause} {count}" for cause, count in stats["causes"].items())
+    return (
+        f"remote: {stats['remote_calls']} calls, {stats['remote_ok']} answered by the "
+        f"server, {stats['fallbacks']} computed locally" + (f" ({causes})" if causes else "")
+    )
 
 
 def _run_dataset(args, manifest: dict, levels: list[int], log) -> int:
