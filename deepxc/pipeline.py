@@ -282,7 +282,7 @@ def build_model(
                     workdir,
                     threads,
                     first_partition=first,
-                    model_name=wire_name(name or graph.name),
+                    model_name=wire_name(api_name or graph.name or name or "model"),
                     **common,
                 )
             partitions.append(lowered)
