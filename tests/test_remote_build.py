@@ -152,3 +152,14 @@ def test_the_cli_refuses_a_bad_url_before_any_work(tmp_path, capsys):
     assert code == 1
     assert "--remote http://x: give the port" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_planner_never_overlaps_the_remote_with_the_cpu():
+    """The runtime's remote call holds the CPU until its answer is in: a plan must not
+    count on CPU work beside it."""
+    from deepxc.dad.costs import load_costs
+    from deepxc.targets import load_target
+
+    costs = load_costs(load_target("tegra-k1")).with_network("wifi")
+    groups = {p.name: p.serial_group for p in costs.processors()}
+    assert groups["remote"] == groups["cpu"] != groups["gpu"]
