@@ -11,6 +11,7 @@ Requests and replies use the binary tensor data extension (a request may also ca
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
@@ -34,7 +35,7 @@ FAULTS = {
     "slow": "the reply comes `delay` seconds late",
     "garbage": "bytes that are not HTTP, then close",
     "truncated": "headers and half the body, then close",
-    "wrong_shape": "the first output's shape gets an extra dimension of 1",
+    "wrong_shape": "the first output's dimensions reversed (an extra 1 if that is the same)",
     "wrong_datatype": "the first output's datatype changes (same size)",
     "missing_output": "the last output is left out",
     "oversized": "the first output's binary_data_size (and bytes) 64 larger",
@@ -43,6 +44,7 @@ FAULTS = {
     "json_only": "HTTP 200 with the outputs as JSON data, no binary part",
     "lying_length": "Content-Length 16 short of the body sent",
     "chunked": "a chunked body instead of Content-Length",
+    "mutated": "one random edit in the headers or JSON header (seeded: `random`), then close",
     "deep_nesting": "an unknown key whose value nests 200 arrays deep",
     # not faults: a client must accept these
     "reordered": "outputs listed in reverse order",
@@ -61,6 +63,7 @@ class FaultServer:
         self.compute = compute
         self.fault: str | None = None
         self.delay = delay  # seconds the "slow" fault waits
+        self.random = random.Random(0)  # what the "mutated" fault draws from
         self.requests = 0  # inference requests read, over restarts
         self.paths: list[str] = []  # their request paths, in order
         self.port = port
@@ -182,6 +185,10 @@ class FaultServer:
             extra["Transfer-Encoding"] = "chunked"
             _send(connection, "200 OK", chunked, extra, length=None)
             return True
+        if fault == "mutated":
+            reply = _reply("200 OK", body, extra)
+            connection.sendall(_mutate(reply, len(reply) - len(payload), self.random))
+            return False
         if fault == "truncated":
             _send(connection, "200 OK", body[: len(text) + len(payload) // 2], extra, len(body))
             return False
@@ -244,8 +251,9 @@ def _binary_reply(outputs: list[tuple[str, np.ndarray]], fault: str | None) -> t
     """The JSON header and the outputs' bytes, with the fault's change made."""
     entries = [_entry(name, value) for name, value in outputs]
     blobs = [np.ascontiguousarray(value).tobytes() for _, value in outputs]
-    if fault == "wrong_shape":
-        entries[0]["shape"] = entries[0]["shape"] + [1]
+    if fault == "wrong_shape":  # the dimensions reversed: same size, same rank
+        shape = entries[0]["shape"]
+        entries[0]["shape"] = shape[::-1] if shape != shape[::-1] else shape + [1]
     elif fault == "wrong_datatype":
         entries[0]["datatype"] = "INT32" if entries[0]["datatype"] != "INT32" else "FP32"
     elif fault == "missing_output":
@@ -281,10 +289,27 @@ def _binary_reply(outputs: list[tuple[str, np.ndarray]], fault: str | None) -> t
     return text, b"".join(blobs)
 
 
-def _send(connection, status: str, body: bytes, headers: dict, length: int | None = -1) -> None:
+def _reply(status: str, body: bytes, headers: dict, length: int | None = -1) -> bytes:
     """One reply; `length` None leaves Content-Length out, -1 makes it the body's."""
     lines = [f"HTTP/1.1 {status}", "Content-Type: application/octet-stream"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if length is not None:
         lines.append(f"Content-Length: {len(body) if length == -1 else length}")
-    connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _send(connection, status: str, body: bytes, headers: dict, length: int | None = -1) -> None:
+    connection.sendall(_reply(status, body, headers, length))
+
+
+def _mutate(reply: bytes, limit: int, rng: random.Random) -> bytes:
+    """One random byte changed, removed or added in reply[:limit], or the reply cut there."""
+    at = rng.randrange(limit)
+    byte = bytes([rng.choice(b'0123456789{}[]":,\r\n -' + bytes([rng.randrange(256)]))])
+    edits = [
+        reply[:at] + byte + reply[at + 1 :],
+        reply[:at] + reply[at + 1 :],
+        reply[:at] + byte + reply[at:],
+        reply[:at],
+    ]
+    return rng.choice(edits)

@@ -163,6 +163,24 @@ def test_fault(fault, driver):
     assert sum(stats["causes"]) == int(failed)
 
 
+def test_randomly_edited_replies(driver):
+    """300 replies, each with one random edit in its headers or JSON header: whatever the
+    cause, nothing outside the outputs is touched and no sanitizer reports; an OK is exact."""
+    causes = set()
+    with FaultServer(double_and_reverse) as server:
+        driver.configure(server.url, 200)
+        server.fault = "mutated"
+        for _ in range(300):
+            result = driver.infer()
+            assert result.guards_ok
+            if result.cause == CAUSES["ok"]:
+                assert_exact(result)
+            causes.add(result.cause)
+        server.fault = None
+        assert_exact(driver.infer())
+    assert {CAUSES["malformed"], CAUSES["mismatch"], CAUSES["io"]} <= causes, causes
+
+
 def test_restart_between_calls_costs_no_fallback(driver):
     """A server restarted since the last call has dropped the kept-alive connection: the
     request goes again on a new one instead of falling back."""
