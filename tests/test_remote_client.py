@@ -163,6 +163,13 @@ def test_fault(fault, driver):
     assert sum(stats["causes"]) == int(failed)
 
 
+def test_host_name(driver):
+    """A host name is resolved (getaddrinfo), each of its addresses tried in turn."""
+    with FaultServer(double_and_reverse) as server:
+        assert driver.configure(f"http://localhost:{server.port}/") == 0
+        assert_exact(driver.infer())
+
+
 def test_randomly_edited_replies(driver):
     """300 replies, each with one random edit in its headers or JSON header: whatever the
     cause, nothing outside the outputs is touched and no sanitizer reports; an OK is exact."""
