@@ -73,7 +73,8 @@ static int read_spec(const char *path, dx_remote_partition *partition) {
             return 1;
         }
         dx_remote_tensor *t = &tensors[count];
-        if (fscanf(file, "%63s %15s %zu %d", names[count], datatypes[count], &t->nbytes, &t->ndim) != 4 ||
+        if (fscanf(file, "%63s %15s %zu %d", names[count], datatypes[count], &t->nbytes,
+                   &t->ndim) != 4 ||
             t->ndim > DX_REMOTE_MAX_DIMS) {
             return 1;
         }
@@ -133,7 +134,8 @@ int main(int argc, char **argv) {
     }
     FILE *inputs = fopen(argv[2], "rb");
     for (int i = 0; i < partition.num_inputs; ++i) {
-        if (inputs == NULL || fread(arena + tensors[i].offset, 1, tensors[i].nbytes, inputs) != tensors[i].nbytes) {
+        size_t n = tensors[i].nbytes;
+        if (inputs == NULL || fread(arena + tensors[i].offset, 1, n, inputs) != n) {
             fprintf(stderr, "short inputs file\n");
             return 2;
         }
@@ -156,7 +158,8 @@ int main(int argc, char **argv) {
             clock_gettime(CLOCK_MONOTONIC, &start);
             int cause = dx_remote_infer(&remote, &partition, arena);
             clock_gettime(CLOCK_MONOTONIC, &end);
-            long micros = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
+            long micros =
+                (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
             int guards_ok = 1;
             for (size_t i = 0; i < size; ++i) {
                 guards_ok &= is_output(&partition, i) || arena[i] == expected[i];
