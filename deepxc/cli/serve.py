@@ -1,0 +1,106 @@
+"""`deepxc serve` and `deepxc export-remote`: a bundle's remote partitions, served or
+written out as a Triton model repository."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+MAX_THREADS = 64  # as deepxc.pipeline.MAX_THREADS, which would import TVM to read
+
+SERVE_EPILOG = """\
+examples:
+  deepxc serve bundle/                          # http://127.0.0.1:8000 (gRPC 8001, metrics 8002)
+  deepxc serve bundle/ --port 9000 --threads 1  # ports 9000-9002, one thread per request
+  deepxc serve bundle/ --host 0.0.0.0           # reachable from the device over the network
+  curl -s localhost:8000/v2/models/MODEL        # a partition's inputs and outputs
+
+Each remote partition (BUNDLE/remote/MODEL.onnx) is compiled into a host bundle, cached in
+$XDG_CACHE_HOME/deepxc/serve/, run in this process, and served under its manifest model
+name and version by Triton Inference Server (KServe v2 over HTTP with the binary tensor
+extension, and gRPC). The model deepxc_echo returns its input0 (FP32, any length) as
+output0, to measure the network. SIGTERM or Ctrl-C stops the server.
+"""
+
+EXPORT_EPILOG = """\
+examples:
+  deepxc export-remote bundle/ -o models/
+  tritonserver --model-repository=models/       # a Triton of your own (ONNX Runtime backend)
+"""
+
+
+def add_serve_parsers(sub) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve a bundle's remote partitions (KServe v2, Triton Inference Server)",
+        description="Serve every remote partition of BUNDLE over KServe v2 with Triton "
+        "Inference Server (PyTriton: pip install 'deepxc[serve]').",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("bundle", metavar="BUNDLE", help="a bundle with remote partitions")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="HTTP port; gRPC takes PORT+1, metrics PORT+2"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads each request's kernels use (as `deepxc build --threads`; default: "
+        "this machine's cores)",
+    )
+    export = sub.add_parser(
+        "export-remote",
+        help="write a bundle's remote partitions as a Triton model repository",
+        description="Write every remote partition of BUNDLE as DIR/MODEL/config.pbtxt and "
+        "DIR/MODEL/VERSION/model.onnx, for Triton's ONNX Runtime backend.",
+        epilog=EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("bundle", metavar="BUNDLE", help="a bundle with remote partitions")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="the repository")
+
+
+def serve_command(args, progress) -> int:
+    from deepxc.serve import preflight
+    from deepxc.serve.partitions import remote_partitions
+
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise preflight.ServeError(f"--threads {args.threads}: expected 1..{MAX_THREADS}")
+    partitions = remote_partitions(args.bundle)
+    preflight.check_pytriton()
+    preflight.check_glibc()
+    preflight.put_libpython_first()
+    preflight.check_ports(args.host, preflight.serve_ports(args.port))
+
+    from deepxc.serve.engines import close_engines, start_engines
+    from deepxc.serve.triton_server import serve
+
+    engines = start_engines(partitions, args.threads, progress)
+    instances = max(2, min(8, os.cpu_count() or 1))  # requests in flight at once, per model
+    try:
+        serve(partitions, engines, args.host, args.port, instances, _announce)
+    except KeyboardInterrupt:
+        pass  # SIGTERM or Ctrl-C: stopped cleanly
+    finally:
+        close_engines(engines)
+    progress("stopped")
+    return 0
+
+
+def export_remote_command(args, progress) -> int:
+    from deepxc.serve.model_repository import export_repository
+    from deepxc.serve.partitions import remote_partitions
+
+    models = export_repository(remote_partitions(args.bundle), args.output)
+    progress(f"wrote {len(models)} model(s) to {args.output}: {', '.join(models)}")
+    return 0
+
+
+def _announce(line: str) -> None:
+    print(f"deepxc: {line}", flush=True)

@@ -1,0 +1,51 @@
+"""Each remote partition compiled into a host bundle (cached) and loaded in process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from deepxc.errors import BundleError
+from deepxc.serve.host_bundle import host_bundle
+from deepxc.serve.native import load_partition
+from deepxc.serve.partitions import Partition
+
+Log = Callable[[str], None]
+
+
+def start_engines(partitions: list[Partition], threads: int | None, log: Log) -> dict[str, object]:
+    """Model name -> its engine (`run`: input name -> array, returns output name -> array)."""
+    engines: dict[str, object] = {}
+    try:
+        for partition in partitions:
+            for spec in (*partition.inputs, *partition.outputs):
+                if spec.datatype != "FP32":
+                    raise BundleError(
+                        f"{partition.onnx_path}: tensor {spec.name} is {spec.datatype}; "
+                        "a served partition takes and gives FP32 tensors only"
+                    )
+            engine = load_partition(host_bundle(partition.onnx_path, threads, log), log)
+            _check_boundary(partition, engine)
+            engines[partition.model] = engine
+    except BaseException:
+        close_engines(engines)
+        raise
+    return engines
+
+
+def close_engines(engines: dict[str, object]) -> None:
+    for engine in engines.values():
+        engine.close()
+
+
+def _check_boundary(partition: Partition, engine) -> None:
+    """The compiled model takes and gives the tensors the manifest lists."""
+    for kind, specs, compiled in (
+        ("inputs", partition.inputs, engine.inputs),
+        ("outputs", partition.outputs, engine.outputs),
+    ):
+        listed = [(spec.name, spec.shape) for spec in specs]
+        if sorted(listed) != sorted(compiled):
+            raise BundleError(
+                f"{partition.onnx_path}: its {kind} {compiled} differ from the manifest's "
+                f"{listed} (remote partition {partition.model})"
+            )
