@@ -38,23 +38,24 @@ def cut(model_path: str, inputs: list[str], outputs: list[str], work: str) -> on
     return piece
 
 
-def _tensors(values) -> list[dict]:
+def _tensors(values, originals: list[str]) -> list[dict]:
     return [
         {
             "name": v.name,
-            "tensor": v.name,
+            "tensor": original,
             "datatype": DATATYPES[v.type.tensor_type.elem_type],
             "shape": [d.dim_value for d in v.type.tensor_type.shape.dim],
         }
-        for v in values
+        for v, original in zip(values, originals)
     ]
 
 
-def make_bundle(directory: str, pieces: dict[str, onnx.ModelProto], name: str = "tiny_cnn") -> str:
-    """A bundle directory serving `pieces` (model name -> ONNX partition)."""
+def make_bundle(directory: str, pieces: dict[str, tuple], name: str = "tiny_cnn") -> str:
+    """A bundle directory serving `pieces`: model name -> (ONNX partition, the whole
+    model's tensors its inputs are, those its outputs are)."""
     os.makedirs(os.path.join(directory, "remote"), exist_ok=True)
     partitions = []
-    for index, (model, piece) in enumerate(pieces.items()):
+    for index, (model, (piece, inputs, outputs)) in enumerate(pieces.items()):
         onnx.save(piece, os.path.join(directory, "remote", f"{model}.onnx"))
         partitions.append(
             {
@@ -64,8 +65,8 @@ def make_bundle(directory: str, pieces: dict[str, onnx.ModelProto], name: str = 
                 "index": index,
                 "layers": [node.name for node in piece.graph.node],
                 "onnx": f"remote/{model}.onnx",
-                "inputs": _tensors(piece.graph.input),
-                "outputs": _tensors(piece.graph.output),
+                "inputs": _tensors(piece.graph.input, inputs),
+                "outputs": _tensors(piece.graph.output, outputs),
             }
         )
     manifest = {
@@ -82,11 +83,31 @@ def tiny_cnn_bundle(directory: str) -> str:
     relu1's output through pool1 and conv2 to both the pooled and the convolved tensor
     (two outputs)."""
     os.makedirs(directory, exist_ok=True)
+    cuts = {"tiny_cnn_p0": (["p1"], ["r2"]), "tiny_cnn_p1": (["r1"], ["p1", "c2"])}
     pieces = {
-        "tiny_cnn_p0": cut(TINY_CNN, ["p1"], ["r2"], directory),
-        "tiny_cnn_p1": cut(TINY_CNN, ["r1"], ["p1", "c2"], directory),
+        model: (cut(TINY_CNN, inputs, outputs, directory), inputs, outputs)
+        for model, (inputs, outputs) in cuts.items()
     }
     return make_bundle(directory, pieces)
+
+
+def whole_model_tensors(seed: int = 0) -> dict[str, np.ndarray]:
+    """Every tensor of tiny_cnn on a random image, computed by onnxruntime on the whole
+    model (a reference for its pieces that does not use them)."""
+    import onnxruntime
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(TINY_CNN))
+    produced = {name for node in model.graph.node for name in node.output}
+    listed = {v.name for v in model.graph.output}
+    model.graph.output.extend(
+        v for v in model.graph.value_info if v.name in produced and v.name not in listed
+    )
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    image = np.random.default_rng(seed).standard_normal([1, 3, 32, 32]).astype(np.float32)
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, {"image": image}), strict=True))
 
 
 def random_feeds(piece_path: str, seed: int = 0) -> dict[str, np.ndarray]:

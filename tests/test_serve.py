@@ -1,0 +1,278 @@
+"""`deepxc serve`: partitions run in process (against onnxruntime), and the real server on
+127.0.0.1 (KServe v2 readiness, metadata, binary-extension inference, SIGTERM)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from remote_bundles import ROOT, random_feeds, reference, tiny_cnn_bundle
+
+from deepxc.cli.main import main
+from deepxc.serve import host_bundle as host_bundle_module
+from deepxc.serve.engines import close_engines, start_engines
+from deepxc.serve.partitions import remote_partitions
+
+MODELS = ["tiny_cnn_p0", "tiny_cnn_p1"]
+START_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> str:
+    return tiny_cnn_bundle(str(tmp_path_factory.mktemp("bundle")))
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache of host bundles of this module's own."""
+    path = str(tmp_path_factory.mktemp("cache"))
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = path
+    yield path
+    if saved is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
+def test_partitions_run_in_process_as_onnxruntime(bundle, cache):
+    partitions = remote_partitions(bundle)
+    engines = start_engines(partitions, 1, lambda line: None)
+    try:
+        for partition in partitions:
+            engine = engines[partition.model]
+            feeds = [random_feeds(partition.onnx_path, seed) for seed in range(8)]
+            with ThreadPoolExecutor(4) as pool:  # requests at once: a context each
+                results = list(pool.map(engine.run, feeds))
+            for feed, result in zip(feeds, results):
+                expected = reference(partition.onnx_path, feed)
+                assert sorted(result) == sorted(expected)
+                for name, value in expected.items():
+                    np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+            assert 1 <= engine.contexts <= 4
+    finally:
+        close_engines(engines)
+
+
+def test_host_bundles_are_cached_by_content_and_threads(bundle, cache):
+    onnx_path = remote_partitions(bundle)[0].onnx_path
+    lines: list[str] = []
+    first = host_bundle_module.host_bundle(onnx_path, 1, lines.append)
+    again: list[str] = []
+    assert host_bundle_module.host_bundle(onnx_path, 1, again.append) == first
+    assert again == []  # not rebuilt
+    assert first.startswith(os.path.join(cache, "deepxc", "serve"))
+    with open(onnx_path, "rb") as file:
+        data = file.read()
+    assert host_bundle_module.cache_key(data, 2) != host_bundle_module.cache_key(data, 1)
+    assert host_bundle_module.cache_key(data + b" ", 1) != host_bundle_module.cache_key(data, 1)
+
+
+def _error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_errors_are_one_line(bundle, tmp_path, capsys, monkeypatch):
+    assert "no such bundle" in _error(capsys, ["serve", str(tmp_path / "missing")])
+    (tmp_path / "manifest.json").write_text('{"name": "m", "remote": {"partitions": []}}')
+    assert "nothing to serve: the plan puts no layer on the remote processor" in _error(
+        capsys, ["serve", str(tmp_path)]
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _error(capsys, ["serve", bundle, "--port", str(port)])
+        assert f"127.0.0.1:{port} (HTTP)" in line and "--port" in line
+
+    from deepxc.serve import preflight
+
+    monkeypatch.setattr(os, "confstr", lambda name: "glibc 2.31")
+    assert "glibc 2.31 is too old" in _error(capsys, ["serve", bundle])
+    monkeypatch.setattr(preflight.importlib.util, "find_spec", lambda name: None)
+    assert "pip install 'deepxc[serve]'" in _error(capsys, ["serve", bundle])
+
+
+def _free_port() -> int:
+    """A port P with P, P+1 and P+2 free on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + 2 >= 65536:
+            continue
+        try:
+            for offset in range(3):
+                with socket.socket() as other:
+                    other.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no three free ports in a row")
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            out = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True
+            ).stdout
+        except OSError:
+            continue
+        for child in map(int, out.split()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+class Server:
+    def __init__(self, bundle: str, temp: str, cache: str):
+        self.port = _free_port()
+        self.temp = temp
+        env = dict(os.environ, TMPDIR=temp, XDG_CACHE_HOME=cache, PYTHONPATH=ROOT)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deepxc.cli.main", "serve", bundle, "--port", str(self.port)]
+            + ["--threads", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,  # so a failed test can stop the whole group
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(START_TIMEOUT_S):
+            self.stop()
+            raise AssertionError("server not ready:\n" + "".join(self.lines))
+        self.start_s = time.monotonic() - started
+        self.url = f"127.0.0.1:{self.port}"
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if line.startswith("deepxc: serving "):
+                self.ready.set()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(bundle, cache, tmp_path_factory):
+    running = Server(bundle, str(tmp_path_factory.mktemp("tmp")), cache)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://{url}", timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def test_ready_line_and_endpoints(server):
+    assert f"serving tiny_cnn_p0, tiny_cnn_p1 (2 partitions) on http://{server.url}" in "".join(
+        server.lines
+    )
+    assert _get(f"{server.url}/v2/health/ready")[0] == 200
+    for model in [*MODELS, "deepxc_echo"]:
+        assert _get(f"{server.url}/v2/models/{model}/ready")[0] == 200
+    assert _get(f"{server.url}/v2/models/no_such_model/ready")[0] != 200
+
+
+def test_metadata_matches_the_manifest(server, bundle):
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(server.url)
+    for partition in remote_partitions(bundle):
+        metadata = client.get_model_metadata(partition.model, "1")
+        assert metadata["versions"] == ["1"]
+        for key, specs in (("inputs", partition.inputs), ("outputs", partition.outputs)):
+            assert [(t["name"], t["datatype"], t["shape"]) for t in metadata[key]] == [
+                (s.name, s.datatype, list(s.shape)) for s in specs
+            ]
+
+
+def _infer(client, model: str, feeds: dict, outputs: list[str]):
+    import tritonclient.http as http
+
+    inputs = []
+    for name, value in feeds.items():
+        tensor = http.InferInput(name, list(value.shape), "FP32")
+        tensor.set_data_from_numpy(value, binary_data=True)
+        inputs.append(tensor)
+    wanted = [http.InferRequestedOutput(name, binary_data=True) for name in outputs]
+    return client.infer(model, inputs, model_version="1", outputs=wanted)
+
+
+def test_binary_inference_matches_onnxruntime(server, bundle):
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(server.url)
+    for partition in remote_partitions(bundle):
+        feeds = random_feeds(partition.onnx_path, seed=3)
+        expected = reference(partition.onnx_path, feeds)
+        result = _infer(client, partition.model, feeds, list(expected))
+        for name, value in expected.items():
+            got = result.as_numpy(name)
+            assert got.dtype == np.float32 and got.shape == value.shape
+            np.testing.assert_allclose(got, value, rtol=1e-5, atol=1e-5)
+        # the binary extension both ways: outputs come back as raw bytes, not JSON numbers
+        assert all("binary_data_size" in o["parameters"] for o in result.get_response()["outputs"])
+
+
+def test_echo_returns_its_input(server):
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(server.url)
+    data = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    result = _infer(client, "deepxc_echo", {"input0": data}, ["output0"])
+    assert result.as_numpy("output0").tobytes() == data.tobytes()
+
+
+def test_sigterm_stops_cleanly(server):
+    """Last in this file: it stops the module's server."""
+    children = _descendants(server.process.pid)
+    assert children, "Triton runs as a child process"
+    assert [n for n in os.listdir(server.temp) if n.startswith("deepxc-serve-")]
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=20) == 0
+    assert time.monotonic() - started < 15
+    assert not [n for n in os.listdir(server.temp) if n.startswith("deepxc-serve-")]
+    deadline = time.monotonic() + 5  # Python's resource trackers exit once their pipe closes
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)]
+    assert "deepxc: stopped" in "".join(server.lines)
