@@ -4,14 +4,15 @@ written out as a Triton model repository."""
 from __future__ import annotations
 
 import argparse
-import os
 
 MAX_THREADS = 64  # as deepxc.pipeline.MAX_THREADS, which would import TVM to read
+MAX_INSTANCES = 64
 
 SERVE_EPILOG = """\
 examples:
   deepxc serve bundle/                          # http://127.0.0.1:8000 (gRPC 8001, metrics 8002)
   deepxc serve bundle/ --port 9000 --threads 1  # ports 9000-9002, one thread per request
+  deepxc serve bundle/ --instances 2            # two requests of a partition at once
   deepxc serve bundle/ --host 0.0.0.0           # reachable from the device over the network
   curl -s localhost:8000/v2/models/MODEL        # a partition's inputs and outputs
 
@@ -54,6 +55,14 @@ def add_serve_parsers(sub) -> None:
         help="threads each request's kernels use (as `deepxc build --threads`; default: "
         "this machine's cores)",
     )
+    serve.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        metavar="N",
+        help="requests each partition serves at once (Triton model instances, about 100 MB "
+        "each; default 1)",
+    )
     export = sub.add_parser(
         "export-remote",
         help="write a bundle's remote partitions as a Triton model repository",
@@ -72,6 +81,8 @@ def serve_command(args, progress) -> int:
 
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise preflight.ServeError(f"--threads {args.threads}: expected 1..{MAX_THREADS}")
+    if not 1 <= args.instances <= MAX_INSTANCES:
+        raise preflight.ServeError(f"--instances {args.instances}: expected 1..{MAX_INSTANCES}")
     partitions = remote_partitions(args.bundle)
     preflight.check_pytriton()
     preflight.check_glibc()
@@ -82,9 +93,8 @@ def serve_command(args, progress) -> int:
     from deepxc.serve.triton_server import serve
 
     engines = start_engines(partitions, args.threads, progress)
-    instances = max(2, min(8, os.cpu_count() or 1))  # requests in flight at once, per model
     try:
-        serve(partitions, engines, args.host, args.port, instances, _announce)
+        serve(partitions, engines, args.host, args.port, args.instances, _announce)
     except KeyboardInterrupt:
         pass  # SIGTERM or Ctrl-C: stopped cleanly
     finally:

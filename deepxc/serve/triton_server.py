@@ -6,6 +6,7 @@ temporary directory removed at exit."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -15,10 +16,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from deepxc.errors import first_line
 from deepxc.serve.partitions import Partition
 from deepxc.serve.preflight import ServeError
 
 ECHO_MODEL = "deepxc_echo"
+ECHO_TENSORS = ("input0", "output0")
 READY_TIMEOUT_S = 120.0
 Log = Callable[[str], None]
 
@@ -72,9 +75,10 @@ def serve(
     announce: Log,
 ) -> None:
     """Serve until SIGTERM or SIGINT. `engines` maps a model name to its engine (`run`:
-    input name -> array, returns output name -> array); each model gets `instances`
-    Triton instances (requests served at once)."""
-    from pytriton.model_config import ModelConfig, Tensor
+    input name -> array, returns output name -> array); each partition gets `instances`
+    Triton model instances (its requests served at once, each with a context of its
+    own)."""
+    from pytriton.model_config import Tensor
     from pytriton.triton import Triton, TritonConfig
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -91,32 +95,58 @@ def serve(
             exit_timeout_secs=5,
             log_file=os.path.join(temp, "triton.log"),
         )
-        with Triton(config=config, workspace=os.path.join(temp, "workspace")) as triton:
+        with (
+            _tmpdir(temp),
+            Triton(config=config, workspace=os.path.join(temp, "workspace")) as triton,
+        ):
             for partition in partitions:
-                triton.bind(
-                    model_name=partition.model,
-                    model_version=int(partition.version),
-                    infer_func=[
-                        _infer_function(engines[partition.model], partition)
-                        for _ in range(instances)
-                    ],
-                    inputs=[_tensor(t, Tensor) for t in partition.inputs],
-                    outputs=[_tensor(t, Tensor) for t in partition.outputs],
-                    config=ModelConfig(batching=False),
-                    strict=True,
+                _bind(
+                    triton,
+                    partition.model,
+                    int(partition.version),
+                    [_infer_function(engines[partition.model], partition)] * instances,
+                    [_tensor(t, Tensor) for t in partition.inputs],
+                    [_tensor(t, Tensor) for t in partition.outputs],
                 )
-            triton.bind(
-                model_name=ECHO_MODEL,
-                infer_func=_echo,
-                inputs=[Tensor(name="input0", dtype=np.float32, shape=(-1,))],
-                outputs=[Tensor(name="output0", dtype=np.float32, shape=(-1,))],
-                config=ModelConfig(batching=False),
-            )
+            echo = [Tensor(name=name, dtype=np.float32, shape=(-1,)) for name in ECHO_TENSORS]
+            _bind(triton, ECHO_MODEL, 1, _echo, echo[:1], echo[1:])
             models = [p.model for p in partitions]
             _wait_ready(host, port, [*models, ECHO_MODEL])
             count = f"{len(models)} partition" + ("s" if len(models) > 1 else "")
             announce(f"serving {', '.join(models)} ({count}) on http://{_url_host(host)}:{port}")
             triton.serve()
+
+
+@contextlib.contextmanager
+def _tmpdir(path: str):
+    """TMPDIR=path for the children started meanwhile: Triton's Python backend copies each
+    model's stub into a folder there, left behind if a load fails."""
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = path
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = saved
+
+
+def _bind(triton, model: str, version: int, infer, inputs: list, outputs: list) -> None:
+    from pytriton.model_config import ModelConfig
+
+    try:
+        triton.bind(
+            model_name=model,
+            model_version=version,
+            infer_func=infer,
+            inputs=inputs,
+            outputs=outputs,
+            config=ModelConfig(batching=False),
+            strict=True,
+        )
+    except Exception as exc:  # PyTriton's and Triton's own errors, pages long
+        raise ServeError(f"model {model}: Triton could not load it: {first_line(exc)}") from None
 
 
 def _tensor(spec, tensor_type):
