@@ -270,7 +270,9 @@ def test_sigterm_stops_cleanly(server):
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=20) == 0
     assert time.monotonic() - started < 15
-    assert os.listdir(server.temp) == []  # the workspace, and Triton's stub folders, gone
+    # the workspace and Triton's stub folders gone (onnxruntime, imported by the CLI,
+    # keeps an id of its own in TMPDIR/.ses)
+    assert [name for name in os.listdir(server.temp) if name != ".ses"] == []
     deadline = time.monotonic() + 5  # Python's resource trackers exit once their pipe closes
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
