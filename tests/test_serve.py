@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
@@ -21,6 +23,7 @@ from deepxc.cli.main import main
 from deepxc.serve import host_bundle as host_bundle_module
 from deepxc.serve.engines import close_engines, start_engines
 from deepxc.serve.partitions import remote_partitions
+from deepxc.serve.probe import ProbeError, measure_network
 
 MODELS = ["tiny_cnn_p0", "tiny_cnn_p1"]
 START_TIMEOUT_S = 180
@@ -259,6 +262,75 @@ def test_echo_returns_its_input(server):
     data = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
     result = _infer(client, "deepxc_echo", {"input0": data}, ["output0"])
     assert result.as_numpy("output0").tobytes() == data.tobytes()
+
+
+def test_network_measured_against_the_server(server):
+    measured = measure_network(f"http://{server.url}", samples=10)
+    assert 0 < measured["rtt_ms"] < 1000
+    assert measured["up_mbps"] == measured["down_mbps"] > 0
+
+
+class ShapedEcho(http.server.BaseHTTPRequestHandler):
+    """A KServe v2 echo (binary extension) behind a link of DELAY_S and MBPS each way."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # its header and body writes must not wait for an ACK
+    DELAY_S = 0.010
+    MBPS = 100.0
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        header_length = int(self.headers["Inference-Header-Content-Length"])
+        request = json.loads(body[:header_length])
+        data = body[header_length:]
+        time.sleep(self.DELAY_S + len(data) * 8 / (self.MBPS * 1e6))
+        reply_header = json.dumps(
+            {
+                "model_name": "deepxc_echo",
+                "outputs": [
+                    {
+                        "name": request["outputs"][0]["name"],
+                        "datatype": "FP32",
+                        "shape": request["inputs"][0]["shape"],
+                        "parameters": {"binary_data_size": len(data)},
+                    }
+                ],
+            }
+        ).encode()
+        time.sleep(len(data) * 8 / (self.MBPS * 1e6))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Inference-Header-Content-Length", str(len(reply_header)))
+        self.send_header("Content-Length", str(len(reply_header) + len(data)))
+        self.end_headers()
+        self.wfile.write(reply_header + data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_network_measure_recovers_a_shaped_link():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ShapedEcho)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        measured = measure_network(f"http://127.0.0.1:{server.server_port}", samples=8)
+    finally:
+        server.shutdown()
+        server.server_close()
+    delay_ms = ShapedEcho.DELAY_S * 1e3
+    assert delay_ms <= measured["rtt_ms"] < delay_ms + 15
+    for direction in ("up_mbps", "down_mbps"):
+        assert 0.7 * ShapedEcho.MBPS < measured[direction] < 1.2 * ShapedEcho.MBPS
+
+
+def test_network_measure_refuses_what_is_not_an_echo(capsys):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(ProbeError, match=f"127.0.0.1:{port}"):
+        measure_network(f"http://127.0.0.1:{port}", samples=1)
+    with pytest.raises(ProbeError, match="not an http:// URL"):
+        measure_network("ftp://example/", samples=1)
 
 
 def test_sigterm_stops_cleanly(server):
