@@ -26,15 +26,15 @@ def cache_key(onnx_bytes: bytes, threads: int | None) -> str:
 
 def host_bundle(onnx_path: str, threads: int | None, log: Log) -> str:
     """The host bundle of `onnx_path` (built now unless the cache holds it)."""
-    import onnx
-
-    from deepxc.pipeline import build_model
-
     with open(onnx_path, "rb") as file:
         data = file.read()
     directory = os.path.join(cache_root(), cache_key(data, threads))
     if os.path.isfile(os.path.join(directory, "manifest.json")):
         return directory
+    import onnx
+
+    from deepxc.pipeline import build_model  # TVM: only when there is something to build
+
     os.makedirs(os.path.dirname(directory), exist_ok=True)
     name = os.path.splitext(os.path.basename(onnx_path))[0]
     build_model(onnx.load_from_string(data), "host", directory, log=log, name=name, threads=threads)
