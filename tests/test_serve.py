@@ -66,6 +66,24 @@ def test_partitions_run_in_process_as_onnxruntime(bundle, cache):
         close_engines(engines)
 
 
+def test_driver_fallback_where_kernels_are_not_position_independent(bundle, cache, monkeypatch):
+    from deepxc.serve import native
+
+    def refuse(bundle: str) -> str:
+        raise native.NotPositionIndependent("relocation R_X86_64_32 against `.rodata'")
+
+    monkeypatch.setattr(native, "build_library", refuse)
+    partition = remote_partitions(bundle)[1]  # two outputs
+    lines: list[str] = []
+    engine = start_engines([partition], 1, lines.append)[partition.model]
+    assert isinstance(engine, native.DriverPartition)
+    assert any("not position independent" in line for line in lines)
+    feeds = random_feeds(partition.onnx_path, seed=2)
+    result = engine.run(feeds)
+    for name, value in reference(partition.onnx_path, feeds).items():
+        np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+
+
 def test_host_bundles_are_cached_by_content_and_threads(bundle, cache):
     onnx_path = remote_partitions(bundle)[0].onnx_path
     lines: list[str] = []
