@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,22 +67,47 @@ def test_partitions_run_in_process_as_onnxruntime(bundle, cache):
         close_engines(engines)
 
 
+def test_kernels_not_position_independent_are_refused(bundle, cache, tmp_path):
+    """A kernel object with an absolute address in its code cannot go into the library."""
+    from deepxc.serve import shared_library
+
+    built = host_bundle_module.host_bundle(remote_partitions(bundle)[0].onnx_path, 1, print)
+    copy = tmp_path / "bundle"
+    shutil.copytree(built, copy)
+    (copy / shared_library.LIBRARY).unlink(missing_ok=True)
+    (copy / "absolute.c").write_text("int table[4];\nint *table_address(void) { return table; }\n")
+    subprocess.run(
+        ["cc", "-O2", "-fno-pic", "-c", "absolute.c", "-o", "absolute.o"], cwd=copy, check=True
+    )
+    makefile = (copy / "Makefile").read_text()
+    (copy / "Makefile").write_text(makefile.replace("KERNELS = ", "KERNELS = absolute.o ", 1))
+    with pytest.raises(shared_library.NotPositionIndependent, match="relocation R_X86_64"):
+        shared_library.build_library(str(copy))
+    assert not (copy / shared_library.LIBRARY).exists()
+
+
 def test_driver_fallback_where_kernels_are_not_position_independent(bundle, cache, monkeypatch):
-    from deepxc.serve import native
+    from deepxc.serve import native, pipe_driver, shared_library
 
     def refuse(bundle: str) -> str:
-        raise native.NotPositionIndependent("relocation R_X86_64_32 against `.rodata'")
+        raise shared_library.NotPositionIndependent("relocation R_X86_64_32 against `.rodata'")
 
     monkeypatch.setattr(native, "build_library", refuse)
     partition = remote_partitions(bundle)[1]  # two outputs
     lines: list[str] = []
     engine = start_engines([partition], 1, lines.append)[partition.model]
-    assert isinstance(engine, native.DriverPartition)
-    assert any("not position independent" in line for line in lines)
-    feeds = random_feeds(partition.onnx_path, seed=2)
-    result = engine.run(feeds)
-    for name, value in reference(partition.onnx_path, feeds).items():
-        np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+    try:
+        assert isinstance(engine, pipe_driver.PipePartition)
+        assert any("not position independent" in line for line in lines)
+        feeds = [random_feeds(partition.onnx_path, seed) for seed in range(6)]
+        with ThreadPoolExecutor(3) as pool:  # requests at once: a process each
+            results = list(pool.map(engine.run, feeds))
+        for feed, result in zip(feeds, results):
+            for name, value in reference(partition.onnx_path, feed).items():
+                np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+        assert 1 <= engine.contexts <= 3
+    finally:
+        engine.close()
 
 
 def test_host_bundles_are_cached_by_content_and_threads(bundle, cache):

@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from deepxc.errors import BundleError
 from deepxc.serve.host_bundle import host_bundle
-from deepxc.serve.native import load_partition
+from deepxc.serve.native import NativePartition
 from deepxc.serve.partitions import Partition
+from deepxc.serve.pipe_driver import PipePartition
+from deepxc.serve.shared_library import NotPositionIndependent
 
 Log = Callable[[str], None]
 
@@ -30,6 +32,19 @@ def start_engines(partitions: list[Partition], threads: int | None, log: Log) ->
         close_engines(engines)
         raise
     return engines
+
+
+def load_partition(bundle: str, log: Log) -> NativePartition | PipePartition:
+    """The host bundle's model in process; where its kernel objects are not position
+    independent (said on `log`), in driver processes that stay up."""
+    try:
+        return NativePartition(bundle)
+    except NotPositionIndependent as reason:
+        log(
+            f"{bundle}: the kernel objects are not position independent ({reason}): "
+            "running the model in driver processes instead"
+        )
+        return PipePartition(bundle)
 
 
 def close_engines(engines: dict[str, object]) -> None:
