@@ -133,6 +133,7 @@ def _error(capsys, argv: list[str]) -> str:
 
 def test_errors_are_one_line(bundle, tmp_path, capsys, monkeypatch):
     assert "no such bundle" in _error(capsys, ["serve", str(tmp_path / "missing")])
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the command's own, undone
     (tmp_path / "manifest.json").write_text('{"name": "m", "remote": {"partitions": []}}')
     assert "nothing to serve: the plan puts no layer on the remote processor" in _error(
         capsys, ["serve", str(tmp_path)]

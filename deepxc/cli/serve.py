@@ -4,9 +4,11 @@ written out as a Triton model repository."""
 from __future__ import annotations
 
 import argparse
+import signal
 
 MAX_THREADS = 64  # as deepxc.pipeline.MAX_THREADS, which would import TVM to read
 MAX_INSTANCES = 64
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 SERVE_EPILOG = """\
 examples:
@@ -75,7 +77,26 @@ def add_serve_parsers(sub) -> None:
     export.add_argument("-o", "--output", required=True, metavar="DIR", help="the repository")
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_command(args, progress) -> int:
+    # PyTriton stops Triton cleanly on KeyboardInterrupt only; a server started in the
+    # background may have SIGINT ignored, and a supervisor stops it with SIGTERM
+    saved = {number: signal.signal(number, _interrupt) for number in STOP_SIGNALS}
+    try:
+        _serve(args, progress)
+    except KeyboardInterrupt:  # how the server stops (or its start is cut short): asked for
+        pass
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    progress("stopped")
+    return 0
+
+
+def _serve(args, progress) -> None:
     from deepxc.serve import preflight
     from deepxc.serve.partitions import remote_partitions
 
@@ -86,8 +107,8 @@ def serve_command(args, progress) -> int:
     partitions = remote_partitions(args.bundle)
     preflight.check_pytriton()
     preflight.check_glibc()
-    preflight.put_libpython_first()
     preflight.check_ports(args.host, preflight.serve_ports(args.port))
+    preflight.put_libpython_first()
 
     from deepxc.serve.engines import close_engines, start_engines
     from deepxc.serve.triton_server import serve
@@ -95,12 +116,8 @@ def serve_command(args, progress) -> int:
     engines = start_engines(partitions, args.threads, progress)
     try:
         serve(partitions, engines, args.host, args.port, args.instances, _announce)
-    except KeyboardInterrupt:
-        pass  # SIGTERM or Ctrl-C: stopped cleanly
     finally:
         close_engines(engines)
-    progress("stopped")
-    return 0
 
 
 def export_remote_command(args, progress) -> int:

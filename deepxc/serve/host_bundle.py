@@ -4,6 +4,7 @@ count>/ (the served bundle's own directory may be read-only)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Callable
@@ -29,13 +30,18 @@ def host_bundle(onnx_path: str, threads: int | None, log: Log) -> str:
     with open(onnx_path, "rb") as file:
         data = file.read()
     directory = os.path.join(cache_root(), cache_key(data, threads))
-    if os.path.isfile(os.path.join(directory, "manifest.json")):
+    manifest = os.path.join(directory, "manifest.json")
+    if os.path.isfile(manifest):
         return directory
-    import onnx
-
-    from deepxc.pipeline import build_model  # TVM: only when there is something to build
-
     os.makedirs(os.path.dirname(directory), exist_ok=True)
-    name = os.path.splitext(os.path.basename(onnx_path))[0]
-    build_model(onnx.load_from_string(data), "host", directory, log=log, name=name, threads=threads)
+    with open(directory + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two servers starting at once build it once
+        if not os.path.isfile(manifest):
+            import onnx
+
+            from deepxc.pipeline import build_model  # TVM: only when there is a build
+
+            name = os.path.splitext(os.path.basename(onnx_path))[0]
+            model = onnx.load_from_string(data)
+            build_model(model, "host", directory, log=log, name=name, threads=threads)
     return directory

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from deepxc.errors import BundleError
 
+MODEL_NAME = re.compile(r"[A-Za-z0-9_]+")
 NOTHING_TO_SERVE = "nothing to serve: the plan puts no layer on the remote processor"
 # KServe v2 datatype -> numpy dtype name
 DATATYPES = {
@@ -72,6 +74,11 @@ def _partition(bundle: str, manifest_path: str, entry: dict) -> Partition:
         raise BundleError(
             f"{manifest_path}: a remote partition entry is malformed ({exc})"
         ) from None
+    if not MODEL_NAME.fullmatch(model) or not partition.version.isdigit():
+        raise BundleError(
+            f"{manifest_path}: remote partition {model!r} version {partition.version!r}: a "
+            "model name is letters, digits and _, a version a whole number"
+        )
     if not os.path.isfile(partition.onnx_path):
         raise BundleError(f"{partition.onnx_path}: missing (remote partition {model})")
     return partition

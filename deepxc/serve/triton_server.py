@@ -1,7 +1,7 @@
 """The partitions behind Triton Inference Server (through PyTriton): each under its model
 name and version, plus `deepxc_echo` (input0 FP32 [-1] back as output0) to measure the
 network. HTTP on PORT (KServe v2, binary tensor extension), gRPC on PORT+1, metrics on
-PORT+2, all bound to `host`. Stops cleanly on SIGTERM and SIGINT; Triton's workspace is a
+PORT+2, all bound to `host`. Stops cleanly on KeyboardInterrupt; Triton's workspace is a
 temporary directory removed at exit."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,10 +23,6 @@ ECHO_MODEL = "deepxc_echo"
 ECHO_TENSORS = ("input0", "output0")
 READY_TIMEOUT_S = 120.0
 Log = Callable[[str], None]
-
-
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
 
 
 def _infer_function(engine, partition: Partition):
@@ -74,15 +69,13 @@ def serve(
     instances: int,
     announce: Log,
 ) -> None:
-    """Serve until SIGTERM or SIGINT. `engines` maps a model name to its engine (`run`:
-    input name -> array, returns output name -> array); each partition gets `instances`
-    Triton model instances (its requests served at once, each with a context of its
-    own)."""
+    """Serve until KeyboardInterrupt (the CLI turns SIGTERM into one). `engines` maps a
+    model name to its engine (`run`: input name -> array, returns output name -> array);
+    each partition gets `instances` Triton model instances (its requests served at once,
+    each with a context of its own)."""
     from pytriton.model_config import Tensor
     from pytriton.triton import Triton, TritonConfig
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
     with tempfile.TemporaryDirectory(prefix="deepxc-serve-") as temp:
         config = TritonConfig(
             http_address=host,
