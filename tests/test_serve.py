@@ -147,6 +147,18 @@ def test_errors_are_one_line(bundle, tmp_path, capsys, monkeypatch):
 
     from deepxc.serve import preflight
 
+    # a port a server just closed (its connection in TIME_WAIT) takes a server again
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first: its side waits in TIME_WAIT
+        client.close()
+    preflight.check_ports("127.0.0.1", {"HTTP": port})
+
     monkeypatch.setattr(os, "confstr", lambda name: "glibc 2.31")
     assert "glibc 2.31 is too old" in _error(capsys, ["serve", bundle])
     monkeypatch.setattr(preflight.importlib.util, "find_spec", lambda name: None)

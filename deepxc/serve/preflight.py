@@ -57,6 +57,8 @@ def check_ports(host: str, ports: dict[str, int]) -> None:
         if not 0 < port < 65536:
             raise ServeError(f"{use} port {port}: not a TCP port (1-65535)")
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            # as Triton binds: a port a server just closed (TIME_WAIT) is free again
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError as exc:

@@ -85,7 +85,7 @@ def serve(
             metrics_address=host,
             metrics_port=port + 2,
             allow_gpu_metrics=False,
-            exit_timeout_secs=5,
+            exit_timeout_secs=1,  # in-flight requests at stop: the device falls back locally
             log_file=os.path.join(temp, "triton.log"),
         )
         with (
