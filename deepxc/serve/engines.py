@@ -1,4 +1,6 @@
-"""Each remote partition compiled into a host bundle (cached) and loaded in process."""
+"""Each remote partition compiled into a host bundle (cached) and loaded: in process, or
+in driver processes where its kernels cannot be linked into a shared library. An engine's
+`run` takes the input arrays by name and gives the output arrays by name."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ from deepxc.serve.pipe_driver import PipePartition
 from deepxc.serve.shared_library import NotPositionIndependent
 
 Log = Callable[[str], None]
+Engine = NativePartition | PipePartition
 
 
-def start_engines(partitions: list[Partition], threads: int | None, log: Log) -> dict[str, object]:
-    """Model name -> its engine (`run`: input name -> array, returns output name -> array)."""
-    engines: dict[str, object] = {}
+def start_engines(partitions: list[Partition], threads: int | None, log: Log) -> dict[str, Engine]:
+    """Model name -> its engine."""
+    engines: dict[str, Engine] = {}
     try:
         for partition in partitions:
             for spec in (*partition.inputs, *partition.outputs):
@@ -34,7 +37,7 @@ def start_engines(partitions: list[Partition], threads: int | None, log: Log) ->
     return engines
 
 
-def load_partition(bundle: str, log: Log) -> NativePartition | PipePartition:
+def load_partition(bundle: str, log: Log) -> Engine:
     """The host bundle's model in process; where its kernel objects are not position
     independent (said on `log`), in driver processes that stay up."""
     try:
@@ -47,12 +50,12 @@ def load_partition(bundle: str, log: Log) -> NativePartition | PipePartition:
         return PipePartition(bundle)
 
 
-def close_engines(engines: dict[str, object]) -> None:
+def close_engines(engines: dict[str, Engine]) -> None:
     for engine in engines.values():
         engine.close()
 
 
-def _check_boundary(partition: Partition, engine) -> None:
+def _check_boundary(partition: Partition, engine: Engine) -> None:
     """The compiled model takes and gives the tensors the manifest lists."""
     for kind, specs, compiled in (
         ("inputs", partition.inputs, engine.inputs),
