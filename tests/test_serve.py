@@ -239,9 +239,14 @@ class Server:
                 self.ready.set()
 
     def stop(self) -> None:
+        """Stop it as a user would; failing that, its whole process group."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -390,20 +395,59 @@ def test_network_measure_refuses_what_is_not_an_echo(capsys):
         measure_network("ftp://example/", samples=1)
 
 
+def test_leftover_stubs_are_stopped_and_their_folders_removed(tmp_path):
+    """What Triton leaves when it exits first: an orphaned stub and its model folder."""
+    from deepxc.serve import leftovers
+
+    stub = tmp_path / leftovers.STUB
+    (tmp_path / "stub.c").write_text("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+    subprocess.run(["cc", str(tmp_path / "stub.c"), "-o", str(stub)], check=True)
+    folder = tmp_path / "folderAbC123"
+    (folder / "1").mkdir(parents=True)
+    (folder / "1" / "model.py").write_text("")
+    process = subprocess.Popen([str(stub), str(folder / "1" / "model.py")])
+    try:
+        found = [s for s in leftovers.python_stubs() if s.pid == process.pid]
+        assert len(found) == 1 and found[0].model_folder == str(folder)
+        leftovers.remove(found)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+        assert not folder.exists()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _stub_folders(pids: set[int]) -> list[str]:
+    """The model folders of the Python backend stubs among `pids`."""
+    folders = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                words = file.read().decode().split("\0")
+        except OSError:
+            continue
+        if words[0].endswith("triton_python_backend_stub"):
+            folders.append(os.path.dirname(os.path.dirname(words[1])))
+    return folders
+
+
 def test_sigterm_stops_cleanly(server):
     """Last in this file: it stops the module's server."""
     children = _descendants(server.process.pid)
     assert children, "Triton runs as a child process"
+    folders = _stub_folders(children)
+    assert len(folders) == len(MODELS) + 1 and all(os.path.isdir(f) for f in folders)
     assert [n for n in os.listdir(server.temp) if n.startswith("deepxc-serve-")]
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=20) == 0
     assert time.monotonic() - started < 15
-    # the workspace and Triton's stub folders gone (onnxruntime, imported by the CLI,
-    # keeps an id of its own in TMPDIR/.ses)
+    # the workspace gone (onnxruntime, imported by the CLI, keeps an id of its own in
+    # TMPDIR/.ses)
     assert [name for name in os.listdir(server.temp) if name != ".ses"] == []
     deadline = time.monotonic() + 5  # Python's resource trackers exit once their pipe closes
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)]
+    assert not [folder for folder in folders if os.path.exists(folder)]
     assert "deepxc: stopped" in "".join(server.lines)

@@ -2,11 +2,11 @@
 name and version, plus `deepxc_echo` (input0 FP32 [-1] back as output0) to measure the
 network. HTTP on PORT (KServe v2, binary tensor extension), gRPC on PORT+1, metrics on
 PORT+2, all bound to `host`. Stops cleanly on KeyboardInterrupt; Triton's workspace is a
-temporary directory removed at exit."""
+temporary directory removed at exit, and what Triton may leave behind is removed too
+(`leftovers`)."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import tempfile
@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from deepxc.errors import first_line
+from deepxc.serve import leftovers
+from deepxc.serve.leftovers import Stub
 from deepxc.serve.partitions import Partition
 from deepxc.serve.preflight import ServeError
 
@@ -85,44 +87,34 @@ def serve(
             metrics_address=host,
             metrics_port=port + 2,
             allow_gpu_metrics=False,
-            exit_timeout_secs=1,  # in-flight requests at stop: the device falls back locally
+            exit_timeout_secs=5,
             log_file=os.path.join(temp, "triton.log"),
         )
-        with (
-            _tmpdir(temp),
-            Triton(config=config, workspace=os.path.join(temp, "workspace")) as triton,
-        ):
-            for partition in partitions:
-                _bind(
-                    triton,
-                    partition.model,
-                    int(partition.version),
-                    [_infer_function(engines[partition.model], partition)] * instances,
-                    [_tensor(t, Tensor) for t in partition.inputs],
-                    [_tensor(t, Tensor) for t in partition.outputs],
-                )
-            echo = [Tensor(name=name, dtype=np.float32, shape=(-1,)) for name in ECHO_TENSORS]
-            _bind(triton, ECHO_MODEL, 1, _echo, echo[:1], echo[1:])
-            models = [p.model for p in partitions]
-            _wait_ready(host, port, [*models, ECHO_MODEL])
-            count = f"{len(models)} partition" + ("s" if len(models) > 1 else "")
-            announce(f"serving {', '.join(models)} ({count}) on http://{_url_host(host)}:{port}")
-            triton.serve()
-
-
-@contextlib.contextmanager
-def _tmpdir(path: str):
-    """TMPDIR=path for the children started meanwhile: Triton's Python backend copies each
-    model's stub into a folder there, left behind if a load fails."""
-    saved = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = path
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = saved
+        stubs: list[Stub] = []
+        try:
+            with Triton(config=config, workspace=os.path.join(temp, "workspace")) as triton:
+                try:
+                    for partition in partitions:
+                        _bind(
+                            triton,
+                            partition.model,
+                            int(partition.version),
+                            [_infer_function(engines[partition.model], partition)] * instances,
+                            [_tensor(t, Tensor) for t in partition.inputs],
+                            [_tensor(t, Tensor) for t in partition.outputs],
+                        )
+                    echo = [Tensor(name=n, dtype=np.float32, shape=(-1,)) for n in ECHO_TENSORS]
+                    _bind(triton, ECHO_MODEL, 1, _echo, echo[:1], echo[1:])
+                    models = [p.model for p in partitions]
+                    _wait_ready(host, port, [*models, ECHO_MODEL])
+                finally:
+                    stubs = leftovers.python_stubs()  # while Triton is still their parent
+                count = f"{len(models)} partition" + ("s" if len(models) > 1 else "")
+                url = f"http://{_url_host(host)}:{port}"
+                announce(f"serving {', '.join(models)} ({count}) on {url}")
+                triton.serve()
+        finally:
+            leftovers.remove(stubs)
 
 
 def _bind(triton, model: str, version: int, infer, inputs: list, outputs: list) -> None:
