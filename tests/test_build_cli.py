@@ -157,7 +157,8 @@ def _examples(text: str) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["build"], ["inspect"], ["targets"], ["report"], ["ops"], ["plan"], ["profile"]],
+    [[], ["build"], ["inspect"], ["targets"], ["report"], ["ops"], ["plan"], ["profile"]]
+    + [["serve"], ["export-remote"]],
 )
 def test_help_examples_parse(command, capsys, monkeypatch):
     examples = _examples(_help(command, capsys))

@@ -14,6 +14,7 @@ from deepxc.cli.profile import add_profile_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
 from deepxc.cli.rlc_options import add_rlc_arguments
 from deepxc.cli.run import RUN_EPILOG, level_argument
+from deepxc.cli.serve import add_serve_parsers
 from deepxc.errors import DeepxcError
 
 DESCRIPTION = """deepxc compiles ONNX models ahead of time into self-contained C bundles
@@ -215,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_plan_parser(sub)
     add_profile_parser(sub)
+    add_serve_parsers(sub)
 
     sub.add_parser(
         "targets",
@@ -275,6 +277,14 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.profile import profile_command
 
             return profile_command(args, _progress)
+        if args.command == "serve":
+            from deepxc.cli.serve import serve_command
+
+            return serve_command(args, _progress)
+        if args.command == "export-remote":
+            from deepxc.cli.serve import export_remote_command
+
+            return export_remote_command(args, _progress)
         if args.command == "ops":
             from deepxc.cli.commands import ops_command
 
