@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from remote_bundles import ROOT, random_feeds, reference, tiny_cnn_bundle
+from remote_bundles import random_feeds, reference, tiny_cnn_bundle
+from serve_process import Server, alive, descendants
 
 from deepxc.cli.main import main
 from deepxc.serve import host_bundle as host_bundle_module
@@ -27,7 +27,6 @@ from deepxc.serve.partitions import remote_partitions
 from deepxc.serve.probe import ProbeError, measure_network
 
 MODELS = ["tiny_cnn_p0", "tiny_cnn_p1"]
-START_TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="module")
@@ -163,90 +162,6 @@ def test_errors_are_one_line(bundle, tmp_path, capsys, monkeypatch):
     assert "glibc 2.31 is too old" in _error(capsys, ["serve", bundle])
     monkeypatch.setattr(preflight.importlib.util, "find_spec", lambda name: None)
     assert "pip install 'deepxc[serve]'" in _error(capsys, ["serve", bundle])
-
-
-def _free_port() -> int:
-    """A port P with P, P+1 and P+2 free on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + 2 >= 65536:
-            continue
-        try:
-            for offset in range(3):
-                with socket.socket() as other:
-                    other.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no three free ports in a row")
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            out = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True
-            ).stdout
-        except OSError:
-            continue
-        for child in map(int, out.split()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return False
-
-
-class Server:
-    def __init__(self, bundle: str, temp: str, cache: str):
-        self.port = _free_port()
-        self.temp = temp
-        env = dict(os.environ, TMPDIR=temp, XDG_CACHE_HOME=cache, PYTHONPATH=ROOT)
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "deepxc.cli.main", "serve", bundle, "--port", str(self.port)]
-            + ["--threads", "1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            start_new_session=True,  # so a failed test can stop the whole group
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(START_TIMEOUT_S):
-            self.stop()
-            raise AssertionError("server not ready:\n" + "".join(self.lines))
-        self.start_s = time.monotonic() - started
-        self.url = f"127.0.0.1:{self.port}"
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if line.startswith("deepxc: serving "):
-                self.ready.set()
-
-    def stop(self) -> None:
-        """Stop it as a user would; failing that, its whole process group."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +348,7 @@ def _stub_folders(pids: set[int]) -> list[str]:
 
 def test_sigterm_stops_cleanly(server):
     """Last in this file: it stops the module's server."""
-    children = _descendants(server.process.pid)
+    children = descendants(server.process.pid)
     assert children, "Triton runs as a child process"
     folders = _stub_folders(children)
     assert len(folders) == len(MODELS) + 1 and all(os.path.isdir(f) for f in folders)
@@ -446,8 +361,8 @@ def test_sigterm_stops_cleanly(server):
     # TMPDIR/.ses)
     assert [name for name in os.listdir(server.temp) if name != ".ses"] == []
     deadline = time.monotonic() + 5  # Python's resource trackers exit once their pipe closes
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in children if _alive(pid)]
+    assert not [pid for pid in children if alive(pid)]
     assert not [folder for folder in folders if os.path.exists(folder)]
     assert "deepxc: stopped" in "".join(server.lines)
