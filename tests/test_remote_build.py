@@ -163,3 +163,22 @@ def test_the_planner_never_overlaps_the_remote_with_the_cpu():
     costs = load_costs(load_target("tegra-k1")).with_network("wifi")
     groups = {p.name: p.serial_group for p in costs.processors()}
     assert groups["remote"] == groups["cpu"] != groups["gpu"]
+
+
+def test_a_fast_server_takes_the_watchs_squeezenet_and_3g_keeps_it_home():
+    """The planner sends blocks to the remote when the link and the server pay (a
+    measured localhost link: 2 ms round trip, 5 Gbit/s), not over 3G."""
+    from zoo import realistic_model
+
+    from deepxc.dad.network import measured_profile
+    from deepxc.dad.planner import PlanRequest
+    from deepxc.pipeline import frontend, plan_graph_for
+    from deepxc.targets import load_target
+
+    graph = frontend(realistic_model("squeezenet"), log=quiet)
+    watch = load_target("snapdragon-400")
+    fast = PlanRequest(network=measured_profile(2.0, 5000.0, 5000.0))
+    plan = plan_graph_for(graph, watch, fast, log=quiet)
+    assert "remote" in plan.processors() and plan.network == "measured"
+    slow = plan_graph_for(graph, watch, PlanRequest(network="3g"), log=quiet)
+    assert "remote" not in slow.processors()
