@@ -66,8 +66,9 @@ def targets_command() -> int:
     print(
         "\nLayers run on the cpu; `deepxc build --place gpu` (or LAYER=gpu,...) puts them on "
         "the gpu:\nOpenCL C through libOpenCL, or PTX through the CUDA driver (libcuda), "
-        "opened at deepx_init.\n`deepxc plan` (and `build --plan auto`) chooses for each "
-        "block from the target's cost model."
+        "opened at deepx_init.\n`--place LAYER=remote` sends layers to a KServe v2 server "
+        "(`deepxc serve BUNDLE` runs one), with a local fallback compiled in.\n`deepxc plan` "
+        "(and `build --plan auto`) chooses for each block from the target's cost model."
     )
     return 0
 

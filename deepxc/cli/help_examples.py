@@ -28,6 +28,8 @@ examples:
   deepxc build examples/tiny_cnn/model.onnx --target tegra-k1 --emit-only -o k1-src/
   deepxc build examples/tiny_cnn/model.onnx --threads 1 --embed-weights --name cnn -o fw/
   deepxc build examples/tiny_cnn/model.onnx --target host-opencl --plan auto -o planned/
+  deepxc build examples/digits/model.onnx --place fc1=remote,relu4=remote,fc2=remote \\
+      --remote http://127.0.0.1:8000 -o split/   # then: deepxc serve split/
   deepxc build examples/digits/model.onnx --rlc-macs 0.3 \\
       --calibration examples/digits/calibration.npz -o small/
   deepxc build examples/digits/model.onnx --rlc-levels 1.0,0.3,0.15 \\
