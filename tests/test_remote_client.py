@@ -143,15 +143,16 @@ def test_no_server_and_refused(driver):
 def test_fault(fault, driver):
     """Each fault gives its cause, touches nothing outside the outputs, and the next
     correct reply is taken again."""
-    with FaultServer(double_and_reverse, delay=0.6) as server:
-        assert driver.configure(server.url, 300) == 0
+    # a deadline a loaded test machine meets with ease; "slow" answers well after it
+    with FaultServer(double_and_reverse, delay=4.0) as server:
+        assert driver.configure(server.url, 1500) == 0
         assert_exact(driver.infer())  # a kept-alive connection meets the fault
         server.fault = fault
         result = driver.infer()
         assert result.cause == CAUSES[FAULT_CAUSES[fault]], (fault, result.cause)
         assert result.guards_ok
         if fault == "slow":
-            assert result.micros < 550_000  # the deadline, not the server, ended the call
+            assert result.micros < 3_900_000  # the deadline, not the server, ended the call
         if fault == "reordered" or fault == "unknown_keys":
             assert_exact(result)
         server.fault = None

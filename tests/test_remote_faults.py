@@ -21,7 +21,7 @@ from support import assert_close
 if shutil.which("cc") is None:
     pytest.skip("no C compiler", allow_module_level=True)
 
-TIMEOUT_MS = 400
+TIMEOUT_MS = 1500  # a loaded test machine answers well within it; "slow" waits 2x
 
 
 @pytest.fixture(scope="module")
