@@ -182,3 +182,22 @@ def test_a_fast_server_takes_the_watchs_squeezenet_and_3g_keeps_it_home():
     assert "remote" in plan.processors() and plan.network == "measured"
     slow = plan_graph_for(graph, watch, PlanRequest(network="3g"), log=quiet)
     assert "remote" not in slow.processors()
+
+
+def test_gpu_and_remote_partitions_in_one_bundle(tmp_path, monkeypatch):
+    """On pocl: the GPU partition before the remote one is waited for before the remote
+    call reads its output; the fallback and the GPU give onnxruntime's answer."""
+    pytest.importorskip("pyopencl")
+    from opencl_host import opencl_device
+
+    if opencl_device() is None:
+        pytest.skip("no OpenCL device (pocl-opencl-icd)")
+    monkeypatch.delenv("DEEPX_REMOTE", raising=False)
+    manifest, bundle = build(tmp_path, "gpu,fc1=remote,relu4=remote", "host-opencl")
+    steps = [c["step"] for c in manifest["kernel_calls"]]
+    assert steps.index("wait") < steps.index("remote") < steps.index("launch", 2)
+    model = onnx.load(DIGITS)
+    inputs = random_inputs(model, seed=6)
+    outputs, stats, _ = run_remote(str(bundle), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    assert stats["fallbacks"] == 1
