@@ -94,9 +94,12 @@ def test_a_partitions_inputs_and_outputs_never_share_arena_bytes(tmp_path):
     manifest, _ = build(tmp_path, MIDDLE)
     calls = manifest["kernel_calls"]
     (step,) = [i for i, c in enumerate(calls) if c["step"] == "remote"]
-    fallback = [c for c in calls if c.get("fallback_of") == calls[step]["kernel"]]
+    symbol = calls[step]["kernel"]
+    (wait,) = [i for i, c in enumerate(calls) if c["step"] == "wait" and c["kernel"] == symbol]
+    assert calls[wait]["args"] == calls[step]["args"]
+    fallback = [c for c in calls if c.get("fallback_of") == symbol]
     assert fallback and all(c["layers"] for c in fallback)
-    assert calls[step + 1 : step + 1 + len(fallback)] == fallback
+    assert calls[wait + 1 : wait + 1 + len(fallback)] == fallback
     plan = {b["tensor"]: b for b in manifest["levels"][0]["arena_plan"]["buffers"]}
     count = len(manifest["remote"]["partitions"][0]["inputs"])
     ins, outs = calls[step]["args"][:count], calls[step]["args"][count:]
@@ -154,15 +157,14 @@ def test_the_cli_refuses_a_bad_url_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
-def test_the_planner_never_overlaps_the_remote_with_the_cpu():
-    """The runtime's remote call holds the CPU until its answer is in: a plan must not
-    count on CPU work beside it."""
+def test_the_planner_lets_the_remote_work_beside_the_cpu():
+    """The runtime's remote call runs on a thread of its own while the CPU goes on."""
     from deepxc.dad.costs import load_costs
     from deepxc.targets import load_target
 
     costs = load_costs(load_target("tegra-k1")).with_network("wifi")
     groups = {p.name: p.serial_group for p in costs.processors()}
-    assert groups["remote"] == groups["cpu"] != groups["gpu"]
+    assert len({groups["remote"], groups["cpu"], groups["gpu"]}) == 3
 
 
 def test_a_fast_server_takes_the_watchs_squeezenet_and_3g_keeps_it_home():
@@ -194,8 +196,9 @@ def test_gpu_and_remote_partitions_in_one_bundle(tmp_path, monkeypatch):
         pytest.skip("no OpenCL device (pocl-opencl-icd)")
     monkeypatch.delenv("DEEPX_REMOTE", raising=False)
     manifest, bundle = build(tmp_path, "gpu,fc1=remote,relu4=remote", "host-opencl")
-    steps = [c["step"] for c in manifest["kernel_calls"]]
-    assert steps.index("wait") < steps.index("remote") < steps.index("launch", 2)
+    steps = [(c["step"], c["kernel"].split("_")[1]) for c in manifest["kernel_calls"]]
+    gpu_wait, remote = steps.index(("wait", "gpu")), steps.index(("remote", "remote"))
+    assert gpu_wait < remote < steps.index(("launch", "gpu"), remote)
     model = onnx.load(DIGITS)
     inputs = random_inputs(model, seed=6)
     outputs, stats, _ = run_remote(str(bundle), inputs)

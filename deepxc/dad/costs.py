@@ -98,11 +98,8 @@ class CostModel:
             )
             for p in self.target.processors
         ]
-        if self.network is not None:
-            # the runtime's call to the server holds the CPU until the answer (or the
-            # fallback) is in: the remote never works beside the CPU
-            cpu = next(p for p in processors if p.name == self.cpu_name())
-            processors.append(problem.Processor(REMOTE, cpu.serial_group, on_device=False))
+        if self.network is not None:  # the runtime's remote call has a thread of its own
+            processors.append(problem.Processor(REMOTE, on_device=False))
         return processors
 
     def links(self) -> dict[tuple[str, str], problem.Link]:

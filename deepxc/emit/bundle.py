@@ -196,7 +196,8 @@ def write_bundle(
         if part.fallback_object
     ]
     kernel_objects = [os.path.basename(path) for path in compiled]
-    spec = build_spec(target, kernel_objects, ctx.multithreaded, embed_weights)
+    threaded = ctx.multithreaded or ctx.remote is not None  # a remote call's thread
+    spec = build_spec(target, kernel_objects, threaded, embed_weights)
     for path, name in zip(compiled, kernel_objects):
         shutil.copyfile(path, os.path.join(directory, name))
     if emit_only:
@@ -356,9 +357,11 @@ def _launch_profile(ctx: BundleContext, level: LevelContext) -> list[dict]:
 
 
 def _step(call: KernelCall) -> str:
-    if call.processor in ("cpu", "remote"):
-        return "kernel" if call.processor == "cpu" else "remote"
-    return "wait" if call.wait else "launch"
+    if call.processor == "cpu":
+        return "kernel"
+    if call.wait:
+        return "wait"
+    return "remote" if call.processor == "remote" else "launch"
 
 
 def _level_record(partition: LoweredPartition, plan: MemoryPlan, summary: dict, info: dict) -> dict:

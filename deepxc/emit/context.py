@@ -227,7 +227,7 @@ def level_context(
         layers = ", ".join(call.layers) if call.layers else "(no layer name)"
         comment = f"{layers}: {' '.join(describe(a) for a in call.args)}"
         if call.processor == "remote":
-            comment = f"Try the server; on any fault the fallback calls below run. {comment}"
+            comment = f"{_remote_note(call.wait)}. {comment}"
         elif call.processor != "cpu":
             comment = f"{_overlap_note(partition, step)}. {comment}"
         calls.append(
@@ -261,6 +261,15 @@ def level_context(
         description="",
         profile_first=profile_first,
     )
+
+
+def _remote_note(wait: bool) -> str:
+    if wait:
+        return (
+            "Wait for the server's answer; without one (any fault), the fallback's calls "
+            "that follow compute the partition here"
+        )
+    return "Send the partition to the server; the calls up to its wait run meanwhile"
 
 
 def _overlap_note(partition: LoweredPartition, step: int) -> str:

@@ -71,7 +71,7 @@ def remote_context(
     partitions = []
     for level, plan in zip(levels, plans):
         for symbol, part in level.remote.items():
-            call = next(c for c in level.calls if c.kernel == symbol and c.processor == "remote")
+            call = next(c for c in level.calls if c.kernel == symbol and not c.wait)
 
             count = len(part.inputs)
             offsets = [plan.offsets[buffer] for buffer in call.args]

@@ -84,11 +84,11 @@ def lower_placed(
         offloaded=offloaded,
         remote={symbol: part for symbol, (part, _) in remote.items()},
     )
-    lowered = splice_fallbacks(lowered, remote)
     outputs = {symbol: len(part.outputs) for symbol, part in offloaded.items()}
-    return dataclasses.replace(
-        lowered, calls=with_waits(lowered.calls, outputs, overlap=gpu_has_own_cores(target))
-    )
+    outputs |= {symbol: len(part.outputs) for symbol, (part, _) in remote.items()}
+    joined = set() if gpu_has_own_cores(target) else {"gpu"}
+    calls = with_waits(lowered.calls, outputs, joined=joined, serial={"remote"})
+    return splice_fallbacks(dataclasses.replace(lowered, calls=calls), remote)
 
 
 def gpu_has_own_cores(target: Target) -> bool:
@@ -100,24 +100,29 @@ def gpu_has_own_cores(target: Target) -> bool:
 
 
 def with_waits(
-    calls: list[KernelCall], outputs: dict[str, int], overlap: bool = True
+    calls: list[KernelCall],
+    outputs: dict[str, int],
+    joined: set[str] = frozenset(),
+    serial: set[str] = frozenset(),
 ) -> list[KernelCall]:
     """`calls` with a wait for each call of a partition on another processor, right
-    before the first later call reading one of its outputs (or last); without `overlap`,
-    right after the call. `outputs`: how many of such a call's arguments (the last ones)
-    are the partition's outputs."""
+    before the first later call reading one of its outputs (or last); on a processor in
+    `joined` (one that shares the CPU's cores), right after the call; on one in `serial`
+    (the remote: one connection), before its next call at the latest. `outputs`: how
+    many of such a call's arguments (the last ones) are the partition's outputs."""
     scheduled: list[KernelCall] = []
     pending: list[tuple[KernelCall, set[str]]] = []  # started partitions, their outputs
     for call in calls:
         reads = set(call.args)
         for started, made in list(pending):
-            if made & reads:
+            busy = call.processor in serial and started.processor == call.processor
+            if made & reads or busy:
                 scheduled.append(_wait(started))
                 pending.remove((started, made))
         scheduled.append(call)
-        if call.kernel not in outputs:  # a CPU kernel, or a remote call (synchronous)
+        if call.kernel not in outputs:  # a CPU kernel
             continue
-        if not overlap:
+        if call.processor in joined:
             scheduled.append(_wait(call))
         else:
             pending.append((call, set(call.args[len(call.args) - outputs[call.kernel] :])))

@@ -1,10 +1,13 @@
 """Lower a remote partition: the ONNX the server runs, and the same layers compiled for
-the device's CPU as the local fallback, whose calls follow the partition's call in the
-host's call list (over the host's buffers) and run when the server gave no answer.
+the device's CPU as the local fallback, whose calls follow the wait for the partition's
+answer in the host's call list (over the host's buffers) and run when the server gave
+none.
 
-The partition's call names its inputs and outputs, so the arena plan keeps both alive
-from that call on: a response cut off half-way may have written the outputs, never the
-inputs the fallback then reads."""
+The partition's call and its wait name its inputs and outputs, so the arena plan keeps
+both alive from the call to the wait, apart from each other and from what the CPU makes
+meanwhile: the server's answer lands in the outputs while the CPU works, and a response
+cut off half-way may have written the outputs, never the inputs the fallback then
+reads."""
 
 from __future__ import annotations
 
@@ -73,9 +76,9 @@ def _wire_named(model: onnx.ModelProto, tensors: list[RemoteTensor]) -> onnx.Mod
 def splice_fallbacks(
     lowered: LoweredPartition, remote: dict[str, tuple[RemotePartition, LoweredPartition]]
 ) -> LoweredPartition:
-    """`lowered` (the host's calls, one per remote partition) with each remote
-    partition's fallback calls right after its call, over the host's buffers for the
-    partition's inputs and outputs and its own (prefixed `r<index>.`) for the rest."""
+    """`lowered` (the host's calls, with a call and a wait per remote partition) with each
+    remote partition's fallback calls right after its wait, over the host's buffers for
+    the partition's inputs and outputs and its own (prefixed `r<index>.`) for the rest."""
     if not remote:
         return lowered
     calls, buffers = [], dict(lowered.buffers)
@@ -83,7 +86,7 @@ def splice_fallbacks(
     workspace = lowered.workspace_bytes
     for call in lowered.calls:
         calls.append(call)
-        if call.processor != "remote":
+        if call.processor != "remote" or not call.wait:
             continue
         part, fallback = remote[call.kernel]
         ends = fallback.inputs + fallback.outputs
