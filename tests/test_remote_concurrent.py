@@ -5,6 +5,7 @@ answers (from a fake KServe v2 server that takes its time) are onnxruntime's."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import numpy as np
@@ -71,3 +72,34 @@ def test_cpu_work_runs_while_the_server_computes(tmp_path, monkeypatch):
     assert_close(outputs, reference_outputs(model, inputs))
     assert stats["remote_calls"] == 2 and stats["remote_ok"] == 2
     assert [p.split("/")[3] for p in server.paths] == ["branches_p0", "branches_p1"]
+
+
+def test_without_threads_the_call_runs_where_it_starts(tmp_path, monkeypatch):
+    """-DDEEPX_REMOTE_NO_THREAD: no thread is made (a one-thread bundle then needs no
+    pthread_create at all), and the answers are the same."""
+    monkeypatch.setenv("DEEPXC_EXTRA_CFLAGS", "-DDEEPX_REMOTE_NO_THREAD")
+    model = branches()
+    bundle = tmp_path / "b"
+    manifest = build_model(
+        model, "host", str(bundle), log=quiet, place="a=remote,c=remote", threads=1
+    )
+    undefined = subprocess.run(
+        ["nm", "-u", str(bundle / "model.o")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pthread_create" not in undefined
+    sessions = {
+        part["model"]: ort.InferenceSession(os.path.join(bundle, part["onnx"]))
+        for part in manifest["remote"]["partitions"]
+    }
+
+    def compute(inputs):
+        session = sessions[server.paths[-1].split("/")[3]]
+        names = [o.name for o in session.get_outputs()]
+        return dict(zip(names, session.run(names, inputs)))
+
+    inputs = random_inputs(model, seed=9)
+    with FaultServer(compute) as server:
+        monkeypatch.setenv("DEEPX_REMOTE", server.url)
+        outputs, stats, _ = run_remote(str(bundle), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    assert stats["remote_ok"] == 2
