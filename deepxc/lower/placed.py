@@ -6,7 +6,8 @@ CPU kernels and GPU partitions in the model's order, over buffers in the CPU's a
 A GPU partition's call only starts it; a wait (`KernelCall.wait`) follows right before
 the first later call that reads one of its outputs, or at the end: the CPU's kernels in
 between run while the GPU works. The wait reads all of the partition's buffers, so the
-arena plan keeps them apart from everything made meanwhile."""
+arena plan keeps them apart from everything made meanwhile. A remote partition's call and
+wait are placed the same way (one remote call in flight at a time)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def lower_placed(
     model_name: str = "model",
 ) -> LoweredPartition:
     """`graph` lowered with its layers on the processors `placement` names. A remote
-    partition's call is followed by its local fallback: its layers lowered for this
+    partition's wait is followed by its local fallback: its layers lowered for this
     target's CPU (`lower_remote`), run when the server did not answer."""
     placement = dict(placement)
     while True:  # until every GPU partition has kernels to run
