@@ -12,8 +12,13 @@ MMACs) on the remote processor, starts `deepxc serve` on it (Triton through PyTr
 - onnxruntime on the whole model (1 thread per session).
 Per way: the median latency of one inference (the driver's --bench), and the throughput
 in inferences/s with 1 and with 4 clients at once (processes of the driver, threads of
-onnxruntime sessions). The request overhead is remote minus local. The machine is shared:
-compare the ratios of one run.
+onnxruntime sessions). The request overhead is remote minus local.
+
+Then the overlap: a model of two branches of three 3x3 convolutions each (32 channels,
+32x32), one branch on the server, the other on the device's CPU, built twice: as usual
+(the remote call on a thread of its own, the CPU's branch meanwhile) and with
+-DDEEPX_REMOTE_NO_THREAD (the call where it starts, then the CPU's branch): the median
+latency of each, and their ratio. The machine is shared: compare the ratios of one run.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ import onnxruntime as ort
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from remote_runs import DIGITS, MIDDLE, build_remote, digits_examples  # noqa: E402
 from serve_process import Server  # noqa: E402
 
+from deepxc.pipeline import build_model  # noqa: E402
 from deepxc.runner import remote_stats  # noqa: E402
 
 
@@ -95,6 +102,65 @@ def onnxruntime_figures(examples: np.ndarray, runs: int) -> tuple[float, float, 
     return float(np.median(times)), rates[0], rates[1]
 
 
+def two_branches(channels: int = 32, size: int = 32, depth: int = 3):
+    """x -> a1 -> a2 -> a3 and x -> b1 -> b2 -> b3 (3x3 convolutions and ReLUs); y = a + b."""
+    rng = np.random.default_rng(3)
+    nodes, weights = [], []
+    for branch in "ab":
+        source = "x"
+        for k in range(1, depth + 1):
+            name = f"{branch}{k}"
+            w = rng.standard_normal((channels, channels, 3, 3)).astype(np.float32) * 0.05
+            weights.append(numpy_helper.from_array(w, f"{name}_w"))
+            nodes.append(
+                helper.make_node(
+                    "Conv", [source, f"{name}_w"], [f"{name}_c"], name=name, pads=[1] * 4
+                )
+            )
+            nodes.append(helper.make_node("Relu", [f"{name}_c"], [name], name=f"{name}_relu"))
+            source = name
+    nodes.append(helper.make_node("Add", [f"a{depth}", f"b{depth}"], ["y"], name="add"))
+    shape = [1, channels, size, size]
+    graph = helper.make_graph(
+        nodes,
+        "two_branches",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    remote = ",".join(f"a{k}=remote,a{k}_relu=remote" for k in range(1, depth + 1))
+    return model, remote
+
+
+def overlap(work: str, runs: int) -> None:
+    """The two-branch model, threaded and not, against one server."""
+    model, place = two_branches()
+    bundles = {}
+    for way, flags in [("threaded", ""), ("no thread", "-DDEEPX_REMOTE_NO_THREAD")]:
+        os.environ["DEEPXC_EXTRA_CFLAGS"] = flags
+        bundles[way] = os.path.join(work, way.replace(" ", "_"))
+        build_model(model, "host", bundles[way], log=lambda _: None, place=place, threads=1)
+    os.environ.pop("DEEPXC_EXTRA_CFLAGS")
+    local = os.path.join(work, "local.npy")
+    np.save(local, np.random.default_rng(0).standard_normal([1, 32, 32, 32]).astype(np.float32))
+    server = Server(bundles["threaded"], work, os.path.join(work, "cache"))
+    try:
+        times = {}
+        for way, bundle in bundles.items():
+            times[way], stats = median_ms(bundle, server.http_url, local, runs)
+            if stats["fallbacks"]:
+                print(f"  note: {way}: {stats['fallbacks']} calls fell back")
+        without_server = median_ms(bundles["threaded"], None, local, runs)[0]
+    finally:
+        server.stop()
+    print("\ntwo branches of 3 convolutions (32 ch, 32x32), one on the server:")
+    for way, ms in times.items():
+        print(f"  {way:10} median {ms:.3f} ms")
+    print(f"  all local  median {without_server:.3f} ms (no server: the fallback)")
+    print(f"  threaded / no thread: {times['threaded'] / times['no thread']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300, help="inferences per measurement")
@@ -131,6 +197,8 @@ def main() -> None:
         f"{remote[2] / local[2]:.2f}x (1 client), {remote[3] / local[3]:.2f}x (4 clients); "
         f"remote/onnxruntime {remote[2] / ours[2]:.2f}x (1 client)"
     )
+
+    overlap(work, args.runs)
 
 
 if __name__ == "__main__":
