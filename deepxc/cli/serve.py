@@ -58,6 +58,13 @@ def add_serve_parsers(sub) -> None:
         "this machine's cores)",
     )
     serve.add_argument(
+        "--target",
+        choices=["host", "host-cuda"],
+        default="host",
+        help="what runs the partitions: this machine's CPU (default), or its NVIDIA GPU "
+        "(every layer the GPU path takes; the driver's libcuda must be there)",
+    )
+    serve.add_argument(
         "--instances",
         type=int,
         default=1,
@@ -113,7 +120,7 @@ def _serve(args, progress) -> None:
     from deepxc.serve.engines import close_engines, start_engines
     from deepxc.serve.triton_server import serve
 
-    engines = start_engines(partitions, args.threads, progress)
+    engines = start_engines(partitions, args.threads, progress, args.target)
     try:
         serve(partitions, engines, args.host, args.port, args.instances, _announce)
     finally:

@@ -17,8 +17,10 @@ Log = Callable[[str], None]
 Engine = NativePartition | PipePartition
 
 
-def start_engines(partitions: list[Partition], threads: int | None, log: Log) -> dict[str, Engine]:
-    """Model name -> its engine."""
+def start_engines(
+    partitions: list[Partition], threads: int | None, log: Log, target: str = "host"
+) -> dict[str, Engine]:
+    """Model name -> its engine, each partition built for `target` (host, host-cuda)."""
     engines: dict[str, Engine] = {}
     try:
         for partition in partitions:
@@ -28,7 +30,8 @@ def start_engines(partitions: list[Partition], threads: int | None, log: Log) ->
                         f"{partition.onnx_path}: tensor {spec.name} is {spec.datatype}; "
                         "a served partition takes and gives FP32 tensors only"
                     )
-            engine = load_partition(host_bundle(partition.onnx_path, threads, log), log)
+            bundle = host_bundle(partition.onnx_path, threads, log, target)
+            engine = load_partition(bundle, log)
             _check_boundary(partition, engine)
             engines[partition.model] = engine
     except BaseException:
