@@ -140,7 +140,7 @@ def test_a_layer_name_the_model_lacks_is_a_one_line_error(tmp_path):
     with pytest.raises(DeepxcError, match=r"no processor 'dsp'"):
         build_model(residual_model(), "host-opencl", str(tmp_path / "b"), log=quiet, place="dsp")
     with pytest.raises(
-        DeepxcError, match=r"--place gpu: no processor 'gpu' on target host \(it has cpu\)"
+        DeepxcError, match=r"--place gpu: no processor 'gpu' on target host \(it has cpu, remote\)"
     ):
         build_model(residual_model(), "host", str(tmp_path / "b"), log=quiet, place="gpu")
 

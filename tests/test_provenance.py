@@ -72,6 +72,7 @@ def test_command_line_build_records_where_the_bundle_came_from(tmp_path):
         "rlc_budgets": None,
         "place": None,
         "plan": None,
+        "remote": None,
         "plan_request": None,
         "calibration": None,
     }

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -385,3 +386,18 @@ def test_serving_on_a_gpu_without_one_is_a_one_line_error(bundle, cache, capsys)
     assert main(argv) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "deepx_init failed: no GPU" in errors[0], errors
+
+
+def test_the_workspace_fits_pytritons_socket_paths(monkeypatch):
+    """PyTriton binds a Unix socket per model instance in the workspace: a deep temporary
+    directory (a parallel test run's) moves the server's to /tmp, and a name too long for
+    any is a one-line error."""
+    from deepxc.serve import triton_server
+    from deepxc.serve.preflight import ServeError
+
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp/" + "d" * 60)
+    assert triton_server._short_parent(["digits_cnn_p0", "deepxc_echo"], 1) == "/tmp"
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp/short")
+    assert triton_server._short_parent(["digits_cnn_p0", "deepxc_echo"], 1) == "/tmp/short"
+    with pytest.raises(ServeError, match="too long for PyTriton's sockets"):
+        triton_server._short_parent(["m" * 80], 1)

@@ -63,6 +63,25 @@ def _wait_ready(host: str, port: int, models: list[str]) -> None:
         time.sleep(0.1)
 
 
+SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sizeof sun_path, less its NUL)
+
+
+def _short_parent(models: list[str], instances: int) -> str:
+    """Where the server's temporary directory goes: PyTriton binds a Unix socket per model
+    instance in its workspace (`WORKSPACE/MODEL_I_J-server.sock`), whose path must fit in
+    107 bytes; the default temporary directory unless that is too deep (a test's), then
+    /tmp."""
+    socket = max(len(m) for m in models) + len(f"_{instances}_{instances}-server.sock")
+    inside = len("/deepxc-serve-12345678/workspace/") + socket
+    for parent in (tempfile.gettempdir(), "/tmp"):
+        if len(parent) + inside <= SOCKET_PATH_MAX:
+            return parent
+    raise ServeError(
+        f"model {max(models, key=len)}: the name is too long for PyTriton's sockets (a Unix "
+        f"socket's path holds {SOCKET_PATH_MAX} bytes): build the bundle with a shorter --name"
+    )
+
+
 def serve(
     partitions: list[Partition],
     engines: dict[str, object],
@@ -78,7 +97,8 @@ def serve(
     from pytriton.model_config import Tensor
     from pytriton.triton import Triton, TritonConfig
 
-    with tempfile.TemporaryDirectory(prefix="deepxc-serve-") as temp:
+    parent = _short_parent([p.model for p in partitions] + [ECHO_MODEL], instances)
+    with tempfile.TemporaryDirectory(prefix="deepxc-serve-", dir=parent) as temp:
         config = TritonConfig(
             http_address=host,
             http_port=port,
