@@ -15,7 +15,8 @@ in inferences/s with 1 and with 4 clients at once (processes of the driver, thre
 onnxruntime sessions). The request overhead is remote minus local.
 
 Then the overlap: a model of two branches of three 3x3 convolutions each (32 channels,
-32x32), one branch on the server, the other on the device's CPU, built twice: as usual
+32x32), one branch on the server, the other on the device's CPU (the server and the
+device each pinned to a core of their own where taskset can), built twice: as usual
 (the remote call on a thread of its own, the CPU's branch meanwhile) and with
 -DDEEPX_REMOTE_NO_THREAD (the call where it starts, then the CPU's branch): the median
 latency of each, and their ratio. The machine is shared: compare the ratios of one run.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,17 +47,30 @@ from deepxc.pipeline import build_model  # noqa: E402
 from deepxc.runner import remote_stats  # noqa: E402
 
 
-def driver(bundle: str, url: str | None, args: list[str]) -> subprocess.CompletedProcess:
+def pinned(cpu: int) -> tuple[str, ...]:
+    """taskset -c CPU where there are two CPUs and taskset: the device and the server on
+    a core each, as on two machines (else nothing)."""
+    if shutil.which("taskset") and len(os.sched_getaffinity(0)) >= 2:
+        return ("taskset", "-c", str(sorted(os.sched_getaffinity(0))[cpu]))
+    return ()
+
+
+def driver(
+    bundle: str, url: str | None, args: list[str], launcher: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DEEPX_REMOTE"}
     if url:
         env["DEEPX_REMOTE"] = url
-    command = [os.path.join(bundle, "model"), "-w", os.path.join(bundle, "weights.bin"), *args]
+    command = [*launcher, os.path.join(bundle, "model"), "-w", os.path.join(bundle, "weights.bin")]
+    command += args
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return result
 
 
-def median_ms(bundle: str, url: str | None, inputs: str, runs: int) -> tuple[float, dict]:
-    out = driver(bundle, url, ["-i", inputs, "--bench", str(runs)]).stdout
+def median_ms(
+    bundle: str, url: str | None, inputs: str, runs: int, launcher: tuple[str, ...] = ()
+) -> tuple[float, dict]:
+    out = driver(bundle, url, ["-i", inputs, "--bench", str(runs)], launcher).stdout
     line = next(x for x in out.splitlines() if x.startswith("median_ms="))
     return float(line.split("=")[1]), remote_stats(out)
 
@@ -144,17 +159,19 @@ def overlap(work: str, runs: int) -> None:
     os.environ.pop("DEEPXC_EXTRA_CFLAGS")
     local = os.path.join(work, "local.npy")
     np.save(local, np.random.default_rng(0).standard_normal([1, 32, 32, 32]).astype(np.float32))
-    server = Server(bundles["threaded"], work, os.path.join(work, "cache"))
+    server = Server(bundles["threaded"], work, os.path.join(work, "cache"), pinned(1))
+    device = pinned(0)
     try:
         times = {}
         for way, bundle in bundles.items():
-            times[way], stats = median_ms(bundle, server.http_url, local, runs)
+            times[way], stats = median_ms(bundle, server.http_url, local, runs, device)
             if stats["fallbacks"]:
                 print(f"  note: {way}: {stats['fallbacks']} calls fell back")
-        without_server = median_ms(bundles["threaded"], None, local, runs)[0]
+        without_server = median_ms(bundles["threaded"], None, local, runs, device)[0]
     finally:
         server.stop()
-    print("\ntwo branches of 3 convolutions (32 ch, 32x32), one on the server:")
+    where = f" (device: {' '.join(device)}, server: the other core)" if device else ""
+    print(f"\ntwo branches of 3 convolutions (32 ch, 32x32), one on the server{where}:")
     for way, ms in times.items():
         print(f"  {way:10} median {ms:.3f} ms")
     print(f"  all local  median {without_server:.3f} ms (no server: the fallback)")

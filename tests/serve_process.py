@@ -59,7 +59,8 @@ def alive(pid: int) -> bool:
 
 
 class Server:
-    def __init__(self, bundle: str, temp: str, cache: str):
+    def __init__(self, bundle: str, temp: str, cache: str, launcher: tuple[str, ...] = ()):
+        """`launcher` runs the server (e.g. taskset -c 1: a CPU of its own)."""
         self.port = free_port()
         self.temp = temp
         env = dict(os.environ, TMPDIR=temp, XDG_CACHE_HOME=cache, PYTHONPATH=ROOT)
@@ -67,7 +68,8 @@ class Server:
         self.ready = threading.Event()
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "deepxc.cli.main", "serve", bundle, "--port", str(self.port)]
+            [*launcher, sys.executable, "-m", "deepxc.cli.main", "serve", bundle]
+            + ["--port", str(self.port)]
             + ["--threads", "1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
