@@ -42,6 +42,29 @@ def branches() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def served_run(monkeypatch, bundle, manifest: dict, model, seed: int, delay: float = 0.0):
+    """Run the bundle once against a fake server computing each of its partitions with
+    onnxruntime on the bundle's ONNX (after `delay` s); check the outputs against
+    onnxruntime on the whole model; return them, the remote stats and the request paths."""
+    sessions = {
+        part["model"]: ort.InferenceSession(os.path.join(bundle, part["onnx"]))
+        for part in manifest["remote"]["partitions"]
+    }
+
+    def compute(inputs):
+        time.sleep(delay)  # a server that takes its time: the CPU works on meanwhile
+        session = sessions[server.paths[-1].split("/")[3]]
+        names = [o.name for o in session.get_outputs()]
+        return dict(zip(names, session.run(names, inputs)))
+
+    inputs = random_inputs(model, seed=seed)
+    with FaultServer(compute) as server:
+        monkeypatch.setenv("DEEPX_REMOTE", server.url)
+        outputs, stats, _ = run_remote(str(bundle), inputs)
+    assert_close(outputs, reference_outputs(model, inputs))
+    return outputs, stats, list(server.paths)
+
+
 def test_cpu_work_runs_while_the_server_computes(tmp_path, monkeypatch):
     model = branches()
     bundle = tmp_path / "b"
@@ -53,25 +76,9 @@ def test_cpu_work_runs_while_the_server_computes(tmp_path, monkeypatch):
     expected = [("remote", "a"), ("kernel", "b"), ("wait", "a"), ("kernel", "a")]
     expected += [("remote", "c"), ("wait", "c"), ("kernel", "c"), ("kernel", "add")]
     assert kinds == expected, steps
-    sessions = {
-        part["model"]: ort.InferenceSession(os.path.join(bundle, part["onnx"]))
-        for part in manifest["remote"]["partitions"]
-    }
-
-    def compute(inputs):
-        time.sleep(0.05)  # a server that takes its time: the CPU works on meanwhile
-        model_name = server.paths[-1].split("/")[3]
-        session = sessions[model_name]
-        names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(names, inputs)))
-
-    inputs = random_inputs(model, seed=8)
-    with FaultServer(compute) as server:
-        monkeypatch.setenv("DEEPX_REMOTE", server.url)
-        outputs, stats, _ = run_remote(str(bundle), inputs)
-    assert_close(outputs, reference_outputs(model, inputs))
+    outputs, stats, paths = served_run(monkeypatch, bundle, manifest, model, seed=8, delay=0.05)
     assert stats["remote_calls"] == 2 and stats["remote_ok"] == 2
-    assert [p.split("/")[3] for p in server.paths] == ["branches_p0", "branches_p1"]
+    assert [p.split("/")[3] for p in paths] == ["branches_p0", "branches_p1"]
 
 
 def test_without_threads_the_call_runs_where_it_starts(tmp_path, monkeypatch):
@@ -87,19 +94,5 @@ def test_without_threads_the_call_runs_where_it_starts(tmp_path, monkeypatch):
         ["nm", "-u", str(bundle / "model.o")], capture_output=True, text=True, check=True
     ).stdout
     assert "pthread_create" not in undefined
-    sessions = {
-        part["model"]: ort.InferenceSession(os.path.join(bundle, part["onnx"]))
-        for part in manifest["remote"]["partitions"]
-    }
-
-    def compute(inputs):
-        session = sessions[server.paths[-1].split("/")[3]]
-        names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(names, inputs)))
-
-    inputs = random_inputs(model, seed=9)
-    with FaultServer(compute) as server:
-        monkeypatch.setenv("DEEPX_REMOTE", server.url)
-        outputs, stats, _ = run_remote(str(bundle), inputs)
-    assert_close(outputs, reference_outputs(model, inputs))
+    _, stats, _ = served_run(monkeypatch, bundle, manifest, model, seed=9)
     assert stats["remote_ok"] == 2
