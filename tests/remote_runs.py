@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from harness import SANITIZER_EXIT, build_sanitized
-from support import quiet
+from support import assert_close, quiet
 
 from deepxc.emit.bundle import read_manifest
 from deepxc.pipeline import build_model
@@ -53,6 +53,12 @@ def reference(examples: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(str(DIGITS))
     name = session.get_inputs()[0].name
     return np.stack([session.run(None, {name: x})[0] for x in examples])
+
+
+def check_outputs(outputs: np.ndarray, examples: np.ndarray) -> None:
+    """Each example's output against onnxruntime's for the whole model."""
+    for got, want in zip(outputs, reference(examples)):
+        assert_close({"y": got}, {"y": want})
 
 
 class Driver:

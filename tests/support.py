@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -64,3 +66,12 @@ def check_model(
         expected = reference_outputs(model, inputs)
     assert_close(outputs, expected, tolerance)
     return outputs
+
+
+def has_libcuda() -> bool:
+    """Whether a CUDA driver library (libcuda.so.1) loads here."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True

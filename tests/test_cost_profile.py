@@ -4,13 +4,13 @@ never saw is measured by benchmarks/cost_profile.py, not asserted here."""
 
 from __future__ import annotations
 
-import ctypes
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 import tomllib
+from support import has_libcuda
 
 from deepxc.cli.main import main
 from deepxc.cost_profile import ProcessorProfile, costs_toml
@@ -175,15 +175,7 @@ def test_an_opencl_profile_writes_the_gpu_and_its_link(tmp_path):
     assert plan.processors()
 
 
-def cuda_driver_present() -> bool:
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(cuda_driver_present(), reason="a CUDA driver is installed here")
+@pytest.mark.skipif(has_libcuda(), reason="a CUDA driver is installed here")
 def test_host_cuda_without_a_device_is_a_one_line_error(tmp_path, capsys):
     assert main(["profile", "--target", "host-cuda", "--quick", "-o", str(tmp_path / "c")]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]

@@ -11,7 +11,6 @@ driver and a GPU are present, host-cuda's bundle is compared with onnxruntime.
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import os
 import re
@@ -21,7 +20,7 @@ import subprocess
 import numpy as np
 import pytest
 from gpu_models import MODELS, PTXAS_ARCH, directive, graph, model_proto
-from support import assert_close, quiet, random_inputs, reference_outputs
+from support import assert_close, has_libcuda, quiet, random_inputs, reference_outputs
 
 from deepxc.errors import RunError
 from deepxc.lower.gpu import lower_gpu
@@ -218,14 +217,6 @@ def test_driver_errors_are_reported_with_the_call_and_code(
     assert f": {where}: {status}: " in message, message
     assert message.endswith(f"(at {call}, driver code {code})"), message
     assert read_log(log)[-1] == ["exit", "allocations=0", "modules=0", "contexts=0"]
-
-
-def has_libcuda() -> bool:
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize(

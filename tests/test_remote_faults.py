@@ -9,14 +9,20 @@ against Triton (`deepxc serve`) are in test_remote_serve.py."""
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 
 import numpy as np
 import pytest
 from kserve_fault_server import FaultServer
-from remote_runs import Driver, build_remote, digits_examples, partition_compute, reference
-from support import assert_close
+from remote_runs import (
+    Driver,
+    build_remote,
+    check_outputs,
+    digits_examples,
+    partition_compute,
+    reference,
+)
+from triton_numpy_server import free_port
 
 if shutil.which("cc") is None:
     pytest.skip("no C compiler", allow_module_level=True)
@@ -36,12 +42,6 @@ def driver(bundle, tmp_path_factory):
     return Driver(bundle, tmp_path_factory.mktemp("driver"))
 
 
-def check(outputs: np.ndarray, examples: np.ndarray) -> None:
-    expected = reference(examples)
-    for got, want in zip(outputs, expected):
-        assert_close({"y": got}, {"y": want})
-
-
 def test_the_servers_answer_is_used(bundle, driver):
     """A server that answers correctly: no fallback; one that answers wrongly (zeros, the
     right shape): wrong outputs, so the bundle really takes the server's tensors."""
@@ -50,7 +50,7 @@ def test_the_servers_answer_is_used(bundle, driver):
     with FaultServer(compute) as server:
         outputs, stats = driver.run(examples, server.url)
         assert server.requests == 5
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats == {"remote_calls": 5, "remote_ok": 5, "fallbacks": 0, "causes": {}}
 
     def zeros(inputs):
@@ -62,16 +62,10 @@ def test_the_servers_answer_is_used(bundle, driver):
     assert not np.allclose(outputs, reference(examples), atol=1e-3)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_no_server_started(driver):
     examples = digits_examples(3, seed=2)
     outputs, stats = driver.run(examples, f"http://127.0.0.1:{free_port()}")
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats["fallbacks"] == 3 and stats["causes"] == {"refused": 3}
 
 
@@ -93,7 +87,7 @@ def test_a_fault_is_answered_locally_and_counted(bundle, driver, fault):
     with FaultServer(partition_compute(bundle), delay=TIMEOUT_MS / 1e3 * 2) as server:
         server.fault = fault
         outputs, stats = driver.run(examples, server.url)
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats["remote_ok"] == 0 and stats["fallbacks"] == 3
     causes = {name.replace(" ", "_"): n for name, n in stats["causes"].items()}
     assert causes == {FAULTS[fault]: 3}, stats
@@ -107,7 +101,7 @@ def test_a_server_killed_mid_run(bundle, driver):
         watcher = _after(server, 20, server.stop)
         outputs, stats = driver.run(examples, server.url)
         watcher.join()
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats["remote_calls"] == 80 and stats["remote_ok"] >= 19  # the 20th: cut off?
     assert stats["fallbacks"] == 80 - stats["remote_ok"] > 0
     assert set(stats["causes"]) <= {"refused", "io", "timeout"}
@@ -125,7 +119,7 @@ def test_1000_inferences_across_two_server_restarts(bundle, driver):
         second.join()
         served = server.requests
     assert outputs.shape[0] == 1000
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats["remote_calls"] == 1000
     assert stats["remote_ok"] + stats["fallbacks"] == 1000
     assert stats["remote_ok"] >= 900 and served >= stats["remote_ok"]

@@ -10,9 +10,8 @@ import json
 import shutil
 
 import pytest
-from remote_runs import Driver, build_remote, digits_examples, reference
+from remote_runs import Driver, build_remote, check_outputs, digits_examples
 from serve_process import Server
-from support import assert_close
 
 from deepxc.cli.main import main
 
@@ -37,16 +36,11 @@ def served(tmp_path_factory):
         server.stop()
 
 
-def check(outputs, examples) -> None:
-    for got, want in zip(outputs, reference(examples)):
-        assert_close({"y": got}, {"y": want})
-
-
 def test_a_host_bundle_gets_its_middle_from_the_server(served, tmp_path):
     bundle, server = served
     examples = digits_examples(20, seed=11)
     outputs, stats = Driver(bundle, tmp_path, sanitized=False).run(examples, server.http_url)
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats == {"remote_calls": 20, "remote_ok": 20, "fallbacks": 0, "causes": {}}
 
 
@@ -56,7 +50,7 @@ def test_the_server_named_at_build_is_called_without_deepx_remote(served, tmp_pa
     build_remote(bundle, remote=server.http_url, remote_timeout_ms=TIMEOUT_MS)
     examples = digits_examples(3, seed=12)
     outputs, stats = Driver(bundle, tmp_path, sanitized=False).run(examples, None)
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats["remote_ok"] == 3
 
 
@@ -71,7 +65,7 @@ def test_tegra_k1_under_qemu_talks_to_the_hosts_server(served, tmp_path):
     assert filecmp.cmp(bundle / part["onnx"], host_bundle / part["onnx"], shallow=False)
     examples = digits_examples(5, seed=13)
     outputs, stats = Driver(bundle, tmp_path, sanitized=False).run(examples, server.http_url)
-    check(outputs, examples)
+    check_outputs(outputs, examples)
     assert stats == {"remote_calls": 5, "remote_ok": 5, "fallbacks": 0, "causes": {}}
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from remote_bundles import random_feeds, reference, tiny_cnn_bundle
 from serve_process import Server, alive, descendants, free_port
+from support import has_libcuda
 
 from deepxc.cli.main import main
 from deepxc.serve import host_bundle as host_bundle_module
@@ -369,17 +370,7 @@ def test_sigterm_stops_cleanly(server):
     assert "deepxc: stopped" in "".join(server.lines)
 
 
-def _cuda_driver_present() -> bool:
-    import ctypes
-
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_cuda_driver_present(), reason="a CUDA driver is installed here")
+@pytest.mark.skipif(has_libcuda(), reason="a CUDA driver is installed here")
 def test_serving_on_a_gpu_without_one_is_a_one_line_error(bundle, cache, capsys):
     """--target host-cuda builds the partitions for the NVIDIA GPU; here there is none."""
     argv = ["serve", bundle, "--target", "host-cuda", "--port", str(free_port())]

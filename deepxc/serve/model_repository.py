@@ -15,6 +15,7 @@ from deepxc.serve.partitions import Partition, TensorSpec
 CONFIG_TYPES = {
     "FP32": "TYPE_FP32",
     "FP64": "TYPE_FP64",
+    "FP16": "TYPE_FP16",
     "INT64": "TYPE_INT64",
     "INT32": "TYPE_INT32",
     "INT8": "TYPE_INT8",

@@ -7,20 +7,13 @@ import os
 import re
 from dataclasses import dataclass
 
+from deepxc.emit.remote_context import DATATYPES as KSERVE_DATATYPES
 from deepxc.errors import BundleError
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9_]+")
 NOTHING_TO_SERVE = "nothing to serve: the plan puts no layer on the remote processor"
-# KServe v2 datatype -> numpy dtype name
-DATATYPES = {
-    "FP32": "float32",
-    "FP64": "float64",
-    "INT64": "int64",
-    "INT32": "int32",
-    "INT8": "int8",
-    "UINT8": "uint8",
-    "BOOL": "bool",
-}
+# KServe v2 datatype -> numpy dtype name: the names the bundle writes, read back
+DATATYPES = {kserve: dtype for dtype, kserve in KSERVE_DATATYPES.items()}
 
 
 @dataclass(frozen=True)
