@@ -1,70 +1,26 @@
-"""MFCC features in numpy/scipy: 25 ms Hamming frames every 10 ms, 40 log-mel bands, DCT.
-
-The model's input is a window of WINDOW consecutive frames of N_MFCC coefficients,
-flattened frame by frame: feature t * N_MFCC + c is coefficient c of frame t.
+"""The speakers model's input: WINDOW = 15 consecutive MFCC frames of the shared audio
+front end (`deepxc.demo.features`), flattened frame by frame: feature t * N_MFCC + c is
+coefficient c of frame t.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.fft import dct
 
-RATE = 16000
-FRAME, HOP, N_FFT = 400, 160, 512
-N_MELS, N_MFCC, WINDOW = 40, 20, 15
-LOW_HZ, HIGH_HZ = 60.0, 7600.0
+from deepxc.demo.features import HOP, N_MFCC, RATE, mfcc, voiced_starts as _voiced_starts
+from deepxc.demo.features import window_at
+
+__all__ = ["FEATURES", "HOP", "N_MFCC", "RATE", "WINDOW", "mfcc", "voiced_starts", "window"]
+
+WINDOW = 15
 FEATURES = N_MFCC * WINDOW
 
 
-def _hz_to_mel(hz):
-    return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-
-def _mel_to_hz(mel):
-    return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
-
-
-def mel_filterbank() -> np.ndarray:
-    """[N_MELS, N_FFT // 2 + 1] triangular filters, evenly spaced on the mel scale."""
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), N_MELS + 2))
-    bins = np.fft.rfftfreq(N_FFT, 1.0 / RATE)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins[None] - lower) / (centre - lower)
-    falling = (upper - bins[None]) / (upper - centre)
-    return np.maximum(0.0, np.minimum(rising, falling))
-
-
-_FILTERS = mel_filterbank()
-
-
-def frames(signal: np.ndarray) -> np.ndarray:
-    """[T, FRAME] Hamming-windowed frames of the pre-emphasised signal."""
-    emphasised = np.append(signal[:1], signal[1:] - 0.97 * signal[:-1])
-    count = 1 + max(0, len(emphasised) - FRAME) // HOP
-    index = np.arange(FRAME)[None] + HOP * np.arange(count)[:, None]
-    return emphasised[index] * np.hamming(FRAME)
-
-
-def mfcc(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(MFCCs [T, N_MFCC] float32, frame log energies [T] in dB) of a 16 kHz signal."""
-    framed = frames(signal)
-    power = np.abs(np.fft.rfft(framed, N_FFT)) ** 2 / N_FFT
-    log_mel = np.log(power @ _FILTERS.T + 1e-10)
-    coefficients = dct(log_mel, type=2, norm="ortho", axis=1)[:, :N_MFCC]
-    energy = 10.0 * np.log10(np.sum(framed**2, axis=1) + 1e-10)
-    return coefficients.astype(np.float32), energy
-
-
-def voiced_starts(energy: np.ndarray, below_peak_db: float = 15.0) -> np.ndarray:
-    """First frames of the windows whose frames are mostly (at least 2/3) speech: frames
-    within `below_peak_db` of the utterance's loudest."""
-    voiced = (energy > energy.max() - below_peak_db).astype(np.float64)
-    if len(voiced) < WINDOW:
-        return np.zeros(0, dtype=np.int64)
-    share = np.convolve(voiced, np.ones(WINDOW) / WINDOW, mode="valid")
-    return np.flatnonzero(share >= 2 / 3)
+def voiced_starts(energy: np.ndarray) -> np.ndarray:
+    """First frames of the windows whose frames are mostly (at least 2/3) speech."""
+    return _voiced_starts(energy, WINDOW)
 
 
 def window(coefficients: np.ndarray, start: int) -> np.ndarray:
     """The model input [FEATURES] for the WINDOW frames from `start`."""
-    return coefficients[start : start + WINDOW].reshape(-1)
+    return window_at(coefficients, start, WINDOW)
