@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepxc.demo.features import HOP, N_MFCC, RATE, mfcc, voiced_starts as _voiced_starts
-from deepxc.demo.features import window_at
+from deepxc.demo.features import HOP, N_MFCC, RATE, mfcc, window_at
+from deepxc.demo.features import voiced_starts as _voiced_starts
 
 __all__ = ["FEATURES", "HOP", "N_MFCC", "RATE", "WINDOW", "mfcc", "voiced_starts", "window"]
 
