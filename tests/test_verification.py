@@ -78,3 +78,20 @@ def test_scores_are_cosines_of_unit_means():
     template = enroll(np.stack([embedding, embedding]))
     assert score(template, embedding) == pytest.approx(1.0)
     assert score(template, -embedding) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("samples", [0, 1, 399])
+def test_less_than_one_frame_is_too_short(samples):
+    assert mfcc(np.ones(samples))[0].shape == (0, 20)
+    with pytest.raises(TooShort):
+        utterance_windows(np.ones(samples), 15)
+
+
+def test_a_window_exactly_two_thirds_voiced_is_kept():
+    from deepxc.demo.features import voiced_starts
+
+    energy = np.full(30, -60.0)
+    energy[:20] = 0.0  # frames 0-19 voiced: window 0-29 holds 20 of 30
+    assert list(voiced_starts(energy, 30)) == [0]
+    energy[19] = -60.0  # 19 of 29 is under 2/3
+    assert list(voiced_starts(energy[:29], 29)) == []

@@ -41,9 +41,12 @@ _FILTERS = mel_filterbank()
 
 
 def frames(signal: np.ndarray) -> np.ndarray:
-    """[T, FRAME] Hamming-windowed frames of the pre-emphasised signal."""
+    """[T, FRAME] Hamming-windowed frames of the pre-emphasised signal (T = 0 when the
+    signal is shorter than one frame)."""
     emphasised = np.append(signal[:1], signal[1:] - PRE_EMPHASIS * signal[:-1])
-    count = 1 + max(0, len(emphasised) - FRAME) // HOP
+    if len(emphasised) < FRAME:
+        return np.zeros((0, FRAME))
+    count = 1 + (len(emphasised) - FRAME) // HOP
     index = np.arange(FRAME)[None] + HOP * np.arange(count)[:, None]
     return emphasised[index] * np.hamming(FRAME)
 
@@ -60,6 +63,8 @@ def mfcc(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def voiced(energy: np.ndarray, below_peak_db: float = VOICED_BELOW_PEAK_DB) -> np.ndarray:
     """1.0 for the frames within `below_peak_db` of the loudest frame, else 0.0."""
+    if len(energy) == 0:
+        return np.zeros(0)
     return (energy > energy.max() - below_peak_db).astype(np.float64)
 
 
@@ -68,9 +73,9 @@ def voiced_starts(energy: np.ndarray, window: int, hop: int = 1) -> np.ndarray:
     mostly speech: at least 2/3 of their frames are voiced (`voiced`)."""
     if len(energy) < window:
         return np.zeros(0, dtype=np.int64)
-    share = np.convolve(voiced(energy), np.ones(window) / window, mode="valid")
-    starts = np.arange(0, len(share), hop)
-    return starts[share[starts] >= 2 / 3]
+    counts = np.convolve(voiced(energy).astype(np.int64), np.ones(window, np.int64), "valid")
+    starts = np.arange(0, len(counts), hop)
+    return starts[3 * counts[starts] >= 2 * window]
 
 
 def window_at(coefficients: np.ndarray, start: int, window: int) -> np.ndarray:
