@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 from scipy.io import wavfile
-from scipy.signal import lfilter
+from speech_like import speech_like
 
 from deepxc.demo import features
 from deepxc.demo.verification import TooShort, utterance_windows
@@ -28,22 +28,6 @@ RATE = features.RATE
 SAMPLES = sorted(
     glob.glob(os.path.join(ROOT, "examples", "*", "samples", "**", "*.wav"), recursive=True)
 )
-
-
-def speech_like(seconds: float, pitch: float, formants: list[float], seed: int) -> np.ndarray:
-    """A glottal pulse train through formant resonators, in syllables with pauses."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    phase = np.cumsum(pitch * (1 + 0.05 * np.sin(2 * np.pi * 3 * t)) / RATE)
-    signal = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(np.float64)
-    signal += 1e-4 * rng.standard_normal(n)
-    for formant in formants:
-        radius = np.exp(-np.pi * 80 / RATE)
-        poles = [1.0, -2 * radius * np.cos(2 * np.pi * formant / RATE), radius**2]
-        signal = lfilter([1.0 - radius], poles, signal)
-    syllables = np.clip(np.sin(2 * np.pi * 1.2 * t), 0, None) ** 0.5
-    return 0.3 * signal / np.abs(signal).max() * syllables
 
 
 def signals() -> dict[str, np.ndarray]:
