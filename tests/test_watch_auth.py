@@ -5,7 +5,9 @@ input it cannot take is refused with one line and a non-zero exit."""
 
 from __future__ import annotations
 
+import glob
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +29,7 @@ RATE = 16000
 VOICES = {"a": (120.0, [700.0, 1200.0, 2600.0]), "b": (210.0, [400.0, 2300.0, 3000.0])}
 ENROLL = ["a0", "a1", "a2"]
 TRIALS = ["a3", "a4", "b0", "b1", "b2"]
+TASK = os.path.join(ROOT, "examples", "speaker_auth", "task.json")
 
 
 def load_watch_build():
@@ -96,46 +99,79 @@ def app(request, model, tmp_path_factory) -> list[str]:
     return load_watch_build().build(request.param, model, out, cflags=("-Werror",))
 
 
-def python_embedding(session: ort.InferenceSession, path: str) -> np.ndarray:
+def python_embedding(session: ort.InferenceSession, path: str, window: int) -> np.ndarray:
     rate, pcm = wavfile.read(path)
     assert rate == RATE
-    windows = verification.utterance_windows(pcm / 32768.0, WINDOW)
-    outputs = [session.run(None, {"input": w[None]})[0][0] for w in windows]
+    windows = verification.utterance_windows(pcm / 32768.0, window)
+    name = session.get_inputs()[0].name
+    outputs = [session.run(None, {name: w[None]})[0][0] for w in windows]
     return verification.utterance_embedding(np.array(outputs))
-
-
-@pytest.fixture(scope="module")
-def reference(model, wavs) -> tuple[np.ndarray, dict[str, float]]:
-    """(template, score per trial) from onnxruntime and verification.py."""
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    template = verification.enroll(np.array([python_embedding(session, wavs[n]) for n in ENROLL]))
-    trials = {n: verification.score(template, python_embedding(session, wavs[n])) for n in TRIALS}
-    return template, trials
 
 
 def run_app(app: list[str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*app, *args], capture_output=True, text=True)
 
 
-def test_enroll_and_verify_match_python(app, wavs, reference, tmp_path):
-    expected_template, expected_scores = reference
-    template = str(tmp_path / "template.bin")
-    enrolled = run_app(app, "enroll", template, *(wavs[n] for n in ENROLL))
+def check_against_python(app, model, window, enroll, trials, threshold, template) -> set[str]:
+    """Enroll and verify with the app and in Python (onnxruntime + verification.py): the
+    same template and scores within 1e-4, the same decisions. Returns the decisions."""
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    embeddings = [python_embedding(session, path, window) for path in enroll]
+    expected_template = verification.enroll(np.array(embeddings))
+    enrolled = run_app(app, "enroll", template, *enroll)
     assert enrolled.returncode == 0, enrolled.stderr
     stored = np.fromfile(template, np.float64, offset=12)
     np.testing.assert_allclose(stored, expected_template, rtol=0, atol=1e-6)
-    # a threshold halfway between the two middle scores: some trials pass, some fail
-    ordered = sorted(expected_scores.values())
-    threshold = (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    threshold = float(f"{threshold:.6f}")  # as the app prints and reads it
     decisions = set()
-    for name, expected in expected_scores.items():
-        verified = run_app(app, "verify", template, f"{threshold:.6f}", wavs[name])
+    for path in trials:
+        expected = verification.score(expected_template, python_embedding(session, path, window))
+        verified = run_app(app, "verify", template, f"{threshold:.6f}", path)
         assert verified.returncode == 0, verified.stderr
         fields = dict(item.split("=") for item in verified.stdout.split())
-        assert abs(float(fields["score"]) - expected) <= 1e-4, name
-        assert fields["accept"] == str(int(expected >= float(f"{threshold:.6f}"))), name
+        assert abs(float(fields["score"]) - expected) <= 1e-4, path
+        if abs(expected - threshold) > 1e-5:  # farther from the threshold than the C side errs
+            assert fields["accept"] == str(int(expected >= threshold)), path
         decisions.add(fields["accept"])
+    return decisions
+
+
+def test_enroll_and_verify_match_python(app, model, wavs, tmp_path):
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    enroll, trials = [wavs[n] for n in ENROLL], [wavs[n] for n in TRIALS]
+    template = verification.enroll(np.array([python_embedding(session, p, WINDOW) for p in enroll]))
+    scores = sorted(
+        verification.score(template, python_embedding(session, p, WINDOW)) for p in trials
+    )
+    # a threshold halfway between the two middle scores: some trials pass, some fail
+    threshold = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
+    template_path = str(tmp_path / "template.bin")
+    decisions = check_against_python(app, model, WINDOW, enroll, trials, threshold, template_path)
     assert decisions == {"0", "1"}
+
+
+@pytest.mark.skipif(not os.path.exists(TASK), reason="examples/speaker_auth has no model yet")
+def test_speaker_auth_example_on_the_watch(tmp_path):
+    """The example's own model and held-out samples, built for snapdragon-400 (qemu-arm):
+    each speaker enrolls with their first files; every other file is a trial."""
+    if not (shutil.which("arm-linux-gnueabihf-gcc") and shutil.which("qemu-arm")):
+        pytest.skip("ARM cross compiler and qemu-user are not installed (.ci/run installs them)")
+    with open(TASK) as file:
+        task = json.load(file)
+    model = os.path.join(os.path.dirname(TASK), task["model"])
+    app = load_watch_build().build("snapdragon-400", model, str(tmp_path), cflags=("-Werror",))
+    samples = os.path.join(os.path.dirname(TASK), "samples")
+    speakers = {
+        s: sorted(glob.glob(os.path.join(samples, s, "*.wav"))) for s in os.listdir(samples)
+    }
+    everything = sorted(f for files in speakers.values() for f in files)
+    for speaker, files in sorted(speakers.items()):
+        enroll = files[: task["enroll"]]
+        trials = [f for f in everything if f not in enroll]
+        template = str(tmp_path / f"{speaker}.bin")
+        check_against_python(
+            app, model, task["window"], enroll, trials, task["threshold"], template
+        )
 
 
 def bad_inputs(folder) -> dict[str, tuple[str, str]]:

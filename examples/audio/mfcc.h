@@ -28,7 +28,7 @@
 #define MFCC_ETOOSHORT (-1) /* fewer frames than one window */
 #define MFCC_EARG (-2)      /* window length 0 */
 
-/* Tables (computed once by mfcc_init) and the work buffers of one frame: about 19 KB. */
+/* Tables (computed once by mfcc_init) and the work buffers of one frame: about 22 KB. */
 typedef struct mfcc_ctx {
     double hamming[MFCC_FRAME];
     double cos_table[MFCC_N_FFT / 2]; /* cos(2 pi k / N_FFT) */
