@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import struct
 import subprocess
 
 import numpy as np
@@ -219,6 +220,32 @@ def test_bad_wavs_are_refused_in_one_line(app, wavs, tmp_path):
             lines = refused.stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith(f"auth: {path}: "), (name, lines)
             assert reason in lines[0], (name, lines)
+
+
+def extensible_wav_with_chunks(path: str, plain: str) -> str:
+    """The samples of a plain WAV behind a WAVE_FORMAT_EXTENSIBLE header (PCM sub-format),
+    after an odd-sized LIST chunk and its pad byte, as other recorders write them."""
+    _, pcm = wavfile.read(plain)
+    guid_tail = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    fmt = struct.pack("<HHIIHHHHIH", 0xFFFE, 1, RATE, 2 * RATE, 2, 16, 22, 16, 4, 1) + guid_tail
+    info = b"INFOISFT\x05\x00\x00\x00watch"
+    data = pcm.astype("<i2").tobytes()
+    chunks = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"LIST" + struct.pack("<I", len(info)) + info + b"\x00"
+    chunks += b"data" + struct.pack("<I", len(data)) + data
+    with open(path, "wb") as file:
+        file.write(b"RIFF" + struct.pack("<I", len(chunks)) + chunks)
+    return path
+
+
+def test_wav_with_other_chunks_reads_as_the_plain_file(app, wavs, tmp_path):
+    template = str(tmp_path / "template.bin")
+    assert run_app(app, "enroll", template, *(wavs[n] for n in ENROLL)).returncode == 0
+    other = extensible_wav_with_chunks(str(tmp_path / "other.wav"), wavs["b0"])
+    assert wavfile.read(other)[1].tolist() == wavfile.read(wavs["b0"])[1].tolist()
+    plain, unusual = (run_app(app, "verify", template, "0.5", p) for p in (wavs["b0"], other))
+    assert unusual.returncode == 0, unusual.stderr
+    assert unusual.stdout == plain.stdout
 
 
 def test_bad_arguments_are_refused_in_one_line(app, wavs, tmp_path):
