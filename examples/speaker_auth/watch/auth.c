@@ -43,8 +43,8 @@ static deepx_ctx model;
 static void unit(double *vector) {
     double norm = 0.0;
     for (int i = 0; i < DIM; ++i) norm += vector[i] * vector[i];
-    norm = sqrt(norm) > 1e-12 ? sqrt(norm) : 1e-12;
-    for (int i = 0; i < DIM; ++i) vector[i] /= norm;
+    norm = sqrt(norm);
+    for (int i = 0; i < DIM; ++i) vector[i] /= norm > 1e-12 ? norm : 1e-12;
 }
 
 /* The unit-length mean of the unit-length window embeddings of a WAV file; 0, 1 (bad
