@@ -161,7 +161,7 @@ function row(table, cells, header) {
   cells.forEach((cell, i) => {
     const td = document.createElement(header ? "th" : "td");
     if (cell instanceof Node) td.appendChild(cell); else td.textContent = cell;
-    if (!header && i > 0 && typeof cell === "string" && /^[\d.,]/.test(cell)) td.className = "num";
+    if (!header && i > 0 && typeof cell === "string" && /^[\d.,]+( ms| [KM]?i?B)?$/.test(cell)) td.className = "num";
     tr.appendChild(td);
   });
   return tr;
