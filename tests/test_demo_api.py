@@ -197,3 +197,19 @@ def test_missing_cross_compiler_is_one_line(setup, tmp_path, monkeypatch):
     assert "arm-linux-gnueabihf-gcc not found" in state["error"]
     assert "\n" not in state["error"] and "Traceback" not in state["error"]
     assert client.get("/api/tasks").status_code == 200  # still serving
+
+
+def test_gpu_plan_on_arm_is_shown_not_run(setup):
+    client, _ = setup
+    state = run(
+        client, task="speakers", sample="en+f2_0.wav", target="snapdragon-400", goal="latency"
+    )
+    assert state["state"] == "done", state["error"]
+    result = state["result"]
+    assert result["answer"] is None and "latency_ms" not in result
+    assert result["not_run"].startswith("not run: the plans put blocks on the gpu")
+    assert "DEEPX_ENOGPU" in result["not_run"] and "\n" not in result["not_run"]
+    assert result["emulated"].startswith("emulated (qemu)")
+    blocks = result["plan"]["blocks"]
+    assert {block["processor"] for block in blocks} == {"cpu", "gpu"}
+    assert all(0 <= block["start_ms"] <= block["end_ms"] for block in blocks)

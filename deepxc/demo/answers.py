@@ -120,6 +120,11 @@ def facts(bundle: str, level: int) -> dict:
     }
 
 
+def bundle_processors(bundle: str) -> set[str]:
+    """The processors the bundle's partitions run on, every level's together."""
+    return {partition.get("processor", "cpu") for partition in read_manifest(bundle)["partitions"]}
+
+
 def _input_spec(bundle: str) -> dict:
     return read_manifest(bundle)["inputs"][0]
 

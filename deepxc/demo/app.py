@@ -4,6 +4,7 @@ Every error reaches the visitor as one line of JSON, never a traceback."""
 from __future__ import annotations
 
 import os
+import re
 
 from flask import Flask, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
@@ -12,7 +13,7 @@ from deepxc.demo import answers, builds
 from deepxc.demo.inputs import InputError, decode_image, decode_wav
 from deepxc.demo.jobs import Job, Jobs
 from deepxc.demo.tasks import Task, find_tasks
-from deepxc.errors import DeepxcError, first_line
+from deepxc.errors import DeepxcError, RunError, first_line
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
@@ -147,23 +148,36 @@ def _model_input(task: Task, form, upload):
 
 
 def _run(task: Task, bundle: str, model_input, claim, level: int, log) -> dict:
-    if task.kind == "image":
-        answer, latency = answers.classify_image(bundle, model_input, level, log)
-    elif task.kind == "audio":
-        answer, latency = answers.classify_audio(bundle, model_input, level, log)
-    else:
-        answer, latency = answers.authenticate(bundle, task, model_input, claim, level, log)
+    facts = answers.facts(bundle, level)
+    result = {"task": task.name, "kind": task.kind, "level": level} | facts
+    try:
+        answer, latency = _answer(task, bundle, model_input, claim, level, log)
+    except RunError as error:
+        processors = answers.bundle_processors(bundle)
+        if processors <= {"cpu"}:
+            raise
+        reason = re.sub(r"^.*model exited with -?\d+: ", "", first_line(error))
+        log(f"error: {first_line(error)}")
+        return result | {
+            "answer": None,
+            "not_run": f"not run: the plans put blocks on the "
+            f"{', '.join(sorted(processors - {'cpu'}))}, which this machine cannot run for "
+            f"{facts['target']} ({reason}); goal none runs every layer on the CPU",
+        }
     if "scores" in answer:
         ranked = sorted(enumerate(answer["scores"]), key=lambda pair: -pair[1])
         answer["top"] = [
             {"label": _label(task, index), "score": score} for index, score in ranked[: answers.TOP]
         ]
-    result = {"task": task.name, "kind": task.kind, "level": level, "answer": answer}
-    return (
-        result
-        | {"latency_ms": latency, "latency_runs": answers.BENCH_RUNS}
-        | answers.facts(bundle, level)
-    )
+    return result | {"answer": answer, "latency_ms": latency, "latency_runs": answers.BENCH_RUNS}
+
+
+def _answer(task: Task, bundle: str, model_input, claim, level: int, log):
+    if task.kind == "image":
+        return answers.classify_image(bundle, model_input, level, log)
+    if task.kind == "audio":
+        return answers.classify_audio(bundle, model_input, level, log)
+    return answers.authenticate(bundle, task, model_input, claim, level, log)
 
 
 def _label(task: Task, index: int) -> str:

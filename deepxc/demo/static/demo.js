@@ -170,12 +170,21 @@ function row(table, cells, header) {
 function showResult(result) {
   $("result").hidden = false;
   $("emulated").hidden = !result.emulated;
-  showAnswer(result);
   const numbers = $("numbers");
   numbers.innerHTML = "";
+  if (result.answer) {
+    showAnswer(result);
+    row(numbers, ["latency", `${result.latency_ms.toFixed(3)} ms`, `median of ${result.latency_runs} runs` +
+      (result.answer.windows ? ", one window" : "") + (result.emulated ? ", emulated" : "")]).id = "latency";
+  } else {
+    $("answer").innerHTML = "";
+    const note = document.createElement("p");
+    note.className = "error";
+    note.id = "not-run";
+    note.textContent = result.not_run;
+    $("answer").appendChild(note);
+  }
   const memory = result.memory;
-  row(numbers, ["latency", `${result.latency_ms.toFixed(3)} ms`, `median of ${result.latency_runs} runs` +
-    (result.answer.windows ? ", one window" : "") + (result.emulated ? ", emulated" : "")]).id = "latency";
   row(numbers, ["memory", `${bytes(memory.arena_bytes + memory.weights_bytes + memory.code_bytes)}`,
     `arena ${bytes(memory.arena_bytes)}, weights read ${bytes(memory.weights_bytes)} ` +
     `(blob ${bytes(memory.weights_blob_bytes)}), code ${bytes(memory.code_bytes)}`]).id = "memory";
