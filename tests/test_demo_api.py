@@ -213,3 +213,22 @@ def test_gpu_plan_on_arm_is_shown_not_run(setup):
     blocks = result["plan"]["blocks"]
     assert {block["processor"] for block in blocks} == {"cpu", "gpu"}
     assert all(0 <= block["start_ms"] <= block["end_ms"] for block in blocks)
+
+
+def test_busy_port_is_one_line(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "deepxc.cli.main", "demo", "--port", str(port)]
+        command += ["--examples", EXAMPLES, "--cache", str(tmp_path)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"deepxc: error: cannot serve on 127.0.0.1:{port}: Address already in use "
+        "(try another --port)\n"
+    )

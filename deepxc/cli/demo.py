@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 
 from deepxc.errors import DeepxcError
 
@@ -57,7 +58,7 @@ def add_demo_parser(sub) -> None:
 
 def demo_command(args, progress) -> int:
     try:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
         from deepxc.demo.app import create_app
         from deepxc.demo.builds import default_cache
@@ -67,8 +68,11 @@ def demo_command(args, progress) -> int:
     if not os.path.isdir(examples):
         raise DemoError(f"--examples {examples}: no such directory")
     app = create_app(examples, args.cache or default_cache(), progress)
+    _check_port(args.host, args.port)
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_server(
+            args.host, args.port, app, threaded=True, request_handler=_quiet(WSGIRequestHandler)
+        )
     except (OSError, SystemExit) as error:
         raise DemoError(f"cannot serve on {args.host}:{args.port}: {error}") from None
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -81,6 +85,28 @@ def demo_command(args, progress) -> int:
         server.server_close()
     progress("stopped")
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port the server cannot bind is one line (werkzeug prints a paragraph and exits)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise DemoError(f"cannot serve on {host}:{port}: {reason} (try another --port)") from None
+
+
+def _quiet(handler):
+    """The request handler without a log line per request (the page polls twice a second)."""
+
+    class Quiet(handler):
+        def log_request(self, *args) -> None:
+            pass
+
+    return Quiet
 
 
 def _repository_examples() -> str:
