@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -61,7 +62,10 @@ def server(tmp_path_factory):
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+    flags = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"]
+    # a microphone that plays a beep, allowed without asking
+    flags += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    for flag in flags:
         options.add_argument(flag)
     options.add_argument("--window-size=1400,1300")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -205,3 +209,19 @@ def test_uploaded_image_and_a_bad_one(server, browser, tmp_path):
     WebDriverWait(browser, 30).until(lambda b: error.is_displayed())
     assert error.text == "empty.png: the file is empty (0 bytes)"
     shot(browser, "digits-empty-upload")
+
+
+def test_microphone_recording(server, browser):
+    url, _ = server
+    open_page(browser, url)
+    choose(browser, "speakers")
+    record = browser.find_element(By.ID, "record")
+    record.click()
+    WebDriverWait(browser, 10).until(lambda b: record.text == "Stop and run")
+    time.sleep(2.0)
+    record.click()
+    wait_for_result(browser)
+    note = browser.find_element(By.CSS_SELECTOR, "#answer .note").text
+    windows = int(re.search(r"over (\d+) windows of microphone.wav", note).group(1))
+    assert windows >= 10  # about 2 s of audio arrived, at the rate its header says
+    shot(browser, "speakers-microphone")
