@@ -40,13 +40,19 @@ def setup(tmp_path_factory):
     return create_app(examples, cache, warn=print).test_client(), examples
 
 
-def run(client, **fields) -> dict:
-    """POST /api/run, then poll the job to its end; the job's final state."""
+def post_run(client, fields: dict):
+    """POST /api/run with the form `fields` (host, level 0, goal none unless given; `file`
+    as (name, bytes))."""
     upload = fields.pop("file", None)
     data = {"target": "host", "level": "0", "goal": "none", **fields}
     if upload is not None:
         data["file"] = (io.BytesIO(upload[1]), upload[0])
-    response = client.post("/api/run", data=data, content_type="multipart/form-data")
+    return client.post("/api/run", data=data, content_type="multipart/form-data")
+
+
+def run(client, **fields) -> dict:
+    """POST /api/run, then poll the job to its end; the job's final state."""
+    response = post_run(client, fields)
     assert response.status_code == 202, response.get_json()
     job = response.get_json()["job"]
     deadline = time.monotonic() + JOB_TIMEOUT_S
@@ -59,11 +65,7 @@ def run(client, **fields) -> dict:
 
 
 def refused(client, **fields) -> str:
-    upload = fields.pop("file", None)
-    data = {"target": "host", "level": "0", "goal": "none", **fields}
-    if upload is not None:
-        data["file"] = (io.BytesIO(upload[1]), upload[0])
-    response = client.post("/api/run", data=data, content_type="multipart/form-data")
+    response = post_run(client, fields)
     assert response.status_code == 400
     message = response.get_json()["error"]
     assert "\n" not in message and "Traceback" not in message

@@ -124,20 +124,21 @@ def test_page_loads_without_console_errors(server, browser):
     assert severe_console_messages(browser) == []
 
 
+def run_sample(browser, url: str, task: str, sample: str, target: str = "host") -> str:
+    """Run `task` on a held-out sample from the page; the verdict line."""
+    open_page(browser, url)
+    choose(browser, task, target=target)
+    Select(browser.find_element(By.ID, "sample")).select_by_value(sample)
+    browser.find_element(By.ID, "run-sample").click()
+    return wait_for_result(browser)
+
+
 def test_image_sample_run(server, browser):
     url, _ = server
-    open_page(browser, url)
-    choose(browser, "digits")
-    Select(browser.find_element(By.ID, "sample")).select_by_value("test/5")
-    browser.find_element(By.ID, "run-sample").click()
-    verdict = wait_for_result(browser)
+    verdict = run_sample(browser, url, "digits", "test/5")
     with np.load(os.path.join(EXAMPLES, "digits", "test.npz")) as data:
-        expected = int(
-            np.argmax(
-                onnx_outputs(os.path.join(EXAMPLES, "digits", "model.onnx"), data["input"][5:6])
-            )
-        )
-    assert verdict == str(expected)
+        logits = onnx_outputs(os.path.join(EXAMPLES, "digits", "model.onnx"), data["input"][5:6])
+    assert verdict == str(int(np.argmax(logits)))
     assert not browser.find_element(By.ID, "emulated").is_displayed()
     shot(browser, "digits-host")
     assert severe_console_messages(browser) == []
@@ -145,11 +146,7 @@ def test_image_sample_run(server, browser):
 
 def test_audio_sample_run(server, browser):
     url, _ = server
-    open_page(browser, url)
-    choose(browser, "speakers")
-    Select(browser.find_element(By.ID, "sample")).select_by_value("en-us+m7_0.wav")
-    browser.find_element(By.ID, "run-sample").click()
-    verdict = wait_for_result(browser)
+    verdict = run_sample(browser, url, "speakers", "en-us+m7_0.wav")
     signal = read_wav(os.path.join(EXAMPLES, "speakers", "samples", "en-us+m7_0.wav"))
     windows = verification.utterance_windows(signal, 15)
     logits = onnx_outputs(os.path.join(EXAMPLES, "speakers", "model.onnx"), windows)
@@ -159,12 +156,7 @@ def test_audio_sample_run(server, browser):
 
 def test_speaker_auth_on_arm_is_marked_emulated(server, browser):
     url, _ = server
-    open_page(browser, url)
-    choose(browser, "auth", target="aarch64")
-    Select(browser.find_element(By.ID, "sample")).select_by_value("high/3.wav")
-    Select(browser.find_element(By.ID, "claim")).select_by_value("high")
-    browser.find_element(By.ID, "run-sample").click()
-    verdict = wait_for_result(browser)
+    verdict = run_sample(browser, url, "auth", "high/3.wav", target="aarch64")  # claims "high"
     assert verdict == "Accepted: high"
     mark = browser.find_element(By.ID, "emulated")
     assert mark.is_displayed() and "emulated (qemu)" in mark.text
