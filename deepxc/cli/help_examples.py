@@ -16,6 +16,7 @@ examples (the common flows):
   make -C k1-src/                                          # a firmware tree builds it itself
   deepxc report bundle/ -o report.html                     # plots and tables of a bundle
   deepxc plan examples/tiny_cnn/model.onnx --target tegra-k1  # CPU, GPU: who runs what
+  deepxc demo                                              # a web page: run the examples
 
 `deepxc COMMAND --help` has the options and more examples of each command.
 """

@@ -9,6 +9,7 @@ import traceback
 
 from deepxc import __version__
 from deepxc.cli import help_examples
+from deepxc.cli.demo import add_demo_parser
 from deepxc.cli.plan import add_plan_arguments, add_plan_parser, add_target_argument
 from deepxc.cli.profile import add_profile_parser
 from deepxc.cli.report import add_build_report_flag, add_report_parser
@@ -217,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     add_plan_parser(sub)
     add_profile_parser(sub)
     add_serve_parsers(sub)
+    add_demo_parser(sub)
 
     sub.add_parser(
         "targets",
@@ -285,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             from deepxc.cli.serve import export_remote_command
 
             return export_remote_command(args, _progress)
+        if args.command == "demo":
+            from deepxc.cli.demo import demo_command
+
+            return demo_command(args, _progress)
         if args.command == "ops":
             from deepxc.cli.commands import ops_command
 
