@@ -34,7 +34,7 @@ TRIALS = 8  # per held-out speaker, besides the enrollment utterances
 TRAIN_SENTENCES = 2400
 HELD_OUT_SENTENCES = 400
 RATES = (0.85, 1.2)
-PITCH_SEMITONES = 1.5
+PITCH_SEMITONES = 1.0
 
 WORDS = """
 about above across after again air all almost along also always animal another answer
