@@ -215,11 +215,11 @@ def write_samples(split: make_data.Split, seed: int) -> list[str]:
     folder = os.path.join(HERE, "samples")
     shutil.rmtree(folder, ignore_errors=True)
     for i, audio in enumerate(synthesize_all(requests)):
-        speaker = requests[i].voice.name
+        speaker = requests[i].voice.name.replace("+", "-")  # a plain name for URLs
         os.makedirs(os.path.join(folder, speaker), exist_ok=True)
         pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
         wavfile.write(os.path.join(folder, speaker, f"{i % SAMPLE_FILES}.wav"), RATE, pcm)
-    return [voice.name for voice in chosen]
+    return [voice.name.replace("+", "-") for voice in chosen]
 
 
 def summary(onnx_model: onnx.ModelProto) -> None:
