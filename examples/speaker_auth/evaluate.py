@@ -140,12 +140,14 @@ def main() -> int:
         else:
             print(f"no level has >= {MIN_SAVING:g}x fewer MACs within {MAX_LOSS_PP:g} pp")
 
-        chosen = list(range(min(args.qemu_speakers, len(trials["names"]))))
+        count = min(args.qemu_speakers, len(trials["names"]))  # spread over the list
+        chosen = sorted({int(i) for i in np.linspace(0, len(trials["names"]) - 1, count).round()})
         keep = np.isin(ids[0], chosen)
         subset = (ids[0][keep], ids[1][keep], ids[2][keep])
         arm = os.path.join(folder, "snapdragon-400")
         build("snapdragon-400", args.levels, arm)
-        print(f"snapdragon-400 under qemu: {len(chosen)} speakers, {int(keep.sum())} windows")
+        names = ", ".join(str(trials["names"][s]) for s in chosen)
+        print(f"snapdragon-400 under qemu: {names}; {int(keep.sum())} windows")
         arm_runs = run_dataset(arm, {"input": windows[keep]}, levels, progress("qemu"))
         same = True
         for level, run in enumerate(arm_runs):

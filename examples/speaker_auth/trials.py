@@ -49,16 +49,14 @@ def score_trials(
 ) -> Scores:
     """Scores of the trial utterances against the templates, from window embeddings
     [N, D] and the per-window ids of trials.npz; `speakers` limits both to those."""
-    count = int(utterance.max()) + 1
-    first = np.array([np.flatnonzero(utterance == u)[0] for u in range(count)])
-    utterance_speaker, utterance_enroll = speaker[first], enroll[first]
-    keep = np.ones(count, dtype=bool)
-    chosen = np.unique(utterance_speaker) if speakers is None else np.asarray(speakers)
-    keep &= np.isin(utterance_speaker, chosen)
+    ids, first = np.unique(utterance, return_index=True)
+    utterance_speaker = dict(zip(ids.tolist(), speaker[first].tolist()))
+    utterance_enroll = dict(zip(ids.tolist(), enroll[first].tolist()))
+    chosen = np.unique(speaker) if speakers is None else np.asarray(speakers)
     embedded = {
         u: verification.utterance_embedding(embeddings[utterance == u])
-        for u in range(count)
-        if keep[u]
+        for u in ids.tolist()
+        if utterance_speaker[u] in set(chosen.tolist())
     }
     templates = np.stack(
         [
@@ -78,7 +76,7 @@ def score_trials(
     matrix = np.array(
         [[verification.score(template, embedded[u]) for template in templates] for u in tried]
     )
-    genuine = utterance_speaker[tried][:, None] == chosen[None, :]
+    genuine = np.array([utterance_speaker[u] for u in tried])[:, None] == chosen[None, :]
     return Scores(matrix, genuine, chosen)
 
 
