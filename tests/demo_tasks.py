@@ -87,10 +87,12 @@ def make_auth_task(folder: str) -> str:
 
 
 def make_examples(folder: str) -> str:
-    """An examples folder: the repository's digits and speakers, and the stand-in auth."""
+    """An examples folder: the repository's examples that are demo tasks, and the stand-in
+    auth."""
     os.makedirs(folder, exist_ok=True)
-    for name in ("digits", "speakers"):
-        os.symlink(os.path.join(EXAMPLES, name), os.path.join(folder, name))
+    for name in sorted(os.listdir(EXAMPLES)):
+        if os.path.exists(os.path.join(EXAMPLES, name, "task.json")):
+            os.symlink(os.path.join(EXAMPLES, name), os.path.join(folder, name))
     make_auth_task(os.path.join(folder, "auth"))
     return folder
 
@@ -116,16 +118,22 @@ def read_wav(path: str) -> np.ndarray:
     return samples.astype(np.float64) / 32768.0
 
 
-def auth_reference(task_dir: str, claim: str, trial: np.ndarray) -> float:
+def auth_reference(
+    task_dir: str,
+    claim: str,
+    trial: np.ndarray,
+    window: int = AUTH_WINDOW,
+    enroll: int = AUTH_ENROLL,
+) -> float:
     """The score of `trial` against `claim`'s template, by verification.py + onnxruntime."""
     model = os.path.join(task_dir, "model.onnx")
 
     def embedding(signal: np.ndarray) -> np.ndarray:
-        windows = verification.utterance_windows(signal, AUTH_WINDOW)
+        windows = verification.utterance_windows(signal, window)
         return verification.utterance_embedding(onnx_outputs(model, windows))
 
     folder = os.path.join(task_dir, "samples", claim)
-    enrollment = sorted(os.listdir(folder))[:AUTH_ENROLL]
+    enrollment = sorted(os.listdir(folder))[:enroll]
     template = verification.enroll(
         np.stack([embedding(read_wav(os.path.join(folder, f))) for f in enrollment])
     )

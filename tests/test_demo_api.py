@@ -5,6 +5,7 @@ server keeps serving."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 
@@ -84,10 +85,16 @@ def check_scores(result: dict, expected: np.ndarray, labels: list[str]) -> None:
 
 
 def test_tasks_listed(setup):
-    client, _ = setup
+    client, examples = setup
     data = client.get("/api/tasks").get_json()
     kinds = {task["name"]: task["kind"] for task in data["tasks"]}
-    assert kinds == {"auth": "speaker-auth", "digits": "image", "speakers": "audio"}
+    expected = {
+        name: json.load(open(os.path.join(examples, name, "task.json")))["kind"]
+        for name in os.listdir(examples)
+    }
+    assert kinds == expected
+    assert {"auth": "speaker-auth", "digits": "image", "speakers": "audio"}.items() <= kinds.items()
+    assert kinds["speaker_auth"] == "speaker-auth"
     assert data["targets"] == ["host", "tegra-k1", "snapdragon-400", "aarch64"]
     auth = next(task for task in data["tasks"] if task["name"] == "auth")
     assert auth["samples"] == ["high/2.wav", "high/3.wav", "low/2.wav", "low/3.wav"]
@@ -163,6 +170,22 @@ def test_speaker_auth_matches_verification_reference(setup, claim):
     assert answer["score"] == pytest.approx(expected, abs=1e-4)
     assert answer["threshold"] == AUTH_THRESHOLD
     assert answer["accepted"] == (expected >= AUTH_THRESHOLD) == (claim == "low")
+
+
+def test_the_speaker_auth_example_accepts_its_speaker_and_rejects_another(setup):
+    client, examples = setup
+    task = os.path.join(examples, "speaker_auth")
+    settings = json.load(open(os.path.join(task, "task.json")))
+    speakers = sorted(os.listdir(os.path.join(task, "samples")))
+    trial_name = sorted(os.listdir(os.path.join(task, "samples", speakers[0])))[-1]
+    trial = read_wav(os.path.join(task, "samples", speakers[0], trial_name))
+    for claim in speakers[:2]:
+        state = run(client, task="speaker_auth", sample=f"{speakers[0]}/{trial_name}", claim=claim)
+        assert state["state"] == "done", state["error"]
+        answer = state["result"]["answer"]
+        expected = auth_reference(task, claim, trial, settings["window"], settings["enroll"])
+        assert answer["score"] == pytest.approx(expected, abs=1e-4)
+        assert answer["accepted"] == (claim == speakers[0])
 
 
 def test_bad_inputs_refused_in_one_line(setup):
