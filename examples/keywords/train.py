@@ -1,15 +1,17 @@
-"""Train the keyword-spotting MLP and write model.onnx, test.npz, calibration.npz, samples/.
+"""Train the keyword-spotting CNN; write model.onnx, test.npz, calibration.npz, samples/
+and task.json.
 
-    python examples/keywords/train.py [--epochs N] [--seed S]
+    python examples/keywords/train.py [--per-keyword N] [--mixes N] [--epochs N] [--seed S]
 
-Synthesises one-second clips of single words (make_audio.py) and splits them BY SPEAKER:
-the test voices never speak in training. Every synthesised word is mixed into several
-clips (noise, gain and time shift drawn afresh each time); each clip becomes model
-inputs exactly as the demo reads a WAV (`deepxc.demo.verification.utterance_windows`
-with a one-second window: one window per one-second clip). The ONNX model takes raw
-(unnormalised) feature windows: its first two nodes subtract the training mean and
-multiply by the inverse standard deviation. Needs espeak-ng, festival and the `train`
-extra (torch).
+Synthesises one-second clips of single words (make_audio.py) and splits them BY
+SPEAKER: the test voices never speak in training. Every synthesised word is mixed into
+several clips (resampling, noise, gain and time shift drawn afresh each time); each clip
+becomes model inputs exactly as the demo reads a WAV
+(`deepxc.demo.verification.utterance_windows` with a one-second window: one window per
+one-second clip). The ONNX model takes raw (unnormalised) feature windows: its first two
+nodes subtract the training mean and multiply by the inverse standard deviation, then a
+Reshape makes them [1, 1, 98, 20]. Needs espeak-ng, festival and the `train` extra
+(torch).
 """
 
 from __future__ import annotations
