@@ -1,10 +1,11 @@
 """Synthetic keyword corpus: one-second clips of single spoken words, or of noise alone.
 
-Every clip is exactly one second at 16 kHz: a word from a speaker (speaking rate and
-pitch drawn per clip) placed at a random offset in a second of background noise, with a
-random gain; `_silence_` clips hold noise only. The noise (white to brown, by a random
-spectral tilt) fills the whole second, so the padding around the word is low noise, not
-digital zeros. Audio is made in memory and never written to disk.
+The words are spoken by the shared voices (`examples/audio/voices.py`), clean, at a
+speaking rate and pitch drawn per word; `mix` then makes each clip: the word resampled
+by a random factor, placed at a random offset in exactly one second (16 kHz) of noise
+(white to brown, by a random spectral tilt) at a random SNR and gain. `_silence_` clips
+hold the noise only. The noise fills the whole second, so the padding around a word is
+low noise, not digital zeros. Audio is made in memory and never written to disk.
 """
 
 from __future__ import annotations
