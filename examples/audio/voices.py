@@ -230,11 +230,20 @@ def _augment(samples: np.ndarray, request: Request) -> np.ndarray:
     return (noisy * 10.0 ** (gain_db / 20.0)).astype(np.float32)
 
 
-def _raw(requests: list[Request]) -> list[np.ndarray]:
-    engine = requests[0].voice.engine
-    if engine == "festival":
-        return _festival_batch(requests)
-    return [_espeak(request) for request in requests]
+def _raw(requests: list[Request], missing_ok: bool) -> list[np.ndarray | None]:
+    """The requests' audio; with `missing_ok`, None for a request the engine fails on.
+    festival crashes on a few combinations of voice, text and rate (lp_diphone reading
+    "no" 26% fast), so a failed batch is spoken again one request at a time."""
+    try:
+        if requests[0].voice.engine == "festival":
+            return list(_festival_batch(requests))
+        return [_espeak(request) for request in requests]
+    except SynthesisError:
+        if not missing_ok:
+            raise
+        if len(requests) == 1:
+            return [None]
+        return [_raw([request], missing_ok)[0] for request in requests]
 
 
 def synthesize(
@@ -257,9 +266,12 @@ def _require(engines: set[str]) -> None:
             raise SynthesisError(f"{program} not found: apt-get install {program}")
 
 
-def synthesize_all(requests: list[Request], workers: int = 2) -> list[np.ndarray]:
+def synthesize_all(
+    requests: list[Request], workers: int = 2, missing_ok: bool = False
+) -> list[np.ndarray]:
     """Every request's audio, in order, made on `workers` threads; festival requests of
-    one voice share a process, up to FESTIVAL_BATCH at a time."""
+    one voice share a process, up to FESTIVAL_BATCH at a time. A request the engine
+    fails on raises SynthesisError, or with `missing_ok` gives None."""
     _require({request.voice.engine for request in requests})
     jobs: list[list[int]] = []
     by_voice: dict[Voice, list[int]] = defaultdict(list)
@@ -273,10 +285,10 @@ def synthesize_all(requests: list[Request], workers: int = 2) -> list[np.ndarray
     jobs.sort(key=len, reverse=True)  # long festival batches first
     out: list[np.ndarray | None] = [None] * len(requests)
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda job: _raw([requests[i] for i in job]), jobs)
+        results = pool.map(lambda job: _raw([requests[i] for i in job], missing_ok), jobs)
         for job, raw in zip(jobs, results):
             for i, samples in zip(job, raw):
-                out[i] = _augment(samples, requests[i])
+                out[i] = None if samples is None else _augment(samples, requests[i])
     return out  # type: ignore[return-value]
 
 

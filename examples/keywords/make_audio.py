@@ -20,7 +20,7 @@ from scipy.signal import resample_poly
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "audio"))
 
-from voices import FESTIVAL_BATCH, RATE, VOICES, Request, SynthesisError  # noqa: E402
+from voices import FESTIVAL_BATCH, RATE, VOICES, Request  # noqa: E402
 from voices import synthesize_all as speak_all  # noqa: E402
 
 KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -102,22 +102,6 @@ def _request(word: Word) -> Request:
     return Request(SPEAKERS[word.voice], word.text, word.rate, word.pitch)
 
 
-def _speak(requests: list[Request]) -> list[np.ndarray | None]:
-    """The requests' audio from one engine process where it can; festival crashes on a few
-    combinations of voice, word and rate (lp_diphone reading "no" 26% fast), so a failed
-    batch is spoken again one request at a time and the failing requests give None."""
-    try:
-        return list(speak_all(requests, workers=1))
-    except SynthesisError:
-        out: list[np.ndarray | None] = []
-        for request in requests:
-            try:
-                out += speak_all([request], workers=1)
-            except SynthesisError:
-                out.append(None)
-        return out
-
-
 def synthesize_all(words: list[Word], workers: int = 2) -> list[np.ndarray | None]:
     """Every word spoken (clean, `level`led), empty arrays for silence, None for the few
     words the synthesiser fails on."""
@@ -132,7 +116,10 @@ def synthesize_all(words: list[Word], workers: int = 2) -> list[np.ndarray | Non
         for start in range(0, len(indices), FESTIVAL_BATCH)
     ]
     with ThreadPoolExecutor(workers) as pool:
-        spoken = pool.map(lambda batch: _speak([_request(words[i]) for i in batch]), batches)
+        spoken = pool.map(
+            lambda batch: speak_all([_request(words[i]) for i in batch], 1, missing_ok=True),
+            batches,
+        )
         for batch, results in zip(batches, spoken):
             for i, samples in zip(batch, results):
                 speech[i] = None if samples is None else level(samples)
