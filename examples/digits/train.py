@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from onnx_export import finish_model  # noqa: E402
+
 INPUT, OUTPUT = "input", "logits"
 SIDE = 16
 
@@ -119,19 +123,9 @@ def to_onnx(model: DigitsCNN) -> onnx.ModelProto:
         helper.make_node("Relu", ["f1"], ["r4"], "relu4"),
         helper.make_node("Gemm", ["r4", "fc2.weight", "fc2.bias"], [OUTPUT], "fc2", transB=1),
     ]  # fmt: skip
-    graph = helper.make_graph(
-        nodes,
-        "digits_cnn",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, 1, SIDE, SIDE])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, 10])],
-        initializers,
+    return finish_model(
+        nodes, "digits_cnn", {INPUT: [1, 1, SIDE, SIDE]}, {OUTPUT: [1, 10]}, initializers
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="deepxc-examples"
-    )
-    onnx_model.ir_version = 8
-    onnx.checker.check_model(onnx_model, full_check=True)
-    return onnx_model
 
 
 def onnx_accuracy(path: str, images: np.ndarray, labels: np.ndarray) -> float:

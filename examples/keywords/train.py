@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from scipy.io import wavfile
 from torch import nn
 
@@ -36,8 +36,10 @@ from deepxc.demo.verification import utterance_windows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 
 from make_audio import LABELS, RATE, SPEAKERS, mix, plan, synthesize_all  # noqa: E402
+from onnx_export import finish_model  # noqa: E402
 
 INPUT, OUTPUT = "input", "logits"
 WINDOW = 98  # frames: one second of audio (25 ms frames every 10 ms)
@@ -190,19 +192,9 @@ def to_onnx(model: KeywordNet, mean: np.ndarray, scale: np.ndarray) -> onnx.Mode
         )
         for name, value in constants.items()
     ]
-    graph = helper.make_graph(
-        nodes,
-        "keyword_cnn",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, FEATURES])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, len(LABELS)])],
-        initializers,
+    return finish_model(
+        nodes, "keyword_cnn", {INPUT: [1, FEATURES]}, {OUTPUT: [1, len(LABELS)]}, initializers
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="deepxc-examples"
-    )
-    onnx_model.ir_version = 8
-    onnx.checker.check_model(onnx_model, full_check=True)
-    return onnx_model
 
 
 def onnx_logits(path: str, features: np.ndarray) -> np.ndarray:

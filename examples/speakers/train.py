@@ -21,14 +21,16 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 
 from features import FEATURES, mfcc, voiced_starts, window  # noqa: E402
 from make_audio import SPEAKERS, plan, synthesize_all  # noqa: E402
+from onnx_export import finish_model, normalized_mlp  # noqa: E402
 
 INPUT, OUTPUT = "input", "logits"
 WIDTHS = (FEATURES, 512, 512, 256, len(SPEAKERS))
@@ -122,39 +124,10 @@ def train(model: nn.Sequential, utterances: list, mean, scale, epochs: int, seed
 
 def to_onnx(model: nn.Sequential, mean: np.ndarray, scale: np.ndarray) -> onnx.ModelProto:
     linears = [layer for layer in model if isinstance(layer, nn.Linear)]
-    initializers = [
-        numpy_helper.from_array(mean.reshape(1, -1).astype(np.float32), "mean"),
-        numpy_helper.from_array(scale.reshape(1, -1).astype(np.float32), "scale"),
-    ]
-    nodes = [
-        helper.make_node("Sub", [INPUT, "mean"], ["centred"], "normalize_sub"),
-        helper.make_node("Mul", ["centred", "scale"], ["h0"], "normalize_mul"),
-    ]
-    for i, linear in enumerate(linears, start=1):
-        name = f"fc{i}"
-        initializers += [
-            numpy_helper.from_array(linear.weight.detach().numpy(), f"{name}.weight"),
-            numpy_helper.from_array(linear.bias.detach().numpy(), f"{name}.bias"),
-        ]
-        last = i == len(linears)
-        out = OUTPUT if last else f"g{i}"
-        gemm_inputs = [f"h{i - 1}", f"{name}.weight", f"{name}.bias"]
-        nodes.append(helper.make_node("Gemm", gemm_inputs, [out], name, transB=1))
-        if not last:
-            nodes.append(helper.make_node("Relu", [out], [f"h{i}"], f"relu{i}"))
-    graph = helper.make_graph(
-        nodes,
-        "speaker_mlp",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, FEATURES])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, len(SPEAKERS)])],
-        initializers,
+    nodes, initializers = normalized_mlp(linears, mean, scale, INPUT, OUTPUT)
+    return finish_model(
+        nodes, "speaker_mlp", {INPUT: [1, FEATURES]}, {OUTPUT: [1, len(SPEAKERS)]}, initializers
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="deepxc-examples"
-    )
-    onnx_model.ir_version = 8
-    onnx.checker.check_model(onnx_model, full_check=True)
-    return onnx_model
 
 
 def onnx_accuracy(path: str, features: np.ndarray, labels: np.ndarray) -> float:
