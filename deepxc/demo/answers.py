@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import softmax
 
 from deepxc.demo import verification
-from deepxc.demo.inputs import InputError
+from deepxc.demo.inputs import InputError, decode_wav
 from deepxc.demo.tasks import Task
 from deepxc.emit.bundle import read_manifest
 from deepxc.runner import run_bundle, run_dataset
@@ -29,12 +29,12 @@ def audio_windows(signal: np.ndarray, window: int, name: str) -> np.ndarray:
 
 
 def classify_image(bundle: str, image: np.ndarray, level: int, log) -> tuple[dict, float]:
-    spec = _input_spec(bundle)
+    spec, output = _input_and_output(bundle)
     outputs, latency = run_bundle(
         bundle, {spec["name"]: image.reshape(spec["shape"])}, bench=BENCH_RUNS, level=level
     )
     log(f"ran level {level}: median {latency:.3f} ms over {BENCH_RUNS} runs")
-    return {"scores": softmax(_first_output(bundle, outputs).reshape(-1)).tolist()}, latency
+    return {"scores": softmax(outputs[output].reshape(-1)).tolist()}, latency
 
 
 def classify_audio(bundle: str, windows: np.ndarray, level: int, log) -> tuple[dict, float]:
@@ -66,8 +66,6 @@ def authenticate(
 def speaker_template(bundle: str, task: Task, speaker: str, level: int, log) -> np.ndarray:
     key = (bundle, level, speaker)
     if key not in _templates:
-        from deepxc.demo.inputs import decode_wav
-
         files = task.speaker_files(speaker)[: task.enroll]
         if len(files) < task.enroll:
             raise InputError(f"speaker {speaker}: {len(files)} sample files, {task.enroll} enroll")
@@ -125,17 +123,16 @@ def bundle_processors(bundle: str) -> set[str]:
     return {partition.get("processor", "cpu") for partition in read_manifest(bundle)["partitions"]}
 
 
-def _input_spec(bundle: str) -> dict:
-    return read_manifest(bundle)["inputs"][0]
-
-
-def _first_output(bundle: str, outputs: dict) -> np.ndarray:
-    return outputs[read_manifest(bundle)["outputs"][0]["name"]]
+def _input_and_output(bundle: str) -> tuple[dict, str]:
+    """The model's (first) input spec and the name of its first output, from one read of
+    the manifest."""
+    manifest = read_manifest(bundle)
+    return manifest["inputs"][0], manifest["outputs"][0]["name"]
 
 
 def _window_outputs(bundle: str, windows: np.ndarray, level: int) -> np.ndarray:
     """The model's output for each window [N, ...], all in one process."""
-    spec = _input_spec(bundle)
+    spec, output = _input_and_output(bundle)
     if int(np.prod(spec["shape"])) != windows.shape[1]:
         raise InputError(
             f"the model takes {int(np.prod(spec['shape']))} values, a window holds "
@@ -143,11 +140,11 @@ def _window_outputs(bundle: str, windows: np.ndarray, level: int) -> np.ndarray:
         )
     stacked = windows.reshape(len(windows), *spec["shape"]).astype(np.float32)
     (outputs,) = run_dataset(bundle, {spec["name"]: stacked}, [level])
-    return _first_output(bundle, outputs).reshape(len(windows), -1)
+    return outputs[output].reshape(len(windows), -1)
 
 
 def _window_latency(bundle: str, windows: np.ndarray, level: int, log) -> float:
-    spec = _input_spec(bundle)
+    spec, _ = _input_and_output(bundle)
     first = windows[:1].reshape(spec["shape"]).astype(np.float32)
     _, latency = run_bundle(bundle, {spec["name"]: first}, bench=BENCH_RUNS, level=level)
     log(f"ran level {level} on {len(windows)} windows: median {latency:.3f} ms a window")

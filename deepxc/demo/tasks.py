@@ -31,6 +31,7 @@ class Task:
     enroll: int = 0
     test: str | None = None
     calibration: str | None = None
+    _test_images: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def path(self, relative: str | None) -> str | None:
         return os.path.join(self.folder, relative) if relative else None
@@ -64,10 +65,12 @@ class Task:
         return sorted(glob.glob(os.path.join(self.folder, "samples", speaker, "*.wav")))
 
     def test_images(self) -> np.ndarray:
-        """The test examples as [N, H, W] float32 (test.npz's `input`)."""
-        with np.load(self.path(self.test)) as data:
-            images = data["input"]
-        return images.reshape(len(images), *self.size).astype(np.float32)
+        """The test examples as [N, H, W] float32 (test.npz's `input`), read once."""
+        if self._test_images is None:
+            with np.load(self.path(self.test)) as data:
+                images = data["input"]
+            self._test_images = images.reshape(len(images), *self.size).astype(np.float32)
+        return self._test_images
 
     def to_dict(self) -> dict:
         info = {
